@@ -1,0 +1,50 @@
+"""What every generator family shares: the output record and the family interface.
+
+Data flow (reads top to bottom): caption -> tokens (t2i.data.vocab) -> DAMSM text encoder
+(t2i.text.damsm) -> sentence s [N, D], words w [N, D, L], word_mask [N, L] (True = padding)
+-> generator(z, s, w, word_mask) -> GenOutput.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class GenOutput:
+    """What a generator returns.
+
+    images:    per stage, coarse to fine, each [N, 3, H, W] in [-1, 1]; images[-1] is the final image.
+    masks:     name -> [N, 1, H, W] in [0, 1] (coordinate masks, CNN masks ...), for visualisation.
+    word_attn: name -> [N, L, H, W] (or [N, L]) weights that sum to 1 over the L words.
+    kl:        conditioning-augmentation KL term (scalar) when the model samples its condition, else None.
+    extras:    anything a family's loss step needs (e.g. the augmented condition).
+    """
+
+    images: list[Tensor]
+    masks: dict[str, Tensor] = field(default_factory=dict)
+    word_attn: dict[str, Tensor] = field(default_factory=dict)
+    kl: Tensor | None = None
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def image(self) -> Tensor:
+        return self.images[-1]
+
+
+class TextConditionalGenerator(nn.Module):
+    """Base class of all text-conditional generators: forward(z, sent, words, word_mask) -> GenOutput."""
+
+    z_dim: int
+
+    def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor) -> GenOutput:  # pragma: no cover
+        raise NotImplementedError
+
+    def sample_z(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
+                 device=None) -> Tensor:
+        """z ~ N(0, I); with truncation t the draw is clamped to [-t, t]... re-sampled (DF-GAN truncation trick)."""
+        from t2i.nn.common import truncated_normal
+
+        return truncated_normal((n, self.z_dim), truncation, generator=generator, device=device)

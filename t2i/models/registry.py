@@ -1,0 +1,103 @@
+"""Model registry: every family registers itself by name (@register("dfgan")) so that the trainer,
+the evaluator, the pipeline and the app can take any model by name."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+_REGISTRY: dict[str, type["Family"]] = {}
+
+
+def register(name: str):
+    """Class decorator: register a Family subclass under `name`."""
+
+    def deco(cls):
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model family {name!r} registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _import_all() -> None:
+    import t2i.models  # noqa: F401  (importing the package registers every family)
+
+
+def get_family(name: str) -> type["Family"]:
+    _import_all()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model type {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def list_families() -> list[str]:
+    _import_all()
+    return sorted(_REGISTRY)
+
+
+@dataclass
+class StepContext:
+    """One training batch as the per-family loss steps see it.
+
+    real:      [N, 3, H, W] real images in [-1, 1] at the final resolution.
+    sent:      [N, D] sentence features (frozen DAMSM text encoder); words [N, D, L]; word_mask [N, L] (True = pad).
+    damsm:     the frozen DAMSM encoders (t2i.text.damsm.DAMSM) for the DAMSM loss, or None.
+    perceptual: a frozen perceptual feature extractor (t2i.losses.PerceptualLoss) when the family needs one.
+    step:      global training step.
+    """
+
+    real: Tensor
+    sent: Tensor | None
+    words: Tensor | None
+    word_mask: Tensor | None
+    cfg: object
+    damsm: object | None = None
+    perceptual: object | None = None
+    step: int = 0
+    class_ids: Tensor | None = None
+
+
+class Family:
+    """A model family: its config dataclass, how to build its networks and its two loss steps.
+
+    Subclasses set `Config` (a dataclass) and implement `build`, `d_loss`, `g_loss`.
+    Networks are returned in a dict: "G" is the generator (EMA'd and shipped); keys starting with "D" are
+    trained by the discriminator optimiser; anything else listed in `g_keys` by the generator optimiser.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+    text_conditional: ClassVar[bool] = True
+    g_keys: ClassVar[tuple[str, ...]] = ("G",)
+    needs_perceptual: ClassVar[bool] = False
+
+    @classmethod
+    def config_from_dict(cls, d: dict):
+        """Rebuild the typed config; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"{cls.name}: unknown config keys {sorted(unknown)}; allowed: {sorted(names)}")
+        return cls.Config(**d)
+
+    @classmethod
+    def build(cls, cfg) -> dict[str, nn.Module]:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def build_generator(cls, cfg) -> nn.Module:
+        """Only what inference needs (the default builds everything and keeps G)."""
+        return cls.build(cfg)["G"]
+
+    @classmethod
+    def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def g_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,47 @@
+"""Small shared building blocks: truncated noise and conditioning augmentation (StackGAN++ CA)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def truncated_normal(shape, truncation: float | None = None, generator: torch.Generator | None = None,
+                     device=None) -> Tensor:
+    """N(0, I) samples; with `truncation` t, entries outside [-t, t] are re-drawn (DF-GAN's truncation trick)."""
+    z = torch.randn(shape, generator=generator, device=device)
+    if truncation is None:
+        return z
+    if truncation <= 0:
+        raise ValueError("truncation must be > 0")
+    for _ in range(100):
+        bad = z.abs() > truncation
+        if not bad.any():
+            break
+        z = torch.where(bad, torch.randn(shape, generator=generator, device=device), z)
+    return z.clamp(-truncation, truncation)
+
+
+class CondAugment(nn.Module):
+    """Conditioning augmentation: Linear(D -> 4c) + GLU -> (mu, log sigma^2); c_hat = mu + sigma * eps."""
+
+    def __init__(self, text_dim: int,  # D, sentence feature size
+                 c_dim: int):  # c, size of the augmented condition
+        super().__init__()
+        self.c_dim = c_dim
+        self.fc = nn.Linear(text_dim, c_dim * 4)
+
+    def forward(self, sent: Tensor, sample: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """Returns (c_hat [N, c], mu, logvar). With sample=False c_hat = mu (deterministic inference)."""
+        assert sent.dim() == 2, sent.shape
+        h = F.glu(self.fc(sent), dim=1)
+        mu, logvar = h[:, : self.c_dim], h[:, self.c_dim:]
+        if not sample:
+            return mu, mu, logvar
+        eps = torch.randn_like(mu)
+        return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+
+
+def kl_loss(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) = -1/2 mean(1 + log sigma^2 - mu^2 - sigma^2)."""
+    return -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
