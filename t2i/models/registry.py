@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
 _REGISTRY: dict[str, type["Family"]] = {}
@@ -49,6 +50,7 @@ class StepContext:
     damsm:     the frozen DAMSM encoders (t2i.text.damsm.DAMSM) for the DAMSM loss, or None.
     perceptual: a frozen perceptual feature extractor (t2i.losses.PerceptualLoss) when the family needs one.
     step:      global training step.
+    class_ids: [N] class labels (DAMSM loss: same-class pairs are not negatives); tokens/lengths: raw captions.
     """
 
     real: Tensor
@@ -60,6 +62,8 @@ class StepContext:
     perceptual: object | None = None
     step: int = 0
     class_ids: Tensor | None = None
+    tokens: Tensor | None = None  # [N, L] caption token ids (for families with their own text encoder)
+    lengths: Tensor | None = None  # [N] caption lengths
 
 
 class Family:
@@ -93,6 +97,12 @@ class Family:
     def build_generator(cls, cfg) -> nn.Module:
         """Only what inference needs (the default builds everything and keeps G)."""
         return cls.build(cfg)["G"]
+
+    @classmethod
+    def preview(cls, G: nn.Module, ctx: StepContext) -> Tensor:
+        """Images for the trainer's sample grid from the (EMA) generator, one per caption in ctx."""
+        z = torch.randn(len(ctx.real), ctx.cfg.z_dim, device=ctx.real.device)
+        return G(z, ctx.sent, ctx.words, ctx.word_mask).images[-1]
 
     @classmethod
     def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:  # pragma: no cover

@@ -1,0 +1,141 @@
+"""Model folders: config.json + model.safetensors (+ vocab.json, and train_state.pt while training).
+
+The same folder lives on disk and on the Hugging Face Hub. Loading never unpickles code: weights are
+safetensors, the training state is read with torch.load(weights_only=True), and module shapes must match
+the config exactly (strict).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import t2i
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+VOCAB = "vocab.json"
+TRAIN_STATE = "train_state.pt"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = REPO_ROOT / "checkpoints"
+
+
+class CheckpointError(ValueError):
+    """A model folder that is missing, corrupt or does not match its config."""
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder and rename, so a kill never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_model_folder(folder: str | Path, model_type: str, config: dict, modules: dict[str, nn.Module],
+                      vocab=None, dtype: torch.dtype = torch.float32, **meta) -> Path:
+    """Write `modules` (name -> nn.Module) as one safetensors file with keys '<name>.<param>' and a config.json
+    with the model type, its config dict, the component names and any `meta` (step, dataset, metrics, ...)."""
+    folder = Path(folder)
+    tensors = {}
+    for name, module in modules.items():
+        for k, v in module.state_dict().items():
+            v = v.detach().cpu()
+            tensors[f"{name}.{k}"] = (v.to(dtype) if v.is_floating_point() else v).contiguous().clone()
+    _atomic_write(folder / WEIGHTS, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
+    if vocab is not None:
+        _atomic_write(folder / VOCAB, lambda p: vocab.save(p))
+    record = {"model_type": model_type, "config": config, "components": sorted(modules),
+              "vocab": VOCAB if vocab is not None else None, "dtype": str(dtype).replace("torch.", ""),
+              "t2i_version": t2i.__version__, **meta}
+    _atomic_write(folder / CONFIG, lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True)))
+    return folder
+
+
+def resolve(name: str | Path) -> Path:
+    """A model name -> local folder: an existing folder, a shipped model in checkpoints/, or a Hub id
+    ('user/repo', downloaded once into the Hugging Face cache; works offline once cached)."""
+    p = Path(name)
+    if p.is_dir():
+        return p
+    if (SHIPPED / str(name)).is_dir():
+        return SHIPPED / str(name)
+    if isinstance(name, str) and name.count("/") == 1 and not p.exists():
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(repo_id=name, allow_patterns=[CONFIG, WEIGHTS, VOCAB, "*.md", "*.png"]))
+        except Exception as e:  # noqa: BLE001 - network, missing repo, offline without cache
+            raise CheckpointError(f"cannot get model {name!r} from the Hugging Face Hub: {e}") from None
+    raise CheckpointError(f"no model {str(name)!r}: not a folder, not in {SHIPPED}, not a Hub id")
+
+
+def read_config(folder: str | Path) -> dict:
+    folder = resolve(folder)
+    f = folder / CONFIG
+    if not f.is_file():
+        raise CheckpointError(f"{folder} is not a model folder: {CONFIG} is missing")
+    try:
+        record = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{f} is corrupt (not JSON): {e}") from None
+    for key in ("model_type", "config", "components"):
+        if key not in record:
+            raise CheckpointError(f"{f} has no {key!r} field; not a T2I Studio checkpoint")
+    return record
+
+
+def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
+    f = resolve(folder) / WEIGHTS
+    if not f.is_file():
+        raise CheckpointError(f"{f} is missing")
+    try:
+        return load_file(f)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{f} is corrupt or not a safetensors file: {e}") from None
+
+
+def load_modules(modules: dict[str, nn.Module], tensors: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Strictly load '<name>.<param>' tensors into the given modules, casting to each module's dtype.
+    Missing, unexpected or mis-shaped tensors raise a CheckpointError naming them."""
+    for name, module in modules.items():
+        prefix = f"{name}."
+        sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if not sd:
+            raise CheckpointError(f"{source} has no weights for component {name!r}")
+        own = module.state_dict()
+        missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
+        bad = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
+               for k in set(own) & set(sd) if own[k].shape != sd[k].shape]
+        if missing or unexpected or bad:
+            raise CheckpointError(
+                f"{source}: component {name!r} does not match its config "
+                f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, shape {bad[:3]})")
+        module.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()}, strict=True)
+
+
+def save_train_state(folder: str | Path, state: dict) -> None:
+    """Optimisers, step and RNG states (tensors and plain containers only)."""
+    _atomic_write(Path(folder) / TRAIN_STATE, lambda p: torch.save(state, p))
+
+
+def load_train_state(folder: str | Path) -> dict | None:
+    f = Path(folder) / TRAIN_STATE
+    if not f.is_file():
+        return None
+    try:
+        return torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{f} is corrupt or holds more than tensors: {e}") from None

@@ -1,0 +1,1 @@
+"""Evaluation: AttrAcc (SynthBirds attribute classifier), FID (TF-Inception), R-precision (DAMSM), edits, speed."""

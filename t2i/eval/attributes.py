@@ -1,0 +1,146 @@
+"""The SynthBirds attribute classifier and AttrAcc: does the image show what the caption asked for?"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from t2i import checkpoint as ckpt
+from t2i.data.attributes import read_image_attributes
+from t2i.data.captions import CaptionDataset
+
+
+@dataclass
+class AttrClassifierConfig:
+    groups: dict = field(default_factory=dict)  # attribute group -> its values, e.g. has_belly_color -> [...]
+    img_size: int = 64  # input side; other sizes are resized
+    nf: int = 32  # base width
+
+
+def _block(cin, cout):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                         nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                         nn.MaxPool2d(2))
+
+
+class AttrClassifier(nn.Module):
+    """A VGG-style CNN with one softmax head per attribute group."""
+
+    def __init__(self, cfg: AttrClassifierConfig):
+        super().__init__()
+        self.cfg = cfg
+        nf = cfg.nf
+        self.features = nn.Sequential(_block(3, nf), _block(nf, nf * 2), _block(nf * 2, nf * 4), _block(nf * 4, nf * 8))
+        self.heads = nn.ModuleDict({g: nn.Linear(nf * 8 * 2, len(v)) for g, v in cfg.groups.items()})
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        assert images.dim() == 4 and images.size(1) == 3, images.shape
+        s = self.cfg.img_size
+        if images.shape[-2:] != (s, s):
+            images = F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        h = self.features(images)
+        h = torch.cat([F.adaptive_avg_pool2d(h, 1), F.adaptive_max_pool2d(h, 1)], 1).flatten(1)
+        return {g: head(h) for g, head in self.heads.items()}
+
+    @torch.no_grad()
+    def predict(self, images: Tensor, batch: int = 256) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {g: [] for g in self.cfg.groups}
+        for s in range(0, len(images), batch):
+            logits = self(images[s:s + batch])
+            for g, lg in logits.items():
+                out[g] += [self.cfg.groups[g][i] for i in lg.argmax(1).tolist()]
+        return out
+
+
+class LabelledImages(Dataset):
+    """CaptionDataset images with their attribute labels as class indices (-1 = unlabelled)."""
+
+    def __init__(self, base: CaptionDataset, groups: dict[str, list[str]], labels: dict[str, dict[str, str]]):
+        self.base, self.groups = base, groups
+        self.targets = []
+        for s in base.samples:
+            lab = labels.get(s.key, {})
+            self.targets.append(torch.tensor([groups[g].index(lab[g]) if g in lab else -1 for g in groups]))
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        return {"image": self.base[i]["image"], "target": self.targets[i]}
+
+
+@torch.no_grad()
+def per_attribute_accuracy(model: AttrClassifier, data: LabelledImages, device="cpu", batch: int = 256) -> dict[str, float]:
+    model.eval()
+    correct = {g: 0 for g in model.cfg.groups}
+    total = {g: 0 for g in model.cfg.groups}
+    for b in DataLoader(data, batch_size=batch):
+        logits = model(b["image"].to(device))
+        for j, g in enumerate(model.cfg.groups):
+            t = b["target"][:, j].to(device)
+            ok = t >= 0
+            correct[g] += int((logits[g].argmax(1)[ok] == t[ok]).sum())
+            total[g] += int(ok.sum())
+    acc = {g: correct[g] / total[g] for g in correct if total[g]}
+    acc["mean"] = sum(acc.values()) / max(len(acc), 1)
+    return acc
+
+
+def attr_acc(model: AttrClassifier, images: Tensor, mentioned: list[dict[str, str]]) -> dict[str, float]:
+    """AttrAcc: share of the attributes each caption mentions that the classifier reads back from its image.
+    `mentioned[i]` maps group -> value (from t2i.data.synthbirds.parse_caption). Returns overall and per group."""
+    model.eval()
+    pred = model.predict(images)
+    hit: dict[str, int] = {}
+    tot: dict[str, int] = {}
+    for i, attrs in enumerate(mentioned):
+        for g, v in attrs.items():
+            if g in pred:
+                tot[g] = tot.get(g, 0) + 1
+                hit[g] = hit.get(g, 0) + int(pred[g][i] == v)
+    out = {g: hit[g] / tot[g] for g in tot}
+    out["attr_acc"] = sum(hit.values()) / max(sum(tot.values()), 1)
+    return out
+
+
+def load_attr_classifier(name, device="cpu") -> AttrClassifier:
+    record = ckpt.read_config(name)
+    if record["model_type"] != "attr-classifier":
+        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not an attribute classifier")
+    model = AttrClassifier(AttrClassifierConfig(**record["config"]))
+    ckpt.load_modules({"classifier": model}, ckpt.read_weights(name), str(name))
+    return model.to(device).eval().requires_grad_(False)
+
+
+def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 3000, batch_size: int = 64,
+                          lr: float = 1e-3, seed: int = 0, device: str | None = None, limit: int | None = None,
+                          eval_every: int = 500, nf: int = 32) -> dict:
+    from t2i.training.common import fit, pick_device, seed_everything
+
+    seed_everything(seed)
+    dev = pick_device(device)
+    groups, labels = read_image_attributes(data_root)
+    train = LabelledImages(CaptionDataset(data_root, "train", img_size, limit=limit), groups, labels)
+    test = LabelledImages(CaptionDataset(data_root, "test", img_size, vocab=train.base.vocab, limit=limit),
+                          groups, labels)
+    cfg = AttrClassifierConfig(groups=groups, img_size=img_size, nf=nf)
+    model = AttrClassifier(cfg).to(dev)
+
+    def loss_fn(m, b):
+        logits = m(b["image"].to(dev))
+        t = b["target"].to(dev)
+        loss = sum(F.cross_entropy(logits[g], t[:, j], ignore_index=-1) for j, g in enumerate(groups)) / len(groups)
+        return loss, {"loss": loss.item()}
+
+    def save(folder: Path, step: int):
+        ckpt.save_model_folder(folder, "attr-classifier", dataclasses.asdict(cfg), {"classifier": model},
+                               step=step, resolution=img_size)
+
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True)
+    return fit(model, loss_fn, loader, out, steps, lr, save, eval_fn=lambda: per_attribute_accuracy(model, test, dev),
+               eval_every=eval_every, device=dev, desc="attr-classifier")

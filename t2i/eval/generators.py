@@ -1,0 +1,90 @@
+"""The numbers every text-to-image model reports on SynthBirds test captions: AttrAcc (with the real-image
+ceiling), FID against the real test split, R-precision with the DAMSM encoders."""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from t2i import checkpoint as ckpt
+from t2i.data.captions import CaptionDataset
+
+DAMSM_NAME = "damsm-synthbirds-64"
+CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
+
+
+def test_captions(data: CaptionDataset, seed: int = 0) -> list[tuple[int, str]]:
+    """One fixed caption per test image: the same captions for every model."""
+    rng = random.Random(seed)
+    return [(i, data.caption(i, rng.randrange(data.captions_per_image))) for i in range(len(data))]
+
+
+@torch.no_grad()
+def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor | None, class_ids: torch.Tensor,
+                 data_root, device="cpu", damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME) -> dict:
+    """AttrAcc, FID and R-precision of generated `images` [N, 3, H, W] in [-1, 1] for `captions`."""
+    from t2i.data.synthbirds import parse_caption
+    from t2i.eval.attributes import attr_acc, load_attr_classifier
+    from t2i.eval.fid import InceptionFeatures, features_of, frechet_distance, real_statistics, statistics
+    from t2i.eval.rprecision import r_precision
+    from t2i.text.damsm import load_damsm
+
+    out: dict = {}
+    mentioned = [parse_caption(c) for c in captions]
+    clf = load_attr_classifier(classifier, device)
+    acc = attr_acc(clf, images.to(device), mentioned)
+    out["attr_acc"] = acc.pop("attr_acc")
+    out.update({f"attr_acc/{k}": v for k, v in acc.items()})
+    if real is not None:
+        out["attr_acc_ceiling"] = attr_acc(clf, real.to(device), mentioned)["attr_acc"]
+    enc, vocab = load_damsm(damsm, device)
+    tok, ln, _ = vocab.batch(captions)
+    sents, codes = [], []
+    for s in range(0, len(images), 200):
+        sents.append(enc.encode_text(tok[s:s + 200].to(device), ln[s:s + 200].to(device))[1].cpu())
+        codes.append(enc.image_encoder(images[s:s + 200].to(device))[1].cpu())
+    sents, codes = torch.cat(sents), torch.cat(codes)
+    out["r_precision"] = r_precision(codes, sents, sents, class_ids, class_ids)
+    net = InceptionFeatures(device)
+    test = CaptionDataset(data_root, "test", images.shape[-1], augment=False)
+    mu, sigma = real_statistics(test, net)
+    feats = features_of((images[s:s + 100] for s in range(0, len(images), 100)), net,
+                        total=(len(images) + 99) // 100, desc="FID fake")
+    out["fid"] = frechet_distance(*statistics(feats), mu, sigma)
+    out["n_images"] = len(images)
+    return out
+
+
+@torch.no_grad()
+def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50):
+    pairs = test_captions(data, seed)
+    images, caps = [], []
+    t0 = time.perf_counter()
+    for s in tqdm(range(0, len(pairs), batch), desc="generate", leave=False):
+        chunk = [c for _, c in pairs[s:s + batch]]
+        res = pipe(chunk, seed=seed + s, n=1, return_tensors=True)
+        images.append(res.tensors.images[-1].float().cpu())
+        caps += chunk
+    secs = time.perf_counter() - t0
+    return torch.cat(images), caps, [i for i, _ in pairs], secs
+
+
+def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0) -> dict:
+    from t2i.pipeline import TextToImagePipeline
+
+    pipe = TextToImagePipeline.from_pretrained(model, device=device)
+    size = pipe.record.get("resolution", 64)
+    data = CaptionDataset(data_root, "test", size, vocab=pipe.vocab, augment=False, limit=limit)
+    images, caps, idx, secs = generate_for_test(pipe, data, seed)
+    real = torch.stack([data[i]["image"] for i in idx])
+    class_ids = torch.tensor([data.samples[i].class_id for i in idx])
+    metrics = score_images(images, caps, real, class_ids, data_root, device)
+    metrics["gen_images_per_s"] = len(images) / secs
+    metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
+    metrics["train_steps"] = pipe.record.get("step")
+    metrics["train_wall_s"] = pipe.record.get("train_wall_s")
+    return metrics

@@ -1,0 +1,97 @@
+"""`python -m t2i eval`: one entry point that evaluates whatever a model folder holds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from t2i import checkpoint as ckpt
+from t2i.data.captions import CaptionDataset
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "synthbirds-64"
+
+
+def ensure_synthbirds(root: str | Path | None = None, size: int = 64, seed: int = 0) -> Path:
+    """The default dataset root; SynthBirds is deterministic, so a missing default set is rendered (~1 min)."""
+    root = Path(root) if root else DEFAULT_DATA
+    if not (root / "test" / "filenames.pickle").is_file():
+        if root != DEFAULT_DATA:
+            raise FileNotFoundError(f"dataset not found: {root} (render one with: python -m t2i data synthbirds --out {root})")
+        from t2i.data.synthbirds import write_synthbirds
+
+        print(f"rendering the default SynthBirds set into {root} ...")
+        write_synthbirds(root, size=size, seed=seed)
+    return root
+
+
+def _degrade(images: torch.Tensor, how: str, seed: int = 0) -> torch.Tensor:
+    if how == "blur":
+        k = torch.tensor([1, 4, 6, 4, 1], dtype=images.dtype)
+        k = (k[:, None] * k[None, :]) / 256
+        k = k.expand(3, 1, 5, 5)
+        x = images
+        for _ in range(2):
+            x = F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), k, groups=3)
+        return x
+    if how == "colour-shuffle":
+        g = torch.Generator().manual_seed(seed)
+        perm = torch.stack([torch.randperm(3, generator=g) for _ in range(len(images))])
+        return torch.stack([img[p] for img, p in zip(images, perm)])
+    raise ValueError(how)
+
+
+def fid_sanity_check(data_root, size: int = 64, limit: int | None = None, device="cpu") -> dict:
+    """FID real-train vs real-test (small) and real-test vs blurred / colour-shuffled copies (large)."""
+    from t2i.eval.fid import InceptionFeatures, dataset_batches, features_of, fid_from_features, real_statistics, \
+        statistics, frechet_distance
+
+    net = InceptionFeatures(device)
+    train = CaptionDataset(data_root, "train", size, augment=False, limit=limit)
+    test = CaptionDataset(data_root, "test", size, vocab=train.vocab, augment=False, limit=limit)
+    mu_tr, s_tr = real_statistics(train, net)
+    test_feats = features_of(dataset_batches(test), net, desc="FID test")
+    out = {"fid_train_vs_test": frechet_distance(mu_tr, s_tr, *statistics(test_feats))}
+    for how in ("blur", "colour-shuffle"):
+        deg = features_of((_degrade(b, how) for b in dataset_batches(test)), net, desc=f"FID {how}")
+        out[f"fid_test_vs_{how}"] = fid_from_features(test_feats, deg)
+    return out
+
+
+def evaluate(model: str | None, data: str | None = None, fid_check: bool = False, limit: int | None = None,
+             device: str | None = None) -> dict:
+    from t2i.training.common import pick_device
+
+    dev = pick_device(device)
+    metrics: dict = {}
+    if model is None:
+        if not fid_check:
+            raise ValueError("give a model folder, or --fid-check with --data")
+        return fid_sanity_check(ensure_synthbirds(data), limit=limit, device=dev)
+    record = ckpt.read_config(model)
+    size = record.get("resolution", 64)
+    root = ensure_synthbirds(data or record.get("data_root"), size)
+    kind = record["model_type"]
+    if kind == "damsm":
+        from t2i.text.damsm import load_damsm
+        from t2i.training.damsm import evaluate_damsm
+
+        enc, vocab = load_damsm(model, dev)
+        test = CaptionDataset(root, "test", size, vocab=vocab, limit=limit)
+        metrics.update(evaluate_damsm(enc, test, dev, n=len(test)))
+    elif kind == "attr-classifier":
+        from t2i.data.attributes import read_image_attributes
+        from t2i.eval.attributes import LabelledImages, load_attr_classifier, per_attribute_accuracy
+
+        clf = load_attr_classifier(model, dev)
+        groups, labels = read_image_attributes(root)
+        test = LabelledImages(CaptionDataset(root, "test", size, limit=limit), groups, labels)
+        metrics.update({f"acc/{k}": v for k, v in per_attribute_accuracy(clf, test, dev).items()})
+    else:
+        from t2i.eval.generators import evaluate_generator
+
+        metrics.update(evaluate_generator(model, root, limit=limit, device=dev))
+    if fid_check:
+        metrics.update(fid_sanity_check(root, size, limit=limit, device=dev))
+    return metrics

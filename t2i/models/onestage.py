@@ -1,0 +1,173 @@
+"""What the four one-stage families (dfgan, ssagan, swfgan, csagan) share, written once:
+
+- OneStageConfig: the DF-GAN training recipe (METHODS.md "One-stage GAN training"); families subclass it and
+  change defaults or add fields.
+- OneStageGenerator: z -> FC -> [N, 8nf, 4, 4] -> ResUpBlocks -> (post hook) -> ToRGB. A family passes the block
+  factory and may override `condition` (what the fusion layers read) and `post` (CSA-GAN's G0).
+- OneStageFamily: build (G + DF-GAN one-way D) and the two loss steps (hinge + MA-GP, hinge G + optional DAMSM
+  and KL). Families override only `build_generator` and, where needed, the loss weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from t2i import losses
+from t2i.models.base import GenOutput, TextConditionalGenerator
+from t2i.models.registry import Family, StepContext
+from t2i.nn.affine import FuseCond, OneWayDiscriminator, ToRGB, num_levels, g_channels
+
+
+@dataclass
+class OneStageConfig:
+    """DF-GAN recipe; every one-stage family config extends this."""
+
+    img_size: int = 64  # output resolution: 64, 128 or 256 (any power of two >= 16 builds)
+    nf: int = 32  # base width of G and D (32 for birds); channels nf * min(2^i, 8)
+    z_dim: int = 100  # noise size
+    text_dim: int = 256  # D, size of the DAMSM sentence/word features
+    cond_with_z: bool = False  # sentence fusion reads [z; s] (DF-GAN, CVPR 2022) instead of s alone
+    lr_g: float = 1e-4  # Adam learning rate of G
+    lr_d: float = 4e-4  # Adam learning rate of D
+    betas: tuple[float, float] = (0.0, 0.9)  # Adam betas of both optimisers
+    batch_size: int = 32  # images per step
+    magp_k: float = 2.0  # MA-GP weight k
+    magp_p: float = 6.0  # MA-GP power p
+    lambda_damsm: float = 0.0  # weight of the DAMSM loss in the G step (0 = off)
+    truncation: float = 0.88  # truncation of z at sampling time (DF-GAN truncation trick)
+
+    def __post_init__(self):
+        num_levels(self.img_size)  # raises on a bad size
+        self.betas = tuple(float(b) for b in self.betas)  # a JSON round trip gives a list
+        if len(self.betas) != 2:
+            raise ValueError(f"betas must have two entries, got {self.betas}")
+        for name in ("nf", "z_dim", "text_dim", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+
+
+BlockFactory = Callable[[int, int, int], nn.Module]  # (index, in_ch, out_ch) -> ResUpBlock
+
+
+class OneStageGenerator(TextConditionalGenerator):
+    """z -> FC -> [N, 8nf, 4, 4] -> blocks (each x2) -> post -> ToRGB -> GenOutput(images=[image]).
+
+    masks["block<i>"] / word_attn["block<i>"] (1-based) collect what the blocks' guides report."""
+
+    def __init__(self, img_size: int,  # output resolution
+                 nf: int,  # base width
+                 z_dim: int,  # noise size
+                 text_dim: int,  # D, sentence size
+                 make_block: BlockFactory,  # (index, in_ch, out_ch) -> block with forward(x, FuseCond) -> (x, info)
+                 cond_with_z: bool = False):  # the fusion condition is [z; s] instead of s
+        super().__init__()
+        self.img_size, self.nf, self.z_dim, self.text_dim = img_size, nf, z_dim, text_dim
+        self.cond_with_z = cond_with_z
+        self.channels = g_channels(nf, img_size)
+        self.fc = nn.Linear(z_dim, self.channels[0] * 4 * 4)
+        self.blocks = nn.ModuleList([make_block(i, a, b)
+                                     for i, (a, b) in enumerate(zip(self.channels[:-1], self.channels[1:]))])
+        self.to_rgb = ToRGB(self.channels[-1])
+
+    def condition(self, z: Tensor, sent: Tensor) -> tuple[Tensor, Tensor | None, dict]:
+        """The vector the fusion layers read -> (vec [N, c], kl or None, extras)."""
+        return (torch.cat([z, sent], dim=1) if self.cond_with_z else sent), None, {}
+
+    def post(self, h: Tensor, z: Tensor, extras: dict) -> Tensor:
+        """Hook between the last block and to-RGB (identity here; CSA-GAN adds its G0 branch)."""
+        return h
+
+    def forward(self, z: Tensor, sent: Tensor, words: Tensor | None = None,
+                word_mask: Tensor | None = None) -> GenOutput:
+        n = z.size(0)
+        assert z.shape == (n, self.z_dim), z.shape
+        assert sent.shape == (n, self.text_dim), sent.shape
+        if words is not None:
+            assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
+            if word_mask is not None:
+                assert word_mask.shape == (n, words.size(2)), word_mask.shape
+        vec, kl, extras = self.condition(z, sent)
+        cond = FuseCond(vec=vec, words=words, word_mask=word_mask)
+        h = self.fc(z).view(n, self.channels[0], 4, 4)
+        masks, word_attn = {}, {}
+        for i, block in enumerate(self.blocks):
+            h, info = block(h, cond)
+            if info.get("mask") is not None:
+                masks[f"block{i + 1}"] = info["mask"]
+            if info.get("word_attn") is not None:
+                word_attn[f"block{i + 1}"] = info["word_attn"]
+        h = self.post(h, z, extras)
+        assert h.shape == (n, self.channels[-1], self.img_size, self.img_size), h.shape
+        img = self.to_rgb(h)
+        return GenOutput(images=[img], masks=masks, word_attn=word_attn, kl=kl, extras=extras)
+
+
+class OneStageFamily(Family):
+    """DF-GAN training step shared by dfgan, ssagan, swfgan, csagan.
+
+    D: hinge(real | s) + 1/2 (hinge(fake | s) + hinge(real | s rolled by one)) + MA-GP(real, s).
+    G: -D(fake | s) + damsm_weight * L_DAMSM(fake) + kl_weight * KL (when G returns one).
+    Both steps call G and D only through their forward, so DDP-wrapped networks work.
+    """
+
+    Config: ClassVar[type] = OneStageConfig
+
+    @classmethod
+    def build_generator(cls, cfg) -> OneStageGenerator:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def build(cls, cfg) -> dict[str, nn.Module]:
+        return {"G": cls.build_generator(cfg), "D": OneWayDiscriminator(cfg.nf, cfg.img_size, cfg.text_dim)}
+
+    @classmethod
+    def damsm_weight(cls, cfg) -> float:
+        return cfg.lambda_damsm
+
+    @classmethod
+    def kl_weight(cls, cfg) -> float:
+        return 0.0
+
+    @staticmethod
+    def _noise(ctx: StepContext) -> Tensor:
+        return torch.randn(ctx.real.size(0), ctx.cfg.z_dim, device=ctx.real.device)
+
+    @classmethod
+    def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
+        cfg, G, D = ctx.cfg, nets["G"], nets["D"]
+        with torch.no_grad():
+            fake = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask).image
+        real = ctx.real.detach().requires_grad_(True)
+        sent = ctx.sent.detach().requires_grad_(True)
+        real_logits, mis_logits = D(real, sent, torch.roll(ctx.sent.detach(), 1, dims=0))
+        fake_logits = D(fake.detach(), ctx.sent.detach())
+        adv = losses.hinge_d(real_logits, fake_logits, mis_logits)
+        gp = losses.ma_gp(real_logits, real, sent, k=cfg.magp_k, p=cfg.magp_p)
+        loss = adv + gp
+        return loss, {"d_loss": loss.item(), "d_adv": adv.item(), "ma_gp": gp.item(),
+                      "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item(),
+                      "d_mis": mis_logits.mean().item()}
+
+    @classmethod
+    def g_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
+        cfg, G, D = ctx.cfg, nets["G"], nets["D"]
+        out = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask)
+        fake_logits = D(out.image, ctx.sent)
+        adv = losses.hinge_g(fake_logits)
+        loss, logs = adv, {"g_adv": adv.item()}
+        w_damsm = cls.damsm_weight(cfg)
+        if w_damsm > 0 and ctx.damsm is not None:
+            damsm = ctx.damsm.loss(out.image, ctx.words, ctx.sent, ctx.word_mask, ctx.class_ids)
+            loss = loss + w_damsm * damsm
+            logs["damsm"] = damsm.item()
+        w_kl = cls.kl_weight(cfg)
+        if out.kl is not None:
+            logs["kl"] = out.kl.item()
+            if w_kl > 0:
+                loss = loss + w_kl * out.kl
+        logs["g_loss"] = loss.item()
+        return loss, logs
+

@@ -1,0 +1,159 @@
+"""Pipelines: captions -> PIL images (+ per-stage images, masks, word attention). The app and the CLI use these.
+
+    pipe = TextToImagePipeline.from_pretrained("swfgan-synthbirds-64")
+    out = pipe("a small bird with a red belly and black wings", seed=0, n=4)
+    out.images  # list of PIL images; out.masks / out.word_attn / out.stages for 'look inside'
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from t2i import checkpoint as ckpt
+from t2i.data.vocab import Vocabulary, tokenize
+from t2i.models.registry import get_family
+from t2i.text.damsm import DAMSMConfig, TextEncoder
+from t2i.viz.grids import to_pil
+
+MAX_CAPTION_CHARS = 2000  # longer input is cut here before tokenising (only 18 words are used anyway)
+
+
+class CaptionError(ValueError):
+    """A caption the model cannot use (empty, or no word it knows); the message says what to do."""
+
+
+@dataclass
+class GenerationResult:
+    captions: list[str]  # one per image
+    images: list[Image.Image]  # final images
+    stages: list[list[Image.Image]] = field(default_factory=list)  # per stage (coarse -> fine), one list each
+    masks: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n, H, W] in [0, 1]
+    word_attn: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n, L, H, W] (or [n, L])
+    words: list[list[str]] = field(default_factory=list)  # the words the model read, per image
+    unknown: list[list[str]] = field(default_factory=list)  # words dropped (not in the vocabulary)
+    seconds: float = 0.0  # generation time
+
+
+def check_caption(text) -> str:
+    if not isinstance(text, str):
+        raise CaptionError(f"a caption must be text, got {type(text).__name__}")
+    text = text.strip()
+    if not text:
+        raise CaptionError("the caption is empty: describe a bird, e.g. 'a small bird with a red belly and black wings'")
+    return text[:MAX_CAPTION_CHARS]
+
+
+class TextToImagePipeline:
+    """A text-conditional generator + its frozen DAMSM text encoder + vocabulary, loaded from a model folder."""
+
+    def __init__(self, family: str, cfg, generator: torch.nn.Module, text_encoder: TextEncoder, vocab: Vocabulary,
+                 record: dict | None = None, device: str | torch.device = "cpu", max_words: int = 18):
+        self.family, self.cfg, self.record = family, cfg, record or {}
+        self.generator = generator.to(device).eval().requires_grad_(False)
+        self.text_encoder = text_encoder.to(device).eval().requires_grad_(False)
+        self.vocab, self.device, self.max_words = vocab, torch.device(device), max_words
+        self._text_cache: OrderedDict[str, tuple] = OrderedDict()
+
+    @classmethod
+    def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "TextToImagePipeline":
+        record = ckpt.read_config(name)
+        family = get_family(record["model_type"])
+        if not family.text_conditional or "text_encoder" not in record["components"]:
+            raise ckpt.CheckpointError(f"{name} ({record['model_type']}) is not a text-to-image GAN checkpoint")
+        try:
+            cfg = family.config_from_dict(record["config"])
+            tcfg = DAMSMConfig(**record["text_encoder_config"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
+        G = family.build_generator(cfg)
+        T = TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)
+        folder = ckpt.resolve(name)
+        ckpt.load_modules({"generator": G, "text_encoder": T}, ckpt.read_weights(folder), str(folder))
+        vocab = Vocabulary.load(folder / ckpt.VOCAB)
+        if len(vocab) != tcfg.vocab_size:
+            raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {tcfg.vocab_size}")
+        return cls(record["model_type"], cfg, G, T, vocab, record, device, tcfg.max_words)
+
+    # --- text ------------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode(self, captions: list[str]):
+        """(words [N, D, L], sent [N, D], mask [N, L], read words, unknown words); cached per caption."""
+        out = []
+        for c in captions:
+            if c not in self._text_cache:
+                enc = self.vocab.encode(c, self.max_words)
+                if enc.length == 0:
+                    toks = tokenize(c)
+                    hint = f" (unknown: {', '.join(enc.unknown[:8])})" if toks else " (no English words found)"
+                    raise CaptionError(f"none of the words of {c[:60]!r} are in the model's vocabulary{hint}; "
+                                       "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
+                tok = torch.tensor([enc.ids], device=self.device)
+                words, sent = self.text_encoder(tok, torch.tensor([enc.length], device=self.device))
+                mask = tok == 0
+                self._text_cache[c] = (words, sent, mask, [self.vocab.itos[i] for i in enc.ids[:enc.length]],
+                                       enc.unknown)
+                if len(self._text_cache) > 256:
+                    self._text_cache.popitem(last=False)
+            out.append(self._text_cache[c])
+        words = torch.cat([o[0] for o in out])
+        sent = torch.cat([o[1] for o in out])
+        mask = torch.cat([o[2] for o in out])
+        return words, sent, mask, [o[3] for o in out], [o[4] for o in out]
+
+    # --- images -----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
+                 return_tensors: bool = False) -> GenerationResult:
+        """n images per caption. Same captions + seed -> same images. truncation: None = the model's default."""
+        import time
+
+        if isinstance(captions, str):
+            captions = [captions]
+        if not captions:
+            raise CaptionError("no caption given")
+        if not 1 <= n <= 64:
+            raise CaptionError(f"n must be between 1 and 64, got {n}")
+        captions = [check_caption(c) for c in captions]
+        t0 = time.perf_counter()
+        caps = [c for c in captions for _ in range(n)]
+        words, sent, mask, read, unknown = self.encode(caps)
+        trunc = getattr(self.cfg, "truncation", None) if truncation is None else truncation
+        g = torch.Generator().manual_seed(int(seed))
+        z = self.generator.sample_z(len(caps), generator=g, truncation=trunc or None).to(self.device)
+        out = self.generator(z, sent, words, mask)
+        result = GenerationResult(
+            captions=caps, images=to_pil(out.images[-1]), stages=[to_pil(im) for im in out.images],
+            masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
+            word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
+            words=read, unknown=unknown, seconds=time.perf_counter() - t0)
+        if return_tensors:
+            result.tensors = out  # type: ignore[attr-defined]
+        return result
+
+
+def list_models(root=None) -> list[dict]:
+    """Shipped model folders (checkpoints/) with their config records, generators first."""
+    root = ckpt.SHIPPED if root is None else root
+    out = []
+    for d in sorted(p for p in root.iterdir() if (p / ckpt.CONFIG).is_file()) if root.is_dir() else []:
+        try:
+            rec = ckpt.read_config(d)
+        except ckpt.CheckpointError:
+            continue
+        out.append({"name": d.name, "path": str(d), **rec})
+    return out
+
+
+def load_pipeline(name, device="cpu"):
+    """The right pipeline for a model folder: text-to-image GANs, or CI-GAN's edit pipeline."""
+    record = ckpt.read_config(name)
+    if record["model_type"] == "cigan":
+        from t2i.edit import EditPipeline
+
+        return EditPipeline.from_pretrained(name, device=device)
+    return TextToImagePipeline.from_pretrained(name, device=device)

@@ -1,0 +1,180 @@
+"""DAMSM (AttnGAN): BiLSTM text encoder, CNN image encoder, word–region attention matching loss.
+
+The image encoder differs from AttnGAN on purpose: no ImageNet Inception-v3 is reachable offline at our
+resolutions, so a small CNN is trained from scratch with the text encoder; it yields region features on an
+8x8 (16x16 at 256 px) grid and a global code, both in the 256-d text space.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@dataclass
+class DAMSMConfig:
+    vocab_size: int  # words in the vocabulary (index 0 = <end>/pad)
+    img_size: int = 64  # input image side
+    emb_dim: int = 300  # word embedding size (AttnGAN)
+    text_dim: int = 256  # D: word/sentence feature size (BiLSTM 128 per direction)
+    dropout: float = 0.5  # embedding dropout (AttnGAN)
+    nf: int = 32  # image encoder base width
+    max_words: int = 18  # caption length
+    gamma1: float = 4.0  # word-region attention sharpness
+    gamma2: float = 5.0  # word-level match aggregation
+    gamma3: float = 10.0  # posterior smoothing over the batch
+
+
+class TextEncoder(nn.Module):
+    """Embedding(300) -> dropout -> bidirectional LSTM -> words [N, D, L], sentence [N, D]."""
+
+    def __init__(self, vocab_size: int,  # vocabulary size
+                 emb_dim: int = 300,  # embedding size
+                 text_dim: int = 256,  # output size (both directions together)
+                 dropout: float = 0.5):  # dropout on the embeddings
+        super().__init__()
+        assert text_dim % 2 == 0
+        self.embed = nn.Embedding(vocab_size, emb_dim)
+        self.drop = nn.Dropout(dropout)
+        self.rnn = nn.LSTM(emb_dim, text_dim // 2, batch_first=True, bidirectional=True)
+        nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        assert tokens.dim() == 2 and lengths.shape == tokens.shape[:1], (tokens.shape, lengths.shape)
+        x = self.drop(self.embed(tokens))
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        out, (h, _) = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.size(1))
+        words = out.transpose(1, 2).contiguous()  # [N, D, L]
+        sent = torch.cat([h[0], h[1]], dim=1)  # [N, D] final hidden states of both directions
+        return words, sent
+
+
+def _down(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, True))
+
+
+class ImageEncoder(nn.Module):
+    """CNN -> region features [N, D, R, R] and a global code [N, D] (R = 8, or 16 at >= 256 px)."""
+
+    def __init__(self, img_size: int = 64,  # input side (power of two >= 32)
+                 text_dim: int = 256,  # D
+                 nf: int = 32):  # base width
+        super().__init__()
+        self.img_size = img_size
+        regions = 16 if img_size >= 256 else 8
+        n_down = int(math.log2(img_size // regions))
+        assert 2 ** n_down * regions == img_size, f"img_size {img_size} must be a power of two >= 32"
+        layers, c = [nn.Conv2d(3, nf, 3, 1, 1), nn.LeakyReLU(0.2, True)], nf
+        for i in range(n_down):
+            layers.append(_down(c, min(nf * 2 ** (i + 1), 256)))
+            c = min(nf * 2 ** (i + 1), 256)
+        self.trunk = nn.Sequential(*layers)
+        self.region = nn.Conv2d(c, text_dim, 1)
+        self.tail = nn.Sequential(_down(c, c * 2), _down(c * 2, c * 2))
+        self.glob = nn.Linear(c * 2, text_dim)
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        assert images.dim() == 4 and images.size(1) == 3, images.shape
+        if images.size(-1) != self.img_size:
+            images = F.interpolate(images, size=(self.img_size, self.img_size), mode="bilinear",
+                                   align_corners=False, antialias=True)
+        h = self.trunk(images)
+        return self.region(h), self.glob(self.tail(h).mean(dim=(2, 3)))
+
+
+def attend_regions(words: Tensor, regions: Tensor, gamma1: float, word_mask: Tensor | None = None) -> Tensor:
+    """AttnGAN word->region attention: normalise word-region scores over words, then softmax(gamma1 *) over
+    regions; returns the region context of every word [N, D, L]."""
+    n, d, h, w = regions.shape
+    ctx = regions.view(n, d, h * w)
+    scores = torch.bmm(ctx.transpose(1, 2), words)  # [N, R, L]
+    if word_mask is not None:
+        scores = scores.masked_fill(word_mask.unsqueeze(1), float("-inf"))
+    scores = torch.softmax(scores, dim=2)
+    if word_mask is not None:
+        scores = scores.masked_fill(word_mask.unsqueeze(1), 0.0)
+    attn = torch.softmax(gamma1 * scores.transpose(1, 2), dim=2)  # [N, L, R] over regions
+    return torch.bmm(ctx, attn.transpose(1, 2))  # [N, D, L]
+
+
+def _posterior_loss(sim: Tensor, class_ids: Tensor | None) -> Tensor:
+    """Cross-entropy over the batch in both directions; other images of the same class are not negatives."""
+    if class_ids is not None:
+        same = (class_ids[:, None] == class_ids[None, :]) & ~torch.eye(len(sim), dtype=torch.bool, device=sim.device)
+        sim = sim.masked_fill(same, float("-inf"))
+    target = torch.arange(len(sim), device=sim.device)
+    return F.cross_entropy(sim, target) + F.cross_entropy(sim.t(), target)
+
+
+class DAMSM(nn.Module):
+    """Both encoders + the DAMSM loss. Used frozen by the GANs (text features, DAMSM loss, R-precision)."""
+
+    def __init__(self, cfg: DAMSMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.text_encoder = TextEncoder(cfg.vocab_size, cfg.emb_dim, cfg.text_dim, cfg.dropout)
+        self.image_encoder = ImageEncoder(cfg.img_size, cfg.text_dim, cfg.nf)
+
+    def encode_text(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(words [N, D, L], sent [N, D], word_mask [N, L] True = padding)."""
+        words, sent = self.text_encoder(tokens, lengths)
+        mask = torch.arange(tokens.size(1), device=tokens.device)[None, :] >= lengths.clamp(min=1)[:, None]
+        return words, sent, mask
+
+    def word_similarity(self, words: Tensor, word_mask: Tensor, regions: Tensor) -> Tensor:
+        """R(Q_i, D_j) for every caption i and image j: [N_img, N_cap] (gamma2-aggregated cosine)."""
+        c = self.cfg
+        n = words.size(0)
+        sims = []
+        for i in range(n):  # caption i against every image (AttnGAN loops the same way)
+            wi = words[i:i + 1].expand(regions.size(0), -1, -1)
+            mi = word_mask[i:i + 1].expand(regions.size(0), -1)
+            ctx = attend_regions(wi, regions, c.gamma1, mi)
+            cos = F.cosine_similarity(ctx, wi, dim=1)  # [N_img, L]
+            cos = (cos * c.gamma2).exp().masked_fill(mi, 0.0)
+            sims.append(torch.log(cos.sum(dim=1).clamp(min=1e-8)) / c.gamma2)
+        return torch.stack(sims, dim=1)
+
+    def losses(self, regions: Tensor, glob: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
+               class_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(word loss L1w + L2w, sentence loss L1s + L2s) of a batch of matching pairs."""
+        g3 = self.cfg.gamma3
+        w_loss = _posterior_loss(g3 * self.word_similarity(words, word_mask, regions), class_ids)
+        s_sim = F.cosine_similarity(glob.unsqueeze(1), sent.unsqueeze(0), dim=2)  # [N_img, N_cap]
+        s_loss = _posterior_loss(g3 * s_sim, class_ids)
+        return w_loss, s_loss
+
+    def loss(self, images: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
+             class_ids: Tensor | None = None) -> Tensor:
+        """DAMSM loss of generated images in [-1, 1] against their captions (differentiable w.r.t. images)."""
+        regions, glob = self.image_encoder(images)
+        w_loss, s_loss = self.losses(regions, glob, words, sent, word_mask, class_ids)
+        return w_loss + s_loss
+
+
+def load_damsm(name, device="cpu"):
+    """A DAMSM model folder (local, shipped or Hub) -> (DAMSM in eval mode, frozen; Vocabulary)."""
+    import dataclasses
+
+    from t2i import checkpoint as ckpt
+    from t2i.data.vocab import Vocabulary
+
+    record = ckpt.read_config(name)
+    if record["model_type"] != "damsm":
+        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not DAMSM encoders")
+    fields = {f.name for f in dataclasses.fields(DAMSMConfig)}
+    unknown = set(record["config"]) - fields
+    if unknown:
+        raise ckpt.CheckpointError(f"{name}: unknown DAMSM config keys {sorted(unknown)}")
+    model = DAMSM(DAMSMConfig(**record["config"]))
+    folder = ckpt.resolve(name)
+    ckpt.load_modules({"damsm": model}, ckpt.read_weights(folder), str(folder))
+    vocab = Vocabulary.load(folder / ckpt.VOCAB)
+    if len(vocab) != model.cfg.vocab_size:
+        raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, config says {model.cfg.vocab_size}")
+    return model.to(device).eval().requires_grad_(False), vocab

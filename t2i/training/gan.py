@@ -1,0 +1,279 @@
+"""The one GAN trainer: every registered family, one CPU, one GPU or many (torchrun + DDP).
+
+EMA generator, resume after a crash or kill (atomic writes; step, optimisers and RNG restored), sample grids,
+JSONL log, tqdm progress, AMP (bf16 autocast) on CUDA. Run configs are TOML files in train/ with a [train]
+table (TrainConfig) and a [model] table (the family's Config); defaults < file < command-line flags.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from t2i import checkpoint as ckpt
+from t2i.data.captions import CaptionDataset
+from t2i.models.registry import StepContext, get_family
+from t2i.training.common import JsonlLog, infinite, pick_device, rng_state, seed_everything, set_rng_state
+
+
+@dataclass
+class TrainConfig:
+    model: str = "dfgan"  # registered family name
+    data: str = "data/synthbirds-64"  # dataset root (AttnGAN layout); the default SynthBirds set is rendered if absent
+    out: str = "runs/dfgan"  # run folder: model folder + train_state.pt + log.jsonl + samples/
+    damsm: str = "checkpoints/damsm-synthbirds-64"  # DAMSM folder (frozen text encoder, DAMSM loss)
+    steps: int = 10000  # optimiser steps of G
+    batch_size: int = 32  # per process
+    seed: int = 0  # base seed (each DDP rank adds its rank)
+    device: str = ""  # "" = cuda if available else cpu
+    ema_decay: float = 0.999  # EMA of the generator's weights
+    ema_start: int = 0  # step from which EMA averages (before: copies)
+    save_every: int = 500  # steps between checkpoints
+    sample_every: int = 500  # steps between sample grids
+    log_every: int = 20  # steps between log lines
+    amp: bool = True  # bf16 autocast, CUDA only
+    workers: int = 0  # DataLoader workers
+    ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
+    dataset_name: str = "synthbirds"  # recorded in the model card
+
+
+def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[TrainConfig, dict]:
+    """TOML [train] + [model] tables, then `overrides` ({"train.steps": 10, "model.nf": 8}); unknown keys fail."""
+    raw = tomllib.loads(Path(path).read_text()) if path else {}
+    unknown = set(raw) - {"train", "model"}
+    if unknown:
+        raise ValueError(f"{path}: unknown tables {sorted(unknown)} (allowed: [train], [model])")
+    train, model = dict(raw.get("train", {})), dict(raw.get("model", {}))
+    for k, v in (overrides or {}).items():
+        table, _, key = k.partition(".")
+        if table not in ("train", "model") or not key:
+            raise ValueError(f"override {k!r} must look like train.KEY or model.KEY")
+        (train if table == "train" else model)[key] = v
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    bad = set(train) - names
+    if bad:
+        raise ValueError(f"unknown [train] keys {sorted(bad)}; allowed: {sorted(names)}")
+    return TrainConfig(**train), model
+
+
+class EMA:
+    """Exponential moving average of a module's parameters (buffers are copied)."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, module: nn.Module, decay: float | None = None) -> None:
+        d = self.decay if decay is None else decay
+        for e, p in zip(self.module.parameters(), module.parameters()):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.module.buffers(), module.buffers()):
+            e.copy_(b)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, DDP) else m
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, captions: list[str] | None = None) -> None:
+    from t2i.viz.grids import image_grid
+
+    image_grid(images, nrow=nrow, captions=captions).save(path)
+
+
+class Trainer:
+    """Builds the family's networks and optimisers, then alternates family.d_loss / family.g_loss steps."""
+
+    def __init__(self, tc: TrainConfig, model_overrides: dict | None = None):
+        self.tc = tc
+        self.family = get_family(tc.model)
+        self.cfg = self.family.config_from_dict(model_overrides or {})
+        self.rank, self.world, local = _dist_info()
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() and tc.device != "cpu" else "gloo")
+        dev = pick_device(tc.device or None)
+        if dev.type == "cuda" and self.world > 1:
+            dev = torch.device("cuda", local)
+            torch.cuda.set_device(dev)
+        self.device = dev
+        seed_everything(tc.seed + self.rank)
+        self.out = Path(tc.out)
+        self.img_size = getattr(self.cfg, "img_size", 64)
+        needs_text = getattr(self.family, "needs_text", None)
+        self.uses_damsm = self.family.text_conditional if needs_text is None else bool(needs_text(self.cfg))
+        self._build_data()
+        self._build_nets()
+
+    # --- set-up -----------------------------------------------------------------------------------------------
+    def _build_data(self) -> None:
+        from t2i.eval.run import ensure_synthbirds
+
+        root = ensure_synthbirds(self.tc.data if self.tc.data != TrainConfig.data else None, self.img_size)
+        self.damsm, vocab = None, None
+        if self.uses_damsm:
+            from t2i.text.damsm import load_damsm
+
+            self.damsm, vocab = load_damsm(self.tc.damsm, self.device)
+        self.data = CaptionDataset(root, "train", self.img_size, vocab=vocab)
+        self.vocab = self.data.vocab
+        self.sampler = DistributedSampler(self.data, self.world, self.rank, shuffle=True, seed=self.tc.seed) \
+            if self.world > 1 else None
+        self.loader = DataLoader(self.data, batch_size=self.tc.batch_size, shuffle=self.sampler is None,
+                                 sampler=self.sampler, drop_last=True, num_workers=self.tc.workers,
+                                 pin_memory=self.device.type == "cuda", persistent_workers=self.tc.workers > 0)
+        test = CaptionDataset(root, "test", self.img_size, vocab=self.vocab, augment=False)
+        n = min(16, len(test))
+        self.sample_batch = torch.utils.data.default_collate([test[i * len(test) // n] for i in range(n)])
+
+    def _build_nets(self) -> None:
+        nets = self.family.build(self.cfg)
+        attach = getattr(self.family, "attach_pretrained", None)
+        if attach is not None:
+            attach(nets, self.cfg, lambda p: (ckpt.read_config(p), ckpt.read_weights(p)))
+        self.nets = {k: v.to(self.device) for k, v in nets.items()}
+        self.ema = EMA(self.nets["G"], self.tc.ema_decay)
+        g_params = [p for k in self.family.g_keys for p in self.nets[k].parameters() if p.requires_grad]
+        d_params = [p for k, v in self.nets.items() if k.startswith("D") for p in v.parameters() if p.requires_grad]
+        betas = tuple(getattr(self.cfg, "betas", (0.0, 0.9)))
+        self.opt_g = torch.optim.Adam(g_params, lr=self.cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(d_params, lr=self.cfg.lr_d, betas=betas) if d_params else None
+        if self.world > 1:
+            for k, v in self.nets.items():
+                if any(p.requires_grad for p in v.parameters()):
+                    self.nets[k] = DDP(v, device_ids=[self.device] if self.device.type == "cuda" else None,
+                                       broadcast_buffers=False)
+        self.perceptual = None
+        if self.family.needs_perceptual:
+            from t2i.losses import PerceptualLoss
+
+            self.perceptual = PerceptualLoss().to(self.device)
+
+    # --- state --------------------------------------------------------------------------------------------------
+    def state_dict(self, step: int, wall: float) -> dict:
+        return {"nets": {k: _unwrap(v).state_dict() for k, v in self.nets.items()},
+                "ema": self.ema.module.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict() if self.opt_d else {}, "rng": rng_state(), "step": step,
+                "wall": wall}
+
+    def resume(self) -> tuple[int, float]:
+        state = ckpt.load_train_state(self.out)
+        if state is None:
+            return 0, 0.0
+        for k, v in self.nets.items():
+            _unwrap(v).load_state_dict(state["nets"][k])
+        self.ema.module.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.opt_d:
+            self.opt_d.load_state_dict(state["opt_d"])
+        set_rng_state(state["rng"])
+        return int(state["step"]), float(state.get("wall", 0.0))
+
+    def save(self, step: int, wall: float) -> None:
+        if self.rank != 0:
+            return
+        modules = {"generator": self.ema.module}
+        extra = {}
+        if self.damsm is not None:
+            modules["text_encoder"] = self.damsm.text_encoder
+            extra["text_encoder_config"] = dataclasses.asdict(self.damsm.cfg)
+        ckpt.save_model_folder(self.out, self.tc.model, dataclasses.asdict(self.cfg), modules,
+                               vocab=self.vocab if self.damsm is not None else None,
+                               dtype=getattr(torch, self.tc.ship_dtype), step=step, resolution=self.img_size,
+                               dataset=self.tc.dataset_name, data_root=str(self.tc.data),
+                               train_wall_s=round(wall, 1), train=dataclasses.asdict(self.tc), **extra)
+        ckpt.save_train_state(self.out, self.state_dict(step, wall))
+
+    @torch.no_grad()
+    def sample(self, step: int) -> None:
+        """A grid of real test images above EMA samples for the same captions (fixed noise)."""
+        if self.rank != 0:
+            return
+        ctx = self._context(self.sample_batch, step)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(1234)
+            images = self.family.preview(self.ema.module, ctx).float()
+        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        save_grid(torch.cat([ctx.real, images.to(ctx.real.device)]), self.out / "samples" / f"{step:07d}.png",
+                  nrow=len(images))
+
+    # --- loop ----------------------------------------------------------------------------------------------------
+    def _context(self, batch, step: int) -> StepContext:
+        real = batch["image"].to(self.device, non_blocking=True)
+        tokens, lengths = batch["tokens"].to(self.device), batch["length"].to(self.device)
+        sent = words = mask = None
+        if self.damsm is not None:
+            with torch.no_grad():
+                words, sent, mask = self.damsm.encode_text(tokens, lengths)
+        return StepContext(real=real, sent=sent, words=words, word_mask=mask, cfg=self.cfg, damsm=self.damsm,
+                           perceptual=self.perceptual, step=step, class_ids=batch["class_id"].to(self.device),
+                           tokens=tokens, lengths=lengths)
+
+    def _autocast(self):
+        on = self.tc.amp and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
+
+    def train(self, stop_after: int | None = None) -> dict:
+        """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
+        step, wall = self.resume()
+        log = JsonlLog(self.out / "log.jsonl", resume_step=step if step else None) if self.rank == 0 else None
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        target = self.tc.steps if stop_after is None else min(self.tc.steps, step + stop_after)
+        bar = tqdm(total=self.tc.steps, initial=step, desc=f"{self.tc.model}", dynamic_ncols=True,
+                   disable=self.rank != 0)
+        if self.sampler is not None:
+            self.sampler.set_epoch(step)
+        data = infinite(self.loader)
+        logs: dict = {}
+        t_last, t_run, imgs = time.time(), 0.0, 0
+        for v in self.nets.values():
+            v.train()
+        while step < target:
+            batch = next(data)
+            ctx = self._context(batch, step)
+            if self.opt_d is not None:
+                with self._autocast():
+                    d_loss, d_logs = self.family.d_loss(self.nets, ctx)
+                self.opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.opt_d.step()
+            else:
+                d_logs = {}
+            with self._autocast():
+                g_loss, g_logs = self.family.g_loss(self.nets, ctx)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+            step += 1
+            self.ema.update(_unwrap(self.nets["G"]), decay=0.0 if step <= self.tc.ema_start else None)
+            imgs += len(ctx.real) * self.world
+            now = time.time()
+            wall, t_run, t_last = wall + now - t_last, t_run + now - t_last, now
+            logs = {**d_logs, **g_logs}
+            bar.update(1)
+            if self.rank == 0:
+                bar.set_postfix({k: f"{v:.3f}" for k, v in list(logs.items())[:4]})
+                if step % self.tc.log_every == 0 or step == target:
+                    log.write(step=step, wall_s=round(wall, 2), imgs_per_s=round(imgs / max(t_run, 1e-9), 2), **logs)
+                if step % self.tc.sample_every == 0 or step == self.tc.steps:
+                    self.sample(step)
+                if step % self.tc.save_every == 0 or step == target:
+                    self.save(step, wall)
+        bar.close()
+        return logs

@@ -1,0 +1,54 @@
+"""Image grids (PIL), optionally with a caption under each tile."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+
+def to_pil(images: torch.Tensor) -> list[Image.Image]:
+    """[N, 3, H, W] in [-1, 1] -> list of RGB PIL images."""
+    arr = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a) for a in arr]
+
+
+def tile(pils: list[Image.Image], nrow: int, pad: int = 2, captions: list[str] | None = None,
+         scale: int = 1, bg=(255, 255, 255)) -> Image.Image:
+    """Tile images into rows of `nrow`, each upscaled by `scale`, captions wrapped beneath when given."""
+    if not pils:
+        raise ValueError("no images to tile")
+    w, h = pils[0].size
+    w, h = w * scale, h * scale
+    font = ImageFont.load_default()
+    text_h = 0
+    wrapped = None
+    if captions:
+        chars = max(8, w // 6)
+        wrapped = ["\n".join(textwrap.wrap(c, chars)[:4]) for c in captions]
+        text_h = 12 * max(c.count("\n") + 1 for c in wrapped) + 4
+    ncol = min(nrow, len(pils))
+    rows = (len(pils) + nrow - 1) // nrow
+    sheet = Image.new("RGB", (ncol * (w + pad) + pad, rows * (h + text_h + pad) + pad), bg)
+    draw = ImageDraw.Draw(sheet)
+    for i, im in enumerate(pils):
+        r, c = divmod(i, nrow)
+        x, y = pad + c * (w + pad), pad + r * (h + text_h + pad)
+        sheet.paste(im.resize((w, h), Image.NEAREST) if scale != 1 else im, (x, y))
+        if wrapped:
+            draw.multiline_text((x + 1, y + h + 2), wrapped[i], fill=(20, 20, 20), font=font, spacing=1)
+    return sheet
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8, captions: list[str] | None = None, scale: int = 1) -> Image.Image:
+    return tile(to_pil(images), nrow, captions=captions, scale=scale)
+
+
+def overlay(image: Image.Image, mask: np.ndarray, colour=(255, 40, 40), alpha: float = 0.6) -> Image.Image:
+    """Blend a [0, 1] mask (any size; resized) over an RGB image as a heat overlay."""
+    m = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8)).resize(image.size, Image.BILINEAR)
+    m = np.asarray(m, dtype=np.float32)[..., None] / 255.0
+    base = np.asarray(image.convert("RGB"), dtype=np.float32)
+    out = base * (1 - alpha * m) + np.array(colour, dtype=np.float32) * alpha * m
+    return Image.fromarray(out.clip(0, 255).astype(np.uint8))
