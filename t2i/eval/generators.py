@@ -73,7 +73,8 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
     return torch.cat(images), caps, [i for i, _ in pairs], secs
 
 
-def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0) -> dict:
+def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,
+                       damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME) -> dict:
     from t2i.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(model, device=device)
@@ -82,7 +83,7 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
     images, caps, idx, secs = generate_for_test(pipe, data, seed)
     real = torch.stack([data[i]["image"] for i in idx])
     class_ids = torch.tensor([data.samples[i].class_id for i in idx])
-    metrics = score_images(images, caps, real, class_ids, data_root, device)
+    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier)
     metrics["gen_images_per_s"] = len(images) / secs
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")

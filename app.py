@@ -1,0 +1,429 @@
+"""T2I Studio: the Gradio app (UI only; the logic lives in t2i/studio.py).
+
+    python app.py                       # http://127.0.0.1:7860, models from checkpoints/
+    T2I_CHECKPOINTS=/path/to/models python app.py
+    T2I_MODELS="user/swfgan-synthbirds-64,user/cigan-synthbirds-64" python app.py   # + models from the Hub
+
+Environment: T2I_CHECKPOINTS (model folders; default <repo>/checkpoints), T2I_MODELS (extra Hub ids or folders,
+comma-separated), T2I_CONCURRENCY (requests run at once, default 2), T2I_QUEUE (waiting requests, default 32),
+T2I_THREADS (torch threads per request; default: cores / concurrency), T2I_DEVICE (default cpu).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+if not os.environ.get("T2I_MODELS", "").strip():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every model is local: never touch the network
+
+import logging  # noqa: E402
+import random  # noqa: E402
+
+import torch  # noqa: E402
+
+CONCURRENCY = max(1, int(os.environ.get("T2I_CONCURRENCY", "2")))
+QUEUE_SIZE = max(1, int(os.environ.get("T2I_QUEUE", "32")))
+torch.set_num_threads(int(os.environ.get("T2I_THREADS", "0")) or max(1, (os.cpu_count() or 1) // CONCURRENCY))
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from t2i.studio import (EXAMPLES_DIR, FAMILY_INFO, MAX_EDIT_STEPS, MAX_IMAGES, Studio,  # noqa: E402
+                        example_images, read_prompts, upscale, user_message)
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+log = logging.getLogger("t2i.app")
+
+STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"))
+PROMPTS = read_prompts()
+EXAMPLE_IMAGES = [str(p) for p in example_images()]
+COMPARE_EXAMPLES = [["a small bird with a red belly and black wings", "a small bird with a blue belly and black wings"],
+                    ["this bird has a yellow breast and a grey crown",
+                     "this bird has a yellow breast and a black crown"],
+                    ["a large bird with white wings and a short bill", "a large bird with white wings and a long bill"]]
+
+THEME = gr.themes.Soft(primary_hue="teal", secondary_hue="amber", neutral_hue="slate",
+                       font=["Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
+                       font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+#t2i-header h1 { font-size: 1.9rem; margin-bottom: 0.1rem; }
+#t2i-header p { color: var(--body-text-color-subdued); margin-top: 0; }
+#t2i-status { font-size: 0.9rem; color: var(--body-text-color-subdued); }
+.block.t2i-error { border-left: 4px solid #dc2626 !important; background: #fef2f2 !important;
+                   padding: 0.7rem 1rem !important; border-radius: 8px !important; }
+.block.t2i-error .prose, .block.t2i-error .prose * { color: #7f1d1d !important; }
+.block.t2i-note { border-left: 4px solid #0d9488 !important; background: #f0fdfa !important;
+                  padding: 0.7rem 1rem !important; border-radius: 8px !important; }
+.t2i-info { font-size: 0.92rem; }
+.t2i-muted { color: var(--body-text-color-subdued); font-size: 0.88rem; }
+#generate-btn { min-height: 3rem; font-size: 1.05rem; }
+footer { opacity: 0.7; }
+.t2i-gallery .grid-wrap.fixed-height { min-height: 160px !important; max-height: none !important;
+                                       height: auto !important; }
+#seed-row { align-items: flex-end; }
+#seed-btn { max-height: 2.6rem; margin-bottom: 0.35rem; }
+#look-btn, #download-btn { max-height: 3rem; }
+#word-attn img { object-fit: contain; max-height: 520px; }
+#prompt-examples button, #compare-examples button { text-align: left; justify-content: flex-start; }
+"""
+LAUNCH_KW = dict(theme=THEME, css=CSS, allowed_paths=[str(STUDIO.root), str(EXAMPLES_DIR)])
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+def _fail(err: BaseException):
+    """Show an error: a toast and the tab's red message box (returned as its update)."""
+    msg = user_message(err)
+    if not isinstance(err, ValueError):
+        log.exception("request failed")
+    gr.Warning(msg)
+    return gr.update(value=f"**⚠ {msg}**", visible=True)
+
+
+HIDE = gr.update(value="", visible=False)
+
+
+def _generator_choices():
+    return [(e.label(), e.name) for e in STUDIO.generators()]
+
+
+def _model_info(name):
+    if not name:
+        return ""
+    try:
+        e = STUDIO.entry(name)
+    except ValueError as err:
+        return str(err)
+    fam, paper, _ = FAMILY_INFO.get(e.model_type, (e.model_type, "", ""))
+    line = f"**{fam}** · {paper}"
+    facts = [f"{e.record['resolution']} px" if e.record.get("resolution") else "", e.metrics_line()]
+    if any(facts):
+        line += "  \n" + " · ".join(f for f in facts if f)
+    if not e.trained:
+        line += "  \n_Not trained yet: pick another model._"
+    return line
+
+
+# --- handlers -------------------------------------------------------------------------------------------------
+def generate(caption, model, seed, n, truncation):
+    try:
+        g = STUDIO.generate(caption, model, seed, n, truncation)
+    except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
+        return [], None, "", _fail(err)
+    return g.gallery, str(g.grid_path), g.info, HIDE
+
+
+def random_seed():
+    return random.randrange(0, 2 ** 31)
+
+
+def select_image(evt: gr.SelectData):
+    k = int(evt.index) + 1 if evt is not None and evt.index is not None else 1
+    return k, gr.update(value=f"Look inside image #{k}")
+
+
+def copy_settings(caption, model, seed, n, truncation, index):
+    return (gr.Tabs(selected="inside"), caption, model, seed, n, truncation,
+            gr.update(value=min(int(index or 1), int(n or 1)), maximum=MAX_IMAGES))
+
+
+def look_inside(caption, model, seed, n, truncation, index, attribute):
+    try:
+        r = STUDIO.look_inside(caption, model, seed, n, truncation, index, attribute or None)
+    except Exception as err:  # noqa: BLE001
+        return None, [], gr.update(value=[]), gr.update(value=None), None, gr.update(), "", "", _fail(err)
+    attr = gr.update(choices=r.attribute_choices, value=r.attribute) if r.attribute_choices else gr.update()
+    return (r.image, r.stages, gr.update(value=r.masks, visible=bool(r.masks)),
+            gr.update(value=r.word_attn_sheet, visible=r.word_attn_sheet is not None), r.cam, attr,
+            r.cam_info if r.cam is not None else "", r.info, HIDE)
+
+
+def cam(caption, model, seed, n, truncation, index, attribute):
+    try:
+        res = STUDIO.run(caption, model, seed, n, truncation)
+        i = int(index) - 1
+        if not 0 <= i < len(res.images):
+            raise ValueError(f"image number must be between 1 and {len(res.images)}")
+        img, info, _ = STUDIO.cam(res.images[i], attribute or None, res.captions[i])
+    except Exception as err:  # noqa: BLE001
+        return None, "", _fail(err)
+    return img, info, HIDE
+
+
+def compare(caption, caption_b, models, seed, n, truncation):
+    try:
+        c = STUDIO.compare(caption, caption_b, models, seed, n, truncation)
+    except Exception as err:  # noqa: BLE001
+        return None, "", _fail(err)
+    return c.sheet, c.info, HIDE
+
+
+def prepare_upload(upload):
+    if upload is None:
+        return None, "", HIDE
+    notes: list[str] = []
+    try:
+        img = STUDIO.prepare(upload, notes)
+    except Exception as err:  # noqa: BLE001
+        return None, "", _fail(err)
+    w = img.size[0]
+    msg = f"Ready: {w}×{w} px" + (" — " + "; ".join(notes) if notes else "") + "."
+    return img, msg, HIDE
+
+
+def pick_example(evt: gr.SelectData):
+    return EXAMPLE_IMAGES[int(evt.index)] if EXAMPLE_IMAGES else None
+
+
+def edit(upload, text, steps, lam, seed, model, progress=gr.Progress()):
+    if not STUDIO.edit_available():
+        msg = STUDIO.edit_unavailable_message()
+        gr.Warning("Editing model not available")
+        return None, None, None, None, "", gr.update(value=msg, visible=True)
+
+    def report(i, total):
+        progress((int(i), int(total)), desc="optimising the latent towards the text", unit="steps")
+
+    try:
+        out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report)
+    except Exception as err:  # noqa: BLE001
+        return None, None, None, None, "", _fail(err)
+    big = [upscale(im) for im in (out.original, out.inversion, out.edited)]
+    return big[0], big[1], big[2], (big[0], big[2]), out.info, HIDE
+
+
+def latent_space(model):
+    figs, msg = STUDIO.latent_space(model or None)
+    items = [(Image.open(p).convert("RGB"), cap) for p, cap in figs]
+    return gr.update(value=items, visible=bool(items)), msg
+
+
+def model_card(name):
+    if not name:
+        return "_No models found._", "", gr.update(value=None, visible=False)
+    try:
+        card, metrics, samples = STUDIO.model_card(name)
+    except Exception as err:  # noqa: BLE001
+        return f"**⚠ {user_message(err)}**", "", gr.update(value=None, visible=False)
+    img = None
+    if samples:
+        img = Image.open(samples).convert("RGB")
+        if max(img.size) < 512:  # small grids of 32-64 px birds: enlarge so the birds can be seen
+            k = 512 / max(img.size)
+            img = img.resize((round(img.size[0] * k), round(img.size[1] * k)), Image.LANCZOS)
+    return card, "#### Metrics\n" + metrics, gr.update(value=img, visible=img is not None)
+
+
+# --- layout ---------------------------------------------------------------------------------------------------
+gen_choices = _generator_choices()
+default_model = STUDIO.default_generator()
+trained_gens = [e.name for e in STUDIO.generators() if e.trained]
+cam_ok = STUDIO.classifier() is not None
+edit_ok = STUDIO.edit_available()
+edit_models = [e.name for e in STUDIO.edit_models() if e.trained]
+cigan_models = [e.name for e in STUDIO.models("edit")]
+all_models = [(f"{e.name} · {e.family_name}", e.name) for e in STUDIO.catalogue()]
+
+with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 3600)) as demo:
+    gr.Markdown("# T2I Studio\nDescribe a bird and GAN models paint it — then look inside, compare models, "
+                "and edit photos by text. Trained on SynthBirds, runs on CPU.", elem_id="t2i-header")
+    gr.Markdown(STUDIO.status(), elem_id="t2i-status")
+    selected = gr.State(1)
+
+    with gr.Tabs() as tabs:
+        # 1. Generate ------------------------------------------------------------------------------------------
+        with gr.Tab("Generate", id="generate"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4, min_width=320):
+                    caption = gr.Textbox(label="Describe a bird", value=PROMPTS[0], lines=3, max_lines=6,
+                                         placeholder="e.g. a small bird with a red belly and black wings",
+                                         elem_id="caption")
+                    go = gr.Button("Generate", variant="primary", size="lg", elem_id="generate-btn")
+                    model = gr.Dropdown(gen_choices, value=default_model, label="Model", elem_id="model")
+                    model_info = gr.Markdown(_model_info(default_model), elem_classes="t2i-muted")
+                    with gr.Accordion("Settings", open=True):
+                        with gr.Row(equal_height=False, elem_id="seed-row"):
+                            seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=3, min_width=100)
+                            dice = gr.Button("New seed", size="sm", scale=1, min_width=90, elem_id="seed-btn")
+                        n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Number of images")
+                        truncation = gr.Slider(0, 2, value=0, step=0.05, label="Truncation",
+                                               info="0 = the model's default · lower = more typical, less varied")
+                    gr.Examples(PROMPTS, inputs=caption, label="Example captions", examples_per_page=8,
+                                elem_id="prompt-examples")
+                with gr.Column(scale=7, min_width=360):
+                    err = gr.Markdown(visible=False, elem_classes="t2i-error")
+                    gallery = gr.Gallery(elem_classes="t2i-gallery", label="Results", columns=4, object_fit="contain",
+                                         preview=False, format="png", elem_id="gallery",
+                                         buttons=["download", "fullscreen"])
+                    info = gr.Markdown("Type a description and press **Generate**. Click an image to select it, "
+                                       "then *Look inside* to see how the model made it.", elem_classes="t2i-info",
+                                       elem_id="gen-info")
+                    with gr.Row(equal_height=True):
+                        download = gr.DownloadButton("Download PNG grid", value=None, elem_id="download-btn")
+                        look = gr.Button("Look inside image #1", elem_id="look-btn")
+
+        # 2. Look inside ---------------------------------------------------------------------------------------
+        with gr.Tab("Look inside", id="inside"):
+            gr.Markdown("What the generator shows about one image: every stage, the masks that decide *where* the "
+                        "text acts, attention over the words, and CAM saliency of an attribute. Pick an image in "
+                        "**Generate** and press *Look inside*, or set it up here.", elem_classes="t2i-muted")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4, min_width=300):
+                    li_caption = gr.Textbox(label="Caption", value=PROMPTS[0], lines=2)
+                    li_model = gr.Dropdown(gen_choices, value=default_model, label="Model")
+                    with gr.Row():
+                        li_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                        li_n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images in the request")
+                    with gr.Row():
+                        li_index = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="Image #")
+                        li_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation")
+                    li_go = gr.Button("Look inside", variant="primary")
+                    li_err = gr.Markdown(visible=False, elem_classes="t2i-error")
+                    li_image = gr.Image(label="The image", type="pil", format="png", height=300, interactive=False)
+                    li_info = gr.Markdown(elem_classes="t2i-info")
+                with gr.Column(scale=8, min_width=400):
+                    li_stages = gr.Gallery(elem_classes="t2i-gallery", label="Every stage, coarse → fine", columns=4,
+                                           object_fit="contain", preview=False, format="png", fit_columns=False)
+                    li_masks = gr.Gallery(elem_classes="t2i-gallery", columns=4, object_fit="contain", preview=False,
+                                          label="Masks: where each block lets the text act (tinted)",
+                                          format="png", fit_columns=False)
+                    li_attn = gr.Image(label="Word attention: which pixels read which word (bright = more)",
+                                       type="pil", format="png", interactive=False, elem_id="word-attn")
+                    with gr.Row(equal_height=False, visible=cam_ok):
+                        with gr.Column(scale=1):
+                            li_attr = gr.Dropdown(STUDIO.attribute_choices(PROMPTS[0]) if cam_ok else [],
+                                                  label="CAM saliency for a word or attribute",
+                                                  info="★ = what the caption asks for")
+                            li_cam_info = gr.Markdown(elem_classes="t2i-info")
+                        li_cam = gr.Image(label="CAM saliency", type="pil", format="png", height=280,
+                                          interactive=False, scale=1)
+                    gr.Markdown(STUDIO.cam_unavailable_message(), visible=not cam_ok, elem_classes="t2i-note")
+
+        # 3. Compare -------------------------------------------------------------------------------------------
+        with gr.Tab("Compare", id="compare"):
+            gr.Markdown("The same caption and seed through several models side by side. Change a word in "
+                        "caption B (e.g. *red belly* → *blue belly*) to see what it changes.",
+                        elem_classes="t2i-muted")
+            with gr.Row():
+                cmp_a = gr.Textbox(label="Caption A", value=COMPARE_EXAMPLES[0][0], lines=2)
+                cmp_b = gr.Textbox(label="Caption B (change a word; optional)", value=COMPARE_EXAMPLES[0][1], lines=2)
+            gr.Examples(COMPARE_EXAMPLES, inputs=[cmp_a, cmp_b], label="Word swaps", elem_id="compare-examples")
+            with gr.Row():
+                cmp_models = gr.CheckboxGroup([(e.name, e.name) for e in STUDIO.generators()],
+                                              value=trained_gens[:4], label="Models", scale=4)
+                cmp_seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
+                cmp_n = gr.Slider(1, 4, value=1, step=1, label="Images per model", scale=2)
+                cmp_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation", scale=2)
+            cmp_go = gr.Button("Compare", variant="primary")
+            cmp_err = gr.Markdown(visible=False, elem_classes="t2i-error")
+            cmp_sheet = gr.Image(label="Side by side", type="pil", format="png", interactive=False,
+                                 elem_id="compare-sheet")
+            cmp_info = gr.Markdown(elem_classes="t2i-info")
+
+        # 4. Edit -------------------------------------------------------------------------------------------------
+        with gr.Tab("Edit", id="edit"):
+            ed_unavail = gr.Markdown(STUDIO.edit_unavailable_message(), visible=not edit_ok,
+                                     elem_classes="t2i-note", elem_id="edit-unavailable")
+            with gr.Row(equal_height=False, visible=edit_ok):
+                with gr.Column(scale=5, min_width=320):
+                    # a File, not an Image: every upload reaches prepare_upload, which explains what is wrong with it
+                    ed_upload = gr.File(label="Photo of a bird (PNG, JPEG or WebP)", type="filepath",
+                                        file_count="single", height=120, elem_id="edit-upload")
+                    ed_examples = gr.Gallery(EXAMPLE_IMAGES, label="… or pick an example", columns=4,
+                                             allow_preview=False, elem_classes="t2i-gallery", format="png",
+                                             visible=bool(EXAMPLE_IMAGES), fit_columns=False, elem_id="edit-examples")
+                    ed_text = gr.Textbox(label="Describe the bird you want", value="this bird has a blue belly",
+                                         lines=2)
+                    with gr.Row():
+                        ed_steps = gr.Slider(5, MAX_EDIT_STEPS, value=50, step=5, label="Steps",
+                                             info="more = closer to the text, slower")
+                        ed_lam = gr.Slider(0, 10, value=1.0, step=0.1, label="Preservation strength",
+                                           info="higher keeps more of the photo")
+                    with gr.Row():
+                        ed_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                        ed_model = gr.Dropdown(edit_models, value=edit_models[0] if edit_models else None,
+                                               label="Editing model")
+                    ed_go = gr.Button("Edit", variant="primary", size="lg", elem_id="edit-btn")
+                with gr.Column(scale=7, min_width=360):
+                    ed_err = gr.Markdown(visible=False, elem_classes="t2i-error")
+                    with gr.Row(equal_height=False):
+                        ed_preview = gr.Image(label="What the model gets", type="pil", format="png",
+                                              interactive=False, height=200, scale=1, min_width=150)
+                        ed_ready = gr.Markdown("Upload a photo or pick an example: it is cropped to a square "
+                                               "and edited towards your text.", elem_classes="t2i-muted")
+                    with gr.Row():
+                        ed_orig = gr.Image(label="Input", type="pil", format="png", interactive=False, height=210,
+                                           min_width=120)
+                        ed_inv = gr.Image(label="Inversion", type="pil", format="png", interactive=False,
+                                          height=210, min_width=120)
+                        ed_out = gr.Image(label="Edited", type="pil", format="png", interactive=False, height=210,
+                                          min_width=120)
+                    ed_slider = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png",
+                                               interactive=False, max_height=380)
+                    ed_info = gr.Markdown(elem_classes="t2i-info")
+
+        # 5. Latent space ----------------------------------------------------------------------------------------
+        with gr.Tab("Latent space", id="latent"):
+            lat_model = gr.Dropdown(cigan_models, value=cigan_models[0] if cigan_models else None,
+                                    label="CI-GAN model", visible=len(cigan_models) > 1)
+            lat_msg = gr.Markdown(elem_classes="t2i-note")
+            lat_gallery = gr.Gallery(elem_classes="t2i-gallery", label="t-SNE of the latents", columns=2,
+                                     object_fit="contain", format="png", preview=False, fit_columns=False,
+                                     visible=False)
+
+        # 6. Models ----------------------------------------------------------------------------------------------
+        with gr.Tab("Models", id="models"):
+            gr.Markdown("#### Text-to-image models\n" + STUDIO.overview(), elem_id="models-overview")
+            mc_model = gr.Dropdown(all_models, value=all_models[0][1] if all_models else None,
+                                   label="Model card")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=6):
+                    mc_card = gr.Markdown()
+                    mc_metrics = gr.Markdown()
+                with gr.Column(scale=5):
+                    mc_samples = gr.Image(label="Sample grid", type="pil", format="png", interactive=False,
+                                          visible=False, height=520)
+
+    gr.Markdown(f"Models from `{STUDIO.root}` · SynthBirds procedural birds · "
+                "[API](?view=api) for scripted use with `gradio_client`.", elem_classes="t2i-muted")
+
+    # --- events ---------------------------------------------------------------------------------------------
+    gen_inputs = [caption, model, seed, n, truncation]
+    go.click(generate, gen_inputs, [gallery, download, info, err], api_name="generate")
+    caption.submit(generate, gen_inputs, [gallery, download, info, err], api_name="generate_on_enter")
+    model.change(_model_info, model, model_info, api_name="model_info")
+    dice.click(random_seed, None, seed, api_name="random_seed")
+    gallery.select(select_image, None, [selected, look], api_name="select_image")
+
+    li_inputs = [li_caption, li_model, li_seed, li_n, li_trunc, li_index]
+    li_outputs = [li_image, li_stages, li_masks, li_attn, li_cam, li_attr, li_cam_info, li_info, li_err]
+    look.click(copy_settings, gen_inputs + [selected], [tabs] + li_inputs, api_name="copy_settings").then(
+        look_inside, li_inputs + [li_attr], li_outputs, api_name="look_inside_selected")
+    li_go.click(look_inside, li_inputs + [li_attr], li_outputs, api_name="look_inside")
+    li_attr.input(cam, li_inputs + [li_attr], [li_cam, li_cam_info, li_err], api_name="cam")
+
+    cmp_go.click(compare, [cmp_a, cmp_b, cmp_models, cmp_seed, cmp_n, cmp_trunc], [cmp_sheet, cmp_info, cmp_err],
+                 api_name="compare")
+
+    ed_examples.select(pick_example, None, ed_upload, api_name="pick_example")
+    ed_upload.change(prepare_upload, ed_upload, [ed_preview, ed_ready, ed_err], api_name="prepare_upload")
+    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model],
+                [ed_orig, ed_inv, ed_out, ed_slider, ed_info, ed_err], api_name="edit")
+
+    lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")
+    mc_model.change(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card")
+    demo.load(generate, gen_inputs, [gallery, download, info, err], api_name="generate_on_load")
+    demo.load(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space_on_load")
+    demo.load(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card_on_load")
+
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+
+
+def launch(**kw):
+    """demo.launch with the studio's theme, CSS and allowed paths (tests pass server_port etc.)."""
+    return demo.launch(**{**LAUNCH_KW, **kw})
+
+
+if __name__ == "__main__":
+    demo.launch(**LAUNCH_KW)

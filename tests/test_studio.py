@@ -1,0 +1,427 @@
+"""The studio's logic without Gradio: t2i/studio.py (models, generate, look inside, compare, edit, cards),
+t2i/imageio.py (uploads) and t2i/viz/cam.py (Grad-CAM). Tiny checkpoints from the `studio_checkpoints` fixture."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+import time
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from t2i import checkpoint as ckpt
+from t2i.imageio import ImageInputError, prepare_upload
+from t2i.pipeline import CaptionError
+from t2i.studio import Studio, StudioError, read_prompts, user_message
+
+CAPTION = "this bird has a white belly and black wings"
+
+
+def _root(tmp_path: Path, studio_checkpoints: Path, names=("dfgan-tiny", "swfgan-tiny",
+                                                           "attr-classifier-synthbirds-64")) -> Path:
+    """A checkpoints folder holding links to some of the fixture's models."""
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    for n in names:
+        (root / n).symlink_to(studio_checkpoints / n, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def studio(studio_checkpoints, tmp_path_factory):
+    return Studio(studio_checkpoints, extra_models=[], out_dir=tmp_path_factory.mktemp("studio_out"))
+
+
+# --- uploads ------------------------------------------------------------------------------------------------------
+def _png_bytes(im: Image.Image, fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_prepare_upload_modes_crop_and_notes(tmp_path):
+    rgba = Image.new("RGBA", (40, 20), (255, 0, 0, 0))
+    rgba.putpixel((20, 10), (0, 0, 255, 255))
+    notes: list[str] = []
+    out = prepare_upload(rgba, notes=notes)
+    assert out.mode == "RGB" and out.size == (20, 20)  # centre-crop of 40x20
+    assert out.getpixel((0, 0)) == (255, 255, 255)  # transparent -> white
+    assert out.getpixel((10, 10)) == (0, 0, 255)
+    assert any("centre-cropped 40x20" in n for n in notes) and any("white" in n for n in notes)
+    gray = Image.new("L", (30, 30), 128)
+    assert prepare_upload(gray).getpixel((3, 3)) == (128, 128, 128)
+    pal = Image.new("P", (30, 30), 0)
+    pal.putpalette([10, 200, 30] + [0] * 765)
+    assert prepare_upload(pal).getpixel((0, 0)) == (10, 200, 30)
+    f = tmp_path / "bird.png"
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(f)
+    assert prepare_upload(str(f), size=32).size == (32, 32)
+    assert prepare_upload(_png_bytes(gray)).size == (30, 30)
+    assert prepare_upload(np.zeros((20, 24, 3), np.uint8)).size == (20, 20)
+
+
+def test_prepare_upload_huge_is_downscaled_first(tmp_path):
+    f = tmp_path / "huge.png"
+    Image.new("RGB", (4000, 4000), (0, 128, 255)).save(f)
+    notes: list[str] = []
+    out = prepare_upload(f, max_side=1024, notes=notes)
+    assert out.size == (1024, 1024) and any("downscaled from 4000x4000" in n for n in notes)
+    j = tmp_path / "wide.jpg"
+    Image.new("RGB", (5000, 1000), (200, 10, 10)).save(j, quality=80)
+    out = prepare_upload(j)  # default max_side 4096: JPEG decoded at reduced scale, then cropped
+    assert out.size[0] == out.size[1] <= 4096
+    r, g, b = out.getpixel((5, 5))
+    assert r > 150 and g < 60
+
+
+def test_prepare_upload_rejects_bad_files(tmp_path):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("this is not an image")
+    with pytest.raises(ImageInputError, match="not an image"):
+        prepare_upload(txt)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageInputError, match="empty"):
+        prepare_upload(empty)
+    with pytest.raises(ImageInputError, match="not found"):
+        prepare_upload(tmp_path / "missing.png")
+    with pytest.raises(ImageInputError, match="too small"):
+        prepare_upload(Image.new("RGB", (8, 300)))
+    trunc = tmp_path / "trunc.png"
+    trunc.write_bytes(_png_bytes(Image.effect_noise((256, 256), 50).convert("RGB"))[:2000])
+    with pytest.raises(ImageInputError, match="damaged|truncated|could not be read"):
+        prepare_upload(trunc)
+    with pytest.raises(ImageInputError, match="no image"):
+        prepare_upload(None)
+
+
+def test_prepare_upload_decompression_bomb(tmp_path, monkeypatch):
+    f = tmp_path / "bomb.png"
+    Image.new("1", (3000, 3000)).save(f)  # 9 megapixels in a few KB
+    with pytest.raises(ImageInputError, match="too large"):
+        prepare_upload(f, max_pixels=1_000_000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # PIL's own guard (header) -> the same message
+    with pytest.raises(ImageInputError, match="too large"):
+        prepare_upload(f)
+
+
+# --- CAM --------------------------------------------------------------------------------------------------------
+def test_grad_cam_shape_range_and_errors(studio_checkpoints):
+    from t2i.eval.attributes import load_attr_classifier
+    from t2i.viz.cam import grad_cam, heatmap, predict_probs
+
+    clf = load_attr_classifier(studio_checkpoints / "attr-classifier-synthbirds-64")
+    img = Image.effect_noise((48, 48), 60).convert("RGB")
+    cam = grad_cam(clf, img, "has_belly_color", "red")
+    assert cam.shape == (48, 48) and cam.dtype == np.float32
+    assert 0.0 <= cam.min() and cam.max() <= 1.0
+    assert cam.max() in (0.0, 1.0)  # scaled to its maximum (or all zero)
+    cam_pred = grad_cam(clf, img, "has_belly_color")  # the predicted value
+    assert cam_pred.shape == (48, 48)
+    assert not any(p.requires_grad for p in clf.parameters())  # the classifier stays frozen
+    probs = predict_probs(clf, img)
+    assert abs(sum(p for _, p in probs["has_belly_color"]) - 1) < 1e-4
+    assert heatmap(img, cam).size == img.size
+    with pytest.raises(ValueError, match="no attribute"):
+        grad_cam(clf, img, "has_tail_colour", "red")
+    with pytest.raises(ValueError, match="no value"):
+        grad_cam(clf, img, "has_belly_color", "tartan")
+
+
+def test_grad_cam_finds_the_evidence():
+    """A classifier whose 'red' logit is the mean redness of its last block: CAM peaks on the red patch."""
+    from t2i.eval.attributes import AttrClassifier, AttrClassifierConfig
+    from t2i.viz.cam import grad_cam
+
+    torch.manual_seed(0)
+    clf = AttrClassifier(AttrClassifierConfig(groups={"has_belly_color": ["red", "blue"]}, img_size=32, nf=4)).eval()
+    with torch.no_grad():  # identity-ish features that keep the red channel, then a head reading it
+        for m in clf.features.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.zero_()
+                for c in range(min(m.in_channels, m.out_channels)):
+                    m.weight[c, c, 1, 1] = 1.0
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_parameters()
+                m.running_mean.fill_(-1.0)  # shift inputs in [-1, 1] to be positive through the ReLUs
+        head = clf.heads["has_belly_color"]
+        head.weight.zero_()
+        head.bias.zero_()
+        head.weight[0, 0] = 1.0  # 'red' = average-pooled red channel
+    clf.requires_grad_(False)
+    arr = np.full((32, 32, 3), 0, np.uint8)
+    arr[20:30, 4:14, 0] = 255  # a red patch, bottom-left
+    cam = grad_cam(clf, Image.fromarray(arr), "has_belly_color", "red")
+    ys, xs = np.unravel_index(cam.argmax(), cam.shape)
+    assert 16 <= ys < 32 and 0 <= xs < 18, (ys, xs)
+    assert cam[20:30, 4:14].mean() > cam[2:10, 20:30].mean()
+
+
+# --- models, generate, look inside ---------------------------------------------------------------------------
+def test_discovery_kinds_default_and_status(studio, studio_checkpoints, tmp_path):
+    kinds = {e.name: e.kind for e in studio.entries}
+    assert kinds["dfgan-tiny"] == "t2i" and kinds["swfgan-tiny"] == "t2i"
+    assert kinds["attr-classifier-synthbirds-64"] == "classifier"
+    assert studio.default_generator() == "swfgan-tiny"  # it has the best recorded AttrAcc
+    sw = studio.entry("swfgan-tiny")
+    assert sw.label() == "swfgan-tiny · SWF-GAN · AttrAcc 0.51" and "FID 123.40" in sw.metrics_line()
+    assert "2 trained models ready" in studio.status()
+    assert [e.kind for e in studio.catalogue()][:2] == ["t2i", "t2i"]
+    assert "| `swfgan-tiny` | SWF-GAN | 32 | 2 | 0.512 |" in studio.overview()
+    # an untrained shipped folder (config.json only) is listed but refused with a clear message
+    root = _root(tmp_path, studio_checkpoints, ("dfgan-tiny",))
+    (root / "ssagan-synthbirds-64").mkdir()
+    rec = json.loads((studio_checkpoints / "dfgan-tiny" / "config.json").read_text())
+    (root / "ssagan-synthbirds-64" / "config.json").write_text(json.dumps({**rec, "model_type": "ssagan"}))
+    s = Studio(root, extra_models=["no-such-user/no-such-model"], out_dir=tmp_path / "out")
+    assert "not trained yet" in s.entry("ssagan-synthbirds-64").label()
+    assert "1 not trained yet" in s.status() and "no-such-user/no-such-model" in s.status()
+    with pytest.raises(StudioError, match="not trained yet"):
+        s.generate(CAPTION, "ssagan-synthbirds-64")
+    with pytest.raises(StudioError, match="unknown model"):
+        s.generate(CAPTION, "nope")
+    only_untrained = tmp_path / "untrained"
+    only_untrained.mkdir()
+    (only_untrained / "ssagan-synthbirds-64").symlink_to(root / "ssagan-synthbirds-64")
+    s = Studio(only_untrained, extra_models=[], out_dir=tmp_path / "out")
+    assert s.default_generator() is None and "none trained yet" in s.status()
+    with pytest.raises(StudioError, match="none is trained yet"):
+        s.generate(CAPTION, None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "No text-to-image models found" in Studio(empty, extra_models=[]).status()
+
+
+def test_generate_packages_gallery_grid_and_info(studio):
+    g = studio.generate(CAPTION + " zzyzx", "swfgan-tiny", seed=3, n=4)
+    assert len(g.gallery) == 4 and g.gallery[0][0].size == (256, 256) and g.gallery[0][1] == "#1 · seed 3"
+    grid = Image.open(g.grid_path)
+    assert grid.format == "PNG" and grid.text["caption"] == CAPTION + " zzyzx" and grid.text["seed"] == "3"
+    assert grid.size[0] > grid.size[1] > 100  # 4 tiles in a row, upscaled to >= 128 px
+    assert "**4 images**" in g.info and "`white`" in g.info and "~~zzyzx~~" in g.info
+    again = studio.generate(CAPTION + " zzyzx", "swfgan-tiny", seed=3, n=4)
+    assert again.result is g.result  # cached: Look inside and Download reuse it
+    other = studio.generate(CAPTION, "swfgan-tiny", seed=4, n=4)
+    assert other.result.images[0].tobytes() != g.result.images[0].tobytes()
+
+
+@pytest.mark.parametrize("caption, match", [
+    ("", "empty"),
+    ("   ", "empty"),
+    ("🐦🐦🐦 🌈", "no English words"),
+    ("un oiseau rouge avec des ailes noires", "unknown: un, oiseau"),
+    ("红色的鸟", "no English words"),
+    ("qwerty " * 800, "vocabulary"),
+])
+def test_bad_captions_raise_readable_errors(studio, caption, match):
+    with pytest.raises(CaptionError, match=match) as e:
+        studio.generate(caption, "dfgan-tiny")
+    msg = user_message(e.value)
+    assert len(msg) <= 710 and "Traceback" not in msg
+
+
+def test_long_caption_is_cut_not_refused(studio):
+    g = studio.generate(("a small bird with a red belly and black wings " * 120)[:5000], "dfgan-tiny", n=1)
+    assert len(g.gallery) == 1 and "Long caption" in g.info
+
+
+@pytest.mark.parametrize("kw, match", [({"n": 0}, "between 1 and 8"), ({"n": 99}, "between 1 and 8"),
+                                        ({"seed": -1}, "seed"), ({"truncation": 9}, "truncation"),
+                                        ({"model": ""}, "no model selected")])
+def test_bad_settings(studio, kw, match):
+    args = {"caption": CAPTION, "model": "dfgan-tiny", **kw}
+    with pytest.raises(StudioError, match=match):
+        studio.generate(**args)
+
+
+def test_look_inside_swfgan_masks_attention_cam(studio):
+    r = studio.look_inside(CAPTION, "swfgan-tiny", seed=0, n=4, index=2)
+    assert r.image.size == (256, 256)
+    assert len(r.stages) == 1 and r.stages[0][1].startswith("stage 1")
+    assert [c.split(" ·")[0] for _, c in r.masks] == ["block1", "block2", "block3"]
+    assert len(r.word_attn) == 1 and r.word_attn_sheet is not None and r.word_attn_sheet.size[0] > 300
+    assert r.cam is not None and r.cam.size == (256, 256)
+    mentioned = [v for lab, v in r.attribute_choices if lab.startswith("★")]
+    assert set(mentioned) == {"has_belly_color::white", "has_wing_color::black"}
+    assert r.attribute in mentioned and "Grad-CAM" in r.cam_info
+    img, info, used = studio.cam(studio.run(CAPTION, "swfgan-tiny", 0, 4).images[1], "has_crown_color::blue")
+    assert used == "has_crown_color::blue" and "crown = blue" in info
+    with pytest.raises(StudioError, match="unknown attribute"):
+        studio.cam(img, "has_crown_color::tartan")
+    with pytest.raises(StudioError, match="between 1 and 4"):
+        studio.look_inside(CAPTION, "swfgan-tiny", seed=0, n=4, index=5)
+
+
+def test_look_inside_dfgan_and_no_classifier(studio_checkpoints, tmp_path):
+    s = Studio(_root(tmp_path, studio_checkpoints, ("dfgan-tiny",)), extra_models=[], out_dir=tmp_path / "o")
+    r = s.look_inside(CAPTION, "dfgan-tiny", seed=0, n=1, index=1)
+    assert r.masks == [] and r.word_attn == [] and r.word_attn_sheet is None
+    assert "no word attention" in r.info
+    assert r.cam is None and "attr-classifier-synthbirds-64" in r.cam_info and r.attribute_choices == []
+    with pytest.raises(StudioError, match="CAM saliency needs"):
+        s.cam(r.image, None)
+
+
+def test_multi_stage_model_shows_every_stage(studio_checkpoints, tmp_path):
+    """An (untrained) tiny ECAGAN folder written directly: three stages, gates and word attention."""
+    import dataclasses
+
+    from t2i.models import get_family
+    from t2i.text.damsm import TextEncoder
+
+    src = json.loads((studio_checkpoints / "swfgan-tiny" / "config.json").read_text())
+    tcfg = src["text_encoder_config"]
+    fam = get_family("ecagan")
+    cfg = fam.config_from_dict(dict(img_size=32, ngf=8, ndf=8, z_dim=8, text_dim=16, c_dim=8, carafe_c_mid=8))
+    torch.manual_seed(0)
+    root = _root(tmp_path, studio_checkpoints, ())
+    te = TextEncoder(tcfg["vocab_size"], tcfg["emb_dim"], tcfg["text_dim"], tcfg["dropout"])
+    from t2i.data.vocab import Vocabulary
+
+    vocab = Vocabulary.load(studio_checkpoints / "swfgan-tiny" / "vocab.json")
+    ckpt.save_model_folder(root / "ecagan-tiny", "ecagan", dataclasses.asdict(cfg),
+                           {"generator": fam.build_generator(cfg), "text_encoder": te}, vocab=vocab,
+                           text_encoder_config=tcfg, resolution=32)
+    s = Studio(root, extra_models=[], out_dir=tmp_path / "o")
+    r = s.look_inside(CAPTION, "ecagan-tiny", seed=1, n=2, index=2)
+    assert [c for _, c in r.stages] == ["stage 1 · 8 px", "stage 2 · 16 px", "stage 3 · 32 px"]
+    assert r.word_attn and r.masks
+
+
+def test_compare_rows_difference_and_word_changes(studio):
+    c = studio.compare("a bird with a red belly and black wings", "a bird with a blue belly and black wings",
+                       ["dfgan-tiny", "swfgan-tiny"], seed=0, n=2)
+    assert "**red → blue**" in c.info and "`dfgan-tiny`" in c.info and "mean pixel change" in c.info
+    assert c.sheet.size[0] > 3 * 160 and c.sheet.size[1] > 4 * 160  # 3 columns, 2 models x 2 images
+    assert len(c.rows["swfgan-tiny"]) == 4
+    only_a = studio.compare(CAPTION, "", None, seed=0, n=1)  # all trained models, no B column
+    assert "mean pixel change" not in only_a.info and set(only_a.rows) == {"dfgan-tiny", "swfgan-tiny"}
+    assert Studio.word_changes("a red bird", "a big blue bird") == ["red → big blue"]
+    assert Studio.word_changes("a red bird", "a red bird now") == ["added “now”"]
+    with pytest.raises(CaptionError):
+        studio.compare(CAPTION, "🐦", None)
+    with pytest.raises(StudioError, match="at most 4"):
+        studio.compare(CAPTION, None, None, n=5)
+
+
+# --- edit, latent space, model cards --------------------------------------------------------------------------
+@dataclass
+class _EditResult:
+    original: Image.Image
+    inversion: Image.Image
+    edited: Image.Image
+    seconds: float
+
+
+class _FakeEditPipeline:
+    """The EditPipeline contract from the brief (t2i.edit is written elsewhere)."""
+
+    loads = 0
+
+    @classmethod
+    def from_pretrained(cls, name, device="cpu"):
+        cls.loads += 1
+        time.sleep(0.05)
+        return cls()
+
+    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None):
+        from t2i.pipeline import check_caption
+
+        check_caption(text)
+        assert image.mode == "RGB" and image.size[0] == image.size[1]
+        x = image.resize((64, 64))
+        for i in range(steps):
+            if progress:
+                progress(i + 1, steps)
+        return _EditResult(x, x.copy(), Image.eval(x, lambda v: 255 - v), 0.01)
+
+    def generate(self, text, seed=0, n=1, steps=50, progress=None):
+        rng = np.random.default_rng(seed)
+        return [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+@pytest.fixture
+def cigan_root(tmp_path, studio_checkpoints, monkeypatch):
+    root = _root(tmp_path, studio_checkpoints, ("dfgan-tiny",))
+    f = root / "cigan-tiny"
+    f.mkdir()
+    (f / "config.json").write_text(json.dumps({"model_type": "cigan", "config": {"stage": "aligner"},
+                                               "components": ["generator"], "metrics": {"psnr": 21.5}}))
+    (f / "model.safetensors").write_bytes(b"")
+    fake = types.ModuleType("t2i.edit")
+    fake.EditPipeline = _FakeEditPipeline
+    monkeypatch.setitem(sys.modules, "t2i.edit", fake)
+    _FakeEditPipeline.loads = 0
+    return root
+
+
+def test_edit_unavailable_without_cigan(studio, tmp_path):
+    assert not studio.edit_available()
+    with pytest.raises(StudioError, match="Editing model not available"):
+        studio.edit(Image.new("RGB", (64, 64)), "a blue belly")
+    figs, msg = studio.latent_space()
+    assert figs == [] and "No CI-GAN checkpoint" in msg
+
+
+def test_edit_with_an_edit_pipeline(cigan_root, tmp_path):
+    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o")
+    assert s.edit_available() and [e.name for e in s.edit_models()] == ["cigan-tiny"]
+    assert "cigan-tiny" in [e.name for e in s.generators()]
+    calls = []
+    rgba = Image.new("RGBA", (300, 200), (200, 30, 30, 255))
+    out = s.edit(rgba, "this bird has a blue belly", steps=7, lam=2.0, progress=lambda i, t: calls.append((i, t)))
+    assert calls[-1] == (7, 7) and len(calls) == 7
+    assert out.original.size == out.edited.size == (64, 64) and "7 steps" in out.info
+    assert "centre-cropped 300x200" in out.info
+    with pytest.raises(ImageInputError, match="not an image"):
+        s.edit(b"GIF89a-not-really", "a blue belly")
+    with pytest.raises(CaptionError, match="empty"):
+        s.edit(rgba, "  ")
+    with pytest.raises(StudioError, match="steps"):
+        s.edit(rgba, "a blue belly", steps=0)
+    g = s.generate("a blue bird", "cigan-tiny", seed=1, n=2)  # CI-GAN also serves Generate (images only)
+    assert len(g.gallery) == 2 and g.result.masks == {}
+    # concurrent first requests load the model once
+    s2 = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o2")
+    _FakeEditPipeline.loads = 0
+    ts = [threading.Thread(target=s2.pipeline, args=("cigan-tiny",)) for _ in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert _FakeEditPipeline.loads == 1
+
+
+def test_latent_space_figures(cigan_root, tmp_path):
+    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o")
+    figs, msg = s.latent_space()
+    assert figs == [] and "No t-SNE figures" in msg
+    for name in ("tsne_cycle.png", "tsne_nocycle.png"):
+        Image.new("RGB", (40, 30), "white").save(cigan_root / "cigan-tiny" / name)
+    figs, msg = s.latent_space("cigan-tiny")
+    assert [c for _, c in figs] == ["cigan-tiny: with cycle consistency", "cigan-tiny: without cycle consistency"]
+
+
+def test_model_cards(studio):
+    card, metrics, samples = studio.model_card("swfgan-tiny")
+    assert "A tiny test model card" in card and "license: mit" not in card  # README, front matter dropped
+    assert "| training steps | 2 |" in card
+    assert "| AttrAcc | 0.512 |" in metrics and "| FID | 123.40 | ↓ better |" in metrics
+    assert samples is not None and samples.name == "samples.png"
+    card, metrics, samples = studio.model_card("dfgan-tiny")
+    assert "DF-GAN" in card and "What it adds" in card and "No metrics recorded" in metrics
+    assert samples is not None and samples.parent.name == "samples"  # the trainer's latest grid
+    card, _, _ = studio.model_card("attr-classifier-synthbirds-64")
+    assert "Attribute classifier" in card
+
+
+def test_prompts_and_messages():
+    prompts = read_prompts()
+    assert len(prompts) >= 5 and "a small bird with a red belly and black wings" in prompts
+    assert user_message(CaptionError("x" * 5000)).endswith("…") and len(user_message(CaptionError("x" * 5000))) < 110
+    assert "Something went wrong (RuntimeError" in user_message(RuntimeError("boom"))
