@@ -99,7 +99,22 @@ class Family:
         return cls.build(cfg)["G"]
 
     @classmethod
-    def preview(cls, G: nn.Module, ctx: StepContext) -> Tensor:
+    def uses_damsm(cls, cfg) -> bool:
+        """Does training read DAMSM sentence/word features (and ship the DAMSM text encoder)?"""
+        return cls.text_conditional
+
+    @classmethod
+    def uses_perceptual(cls, cfg) -> bool:
+        """Does this config's loss use the frozen perceptual network (ctx.perceptual)?"""
+        return cls.needs_perceptual
+
+    @classmethod
+    def ship_modules(cls, cfg, nets: dict[str, nn.Module], ema_g: nn.Module) -> dict[str, nn.Module]:
+        """The components written to model.safetensors besides the text encoder: the EMA generator."""
+        return {"generator": ema_g}
+
+    @classmethod
+    def preview(cls, G: nn.Module, ctx: StepContext, nets: dict[str, nn.Module] | None = None) -> Tensor:
         """Images for the trainer's sample grid from the (EMA) generator, one per caption in ctx."""
         z = torch.randn(len(ctx.real), ctx.cfg.z_dim, device=ctx.real.device)
         return G(z, ctx.sent, ctx.words, ctx.word_mask).images[-1]

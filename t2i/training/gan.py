@@ -115,8 +115,7 @@ class Trainer:
         seed_everything(tc.seed + self.rank)
         self.out = Path(tc.out)
         self.img_size = getattr(self.cfg, "img_size", 64)
-        needs_text = getattr(self.family, "needs_text", None)
-        self.uses_damsm = self.family.text_conditional if needs_text is None else bool(needs_text(self.cfg))
+        self.uses_damsm = self.family.uses_damsm(self.cfg)
         self._build_data()
         self._build_nets()
 
@@ -132,6 +131,8 @@ class Trainer:
             self.damsm, vocab = load_damsm(self.tc.damsm, self.device)
         self.data = CaptionDataset(root, "train", self.img_size, vocab=vocab)
         self.vocab = self.data.vocab
+        if getattr(self.cfg, "vocab_size", len(self.vocab)) != len(self.vocab):  # families with their own text encoder
+            self.cfg = dataclasses.replace(self.cfg, vocab_size=len(self.vocab))
         self.sampler = DistributedSampler(self.data, self.world, self.rank, shuffle=True, seed=self.tc.seed) \
             if self.world > 1 else None
         self.loader = DataLoader(self.data, batch_size=self.tc.batch_size, shuffle=self.sampler is None,
@@ -159,7 +160,7 @@ class Trainer:
                     self.nets[k] = DDP(v, device_ids=[self.device] if self.device.type == "cuda" else None,
                                        broadcast_buffers=False)
         self.perceptual = None
-        if self.family.needs_perceptual:
+        if self.family.uses_perceptual(self.cfg):
             from t2i.losses import PerceptualLoss
 
             self.perceptual = PerceptualLoss().to(self.device)
@@ -187,13 +188,13 @@ class Trainer:
     def save(self, step: int, wall: float) -> None:
         if self.rank != 0:
             return
-        modules = {"generator": self.ema.module}
+        modules = self.family.ship_modules(self.cfg, self.nets, self.ema.module)
         extra = {}
         if self.damsm is not None:
             modules["text_encoder"] = self.damsm.text_encoder
             extra["text_encoder_config"] = dataclasses.asdict(self.damsm.cfg)
         ckpt.save_model_folder(self.out, self.tc.model, dataclasses.asdict(self.cfg), modules,
-                               vocab=self.vocab if self.damsm is not None else None,
+                               vocab=self.vocab,
                                dtype=getattr(torch, self.tc.ship_dtype), step=step, resolution=self.img_size,
                                dataset=self.tc.dataset_name, data_root=str(self.tc.data),
                                train_wall_s=round(wall, 1), train=dataclasses.asdict(self.tc), **extra)
@@ -207,7 +208,7 @@ class Trainer:
         ctx = self._context(self.sample_batch, step)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(1234)
-            images = self.family.preview(self.ema.module, ctx).float()
+            images = self.family.preview(self.ema.module, ctx, self.nets).float()
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         save_grid(torch.cat([ctx.real, images.to(ctx.real.device)]), self.out / "samples" / f"{step:07d}.png",
                   nrow=len(images))

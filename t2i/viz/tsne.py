@@ -42,8 +42,26 @@ def _colours(labels: list[str] | None, n_sampled: int, n_inverted: int):
     if len(labels) != n:
         raise ValueError(f"labels must cover the inverted codes ({n_inverted}) or all codes ({n}), got {len(labels)}")
     names = sorted({lab for lab in labels if lab is not None})
-    palette = {name: f"C{i % 10}" if len(names) <= 10 else _tab20(i) for i, name in enumerate(names)}
+    named = {name: _colour_of(name) for name in names}
+    if all(c is not None for c in named.values()):  # colour attributes are drawn in their own colour
+        palette = named
+    else:
+        palette = {name: f"C{i % 10}" if len(names) <= 10 else _tab20(i) for i, name in enumerate(names)}
     return [UNLABELLED if lab is None else palette[lab] for lab in labels], palette
+
+
+# CUB colour names matplotlib does not know
+_EXTRA_COLOURS = {"rufous": "#a8552f", "buff": "#f0dc82", "iridescent": "#4b9c9c"}
+
+
+def _colour_of(label: str):
+    """The colour a label names ('red', 'has_belly_color::red', 'rufous'), or None."""
+    from matplotlib.colors import is_color_like
+
+    value = str(label).split("::")[-1].strip().lower()
+    if value in _EXTRA_COLOURS:
+        return _EXTRA_COLOURS[value]
+    return value if value.isalpha() and is_color_like(value) else None
 
 
 def _tab20(i: int):
@@ -65,8 +83,9 @@ def _draw(ax, xy: np.ndarray, colours, n_sampled: int, title: str) -> None:
 def _legend(fig: Figure, palette: dict) -> None:
     handles = [Line2D([], [], ls="", marker=SAMPLED_MARKER, color=UNLABELLED, label="sampled w = mapping(z)"),
                Line2D([], [], ls="", marker=INVERTED_MARKER, color="k", mfc="w", label="inverted w' = E(x)")]
-    handles += [Line2D([], [], ls="", marker="s", color=c, label=name) for name, c in list(palette.items())[:20]]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    handles += [Line2D([], [], ls="", marker="s", color=c, mec="k", mew=0.3, label=name)
+                for name, c in list(palette.items())[:20]]
+    fig.legend(handles=handles, loc="outside right center", fontsize=8, frameon=False)
 
 
 def _finish(fig: Figure, out_png) -> Figure:
@@ -83,7 +102,7 @@ def latent_tsne(w_sampled: np.ndarray, w_inverted: np.ndarray, labels: list[str]
     labels: attribute label per inverted code (or per code, sampled first); out_png: also save there."""
     xy = _embed(w_sampled, w_inverted, seed, perplexity)
     colours, palette = _colours(labels, len(w_sampled), len(w_inverted))
-    fig = Figure(figsize=(5.0, 4.6))
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
     _draw(fig.add_subplot(1, 1, 1), xy, colours, len(w_sampled), title)
     _legend(fig, palette)
     return _finish(fig, out_png)
@@ -95,7 +114,7 @@ def cycle_tsne_comparison(w_sampled: np.ndarray, w_inverted_cycle: np.ndarray, w
     """CI-GAN Fig. 9: two panels, the same sampled codes against E(x) of an encoder trained with cycle
     consistency (left) and one trained without (right); each panel is its own t-SNE fit (same seed), and the
     panel titles carry the Frechet distance between the sampled and the inverted codes in W."""
-    fig = Figure(figsize=(9.6, 4.6))
+    fig = Figure(figsize=(11.0, 4.8), layout="constrained")
     palette: dict = {}
     for i, (w_inv, name) in enumerate(((w_inverted_cycle, "with cycle consistency"),
                                        (w_inverted_nocycle, "without cycle consistency"))):
