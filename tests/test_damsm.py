@@ -54,3 +54,18 @@ def test_r_precision_moves():
     sent = torch.randn(200, 8, generator=g)
     assert r_precision(sent + 0.01 * torch.randn(200, 8, generator=g), sent, sent) == 1.0
     assert r_precision(torch.randn(200, 8, generator=g), sent, sent) < 0.1
+
+
+def test_batched_word_similarity_equals_the_per_pair_definition():
+    import torch.nn.functional as F
+
+    m = _tiny().eval()
+    words, _, mask = m.encode_text(torch.tensor([[1, 2, 3], [4, 5, 0]]), torch.tensor([3, 2]))
+    regions, _ = m.image_encoder(torch.randn(3, 3, 32, 32))
+    sim = m.word_similarity(words, mask, regions)
+    for i in range(3):
+        for j in range(2):
+            ctx = attend_regions(words[j:j + 1], regions[i:i + 1], m.cfg.gamma1, mask[j:j + 1])
+            cos = F.cosine_similarity(ctx, words[j:j + 1], dim=1)[0][~mask[j]]
+            ref = torch.log(torch.exp(m.cfg.gamma2 * cos).sum()) / m.cfg.gamma2
+            assert torch.allclose(sim[i, j], ref, atol=1e-5)

@@ -75,8 +75,8 @@ class ImageEncoder(nn.Module):
             c = min(nf * 2 ** (i + 1), 256)
         self.trunk = nn.Sequential(*layers)
         self.region = nn.Conv2d(c, text_dim, 1)
-        self.tail = nn.Sequential(_down(c, c * 2), _down(c * 2, c * 2))
-        self.glob = nn.Linear(c * 2, text_dim)
+        self.tail = nn.Sequential(_down(c, c), nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.2, True))
+        self.glob = nn.Linear(c, text_dim)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         assert images.dim() == 4 and images.size(1) == 3, images.shape
@@ -127,18 +127,21 @@ class DAMSM(nn.Module):
         return words, sent, mask
 
     def word_similarity(self, words: Tensor, word_mask: Tensor, regions: Tensor) -> Tensor:
-        """R(Q_i, D_j) for every caption i and image j: [N_img, N_cap] (gamma2-aggregated cosine)."""
+        """R(Q_i, D_j) for every image i and caption j at once: [N_img, N_cap] (gamma2-aggregated cosine of each
+        word with its attended region context; the maths of attend_regions, batched over all pairs). The context
+        c = reg @ attn is never built: c.w = sum_r attn * (reg.w) and |c|^2 = attn^T (reg^T reg) attn."""
         c = self.cfg
-        n = words.size(0)
-        sims = []
-        for i in range(n):  # caption i against every image (AttnGAN loops the same way)
-            wi = words[i:i + 1].expand(regions.size(0), -1, -1)
-            mi = word_mask[i:i + 1].expand(regions.size(0), -1)
-            ctx = attend_regions(wi, regions, c.gamma1, mi)
-            cos = F.cosine_similarity(ctx, wi, dim=1)  # [N_img, L]
-            cos = (cos * c.gamma2).exp().masked_fill(mi, 0.0)
-            sims.append(torch.log(cos.sum(dim=1).clamp(min=1e-8)) / c.gamma2)
-        return torch.stack(sims, dim=1)
+        reg = regions.flatten(2)  # [I, D, R]
+        raw = torch.einsum("idr,cdl->icrl", reg, words)  # [I, C, R, L] word-region dot products
+        pad = word_mask[None, :, None, :]  # [1, C, 1, L]
+        attn = torch.softmax(raw.masked_fill(pad, float("-inf")), dim=3).masked_fill(pad, 0.0)
+        attn = torch.softmax(c.gamma1 * attn, dim=2)  # over regions
+        dot = (attn * raw).sum(dim=2)  # [I, C, L] = c . w
+        gram = torch.bmm(reg.transpose(1, 2), reg)  # [I, R, R]
+        ctx_sq = (attn * torch.einsum("irs,icsl->icrl", gram, attn)).sum(dim=2)  # [I, C, L] = |c|^2
+        cos = dot / (ctx_sq.clamp(min=1e-16).sqrt() * words.norm(dim=1).unsqueeze(0)).clamp(min=1e-8)
+        cos = (cos * c.gamma2).exp().masked_fill(word_mask.unsqueeze(0), 0.0)
+        return torch.log(cos.sum(dim=2).clamp(min=1e-8)) / c.gamma2
 
     def losses(self, regions: Tensor, glob: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
                class_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
