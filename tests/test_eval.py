@@ -21,7 +21,7 @@ def synth_models(synth_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("models")
     train_attr_classifier(str(synth_root), str(out / "clf"), img_size=64, steps=4, batch_size=8, nf=4, eval_every=4)
     train_damsm(str(synth_root), str(out / "damsm"), img_size=64, steps=4, batch_size=8, eval_every=4,
-                emb_dim=16, text_dim=16, nf=8)
+                emb_dim=16, text_dim=16, nf=8, backbone="cnn")
     tc, _ = load_run_config(None, {"train.data": str(synth_root), "train.damsm": str(out / "damsm"),
                                    "train.out": str(out / "gan"), "train.steps": 2, "train.batch_size": 4})
     Trainer(tc, {"img_size": 64, "nf": 4, "text_dim": 16, "z_dim": 8}).train()

@@ -18,33 +18,31 @@ from t2i.data.captions import CaptionDataset
 @dataclass
 class AttrClassifierConfig:
     groups: dict = field(default_factory=dict)  # attribute group -> its values, e.g. has_belly_color -> [...]
-    img_size: int = 64  # input side; other sizes are resized
+    img_size: int = 64  # training resolution (inputs of any size are resized to 64 px)
     nf: int = 32  # base width
 
 
 def _block(cin, cout):
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-                         nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-                         nn.MaxPool2d(2))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True), nn.MaxPool2d(2))
 
 
 class AttrClassifier(nn.Module):
-    """A VGG-style CNN with one softmax head per attribute group."""
+    """A small CNN (4 conv blocks, spatial 4x4 features -> FC) with one softmax head per attribute group.
+    The 4x4 layout is kept (no global pooling): which part has which colour is a question of where."""
 
     def __init__(self, cfg: AttrClassifierConfig):
         super().__init__()
         self.cfg = cfg
         nf = cfg.nf
-        self.features = nn.Sequential(_block(3, nf), _block(nf, nf * 2), _block(nf * 2, nf * 4), _block(nf * 4, nf * 8))
-        self.heads = nn.ModuleDict({g: nn.Linear(nf * 8 * 2, len(v)) for g, v in cfg.groups.items()})
+        self.features = nn.Sequential(_block(3, nf), _block(nf, nf * 2), _block(nf * 2, nf * 3), _block(nf * 3, nf * 4))
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(nf * 4 * 16, 256), nn.ReLU(True), nn.Dropout(0.2))
+        self.heads = nn.ModuleDict({g: nn.Linear(256, len(v)) for g, v in cfg.groups.items()})
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         assert images.dim() == 4 and images.size(1) == 3, images.shape
-        s = self.cfg.img_size
-        if images.shape[-2:] != (s, s):
-            images = F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-        h = self.features(images)
-        h = torch.cat([F.adaptive_avg_pool2d(h, 1), F.adaptive_max_pool2d(h, 1)], 1).flatten(1)
+        if images.shape[-2:] != (64, 64):
+            images = F.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False, antialias=True)
+        h = self.fc(self.features(images))
         return {g: head(h) for g, head in self.heads.items()}
 
     @torch.no_grad()
@@ -117,7 +115,7 @@ def load_attr_classifier(name, device="cpu") -> AttrClassifier:
     return model.to(device).eval().requires_grad_(False)
 
 
-def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 3000, batch_size: int = 64,
+def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 1500, batch_size: int = 64,
                           lr: float = 1e-3, seed: int = 0, device: str | None = None, limit: int | None = None,
                           eval_every: int = 500, nf: int = 32) -> dict:
     from t2i.training.common import fit, pick_device, seed_everything

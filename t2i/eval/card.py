@@ -1,0 +1,89 @@
+"""Ship a trained run as a model folder with a model card: `python -m t2i ship RUN --name NAME`.
+
+Copies config.json, model.safetensors and vocab.json (no training state) into checkpoints/NAME, records the
+metrics in config.json["metrics"], writes README.md (the card) and, for generators, samples.png."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from t2i import checkpoint as ckpt
+
+SAMPLE_CAPTIONS = [
+    "a small bird with a red belly and black wings",
+    "this bird has a yellow breast, a grey crown and a short black bill",
+    "a medium sized bird with blue wings and a white belly",
+    "a tiny green bird with striped wings and an orange bill",
+    "this bird is mostly brown with a buff throat and spotted wings",
+    "a large black bird with a long yellow bill",
+    "a bird with a purple crown, a pink belly and white wing bars",
+    "this small bird has an olive back, a rufous breast and grey legs",
+]
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = True) -> Path:
+    """README.md (+ samples.png for text-to-image models) from config.json and `metrics` (also stored there)."""
+    folder = Path(folder)
+    record = ckpt.read_config(folder)
+    if metrics is not None:
+        record["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None}
+        (folder / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+    from t2i.studio import FAMILY_INFO
+
+    name, paper, adds = FAMILY_INFO.get(record["model_type"], (record["model_type"], "", ""))
+    lines = [f"# {folder.name}", "", f"**{name}** — {paper}", "", adds, "",
+             "| | |", "|---|---|",
+             f"| model type | `{record['model_type']}` |",
+             f"| resolution | {record.get('resolution', '?')} px |",
+             f"| dataset | {record.get('dataset', '?')} |",
+             f"| training steps | {record.get('step', '?')} |",
+             f"| training wall time | {_fmt(record.get('train_wall_s', '?'))} s |",
+             f"| t2i version | {record.get('t2i_version', '?')} |", ""]
+    if record.get("metrics"):
+        lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in record["metrics"].items()]
+        lines.append("")
+    lines += ["## Config", "", "```json", json.dumps(record["config"], indent=2, sort_keys=True), "```", ""]
+    if samples and (folder / "samples.png").is_file():
+        lines += ["## Samples", "", "![samples](samples.png)", ""]
+    (folder / "README.md").write_text("\n".join(lines))
+    return folder / "README.md"
+
+
+def write_samples(folder: str | Path, captions: list[str] = SAMPLE_CAPTIONS, n: int = 4, seed: int = 0) -> Path | None:
+    """A grid: one row per caption, n seeds each (every stage side by side for multi-stage models)."""
+    from t2i.pipeline import TextToImagePipeline
+    from t2i.viz.grids import tile
+
+    try:
+        pipe = TextToImagePipeline.from_pretrained(folder)
+    except ckpt.CheckpointError:
+        return None
+    res = pipe(captions, seed=seed, n=n)
+    images = []
+    for i in range(len(res.images)):
+        images += [st[i] for st in res.stages] if len(res.stages) > 1 else [res.images[i]]
+    per_row = n * max(len(res.stages), 1) if len(res.stages) > 1 else n
+    sheet = tile(images, per_row, captions=None, scale=2)
+    out = Path(folder) / "samples.png"
+    sheet.save(out)
+    return out
+
+
+def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None) -> Path:
+    """Copy a run's model files into checkpoints/NAME and write its card."""
+    run = Path(run)
+    ckpt.read_config(run)  # refuse folders that are not model folders
+    dest = Path(dest_root or ckpt.SHIPPED) / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.VOCAB):
+        if (run / f).is_file():
+            shutil.copy2(run / f, dest / f)
+    write_samples(dest)
+    write_card(dest, metrics)
+    return dest
