@@ -116,7 +116,7 @@ def load_attr_classifier(name, device="cpu") -> AttrClassifier:
 
 
 def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 1500, batch_size: int = 64,
-                          lr: float = 1e-3, seed: int = 0, device: str | None = None, limit: int | None = None,
+                          lr: float = 1e-3, seed: int = 0, device: str | None = None, limit: int | None = None, init: str | None = None,
                           eval_every: int = 500, nf: int = 32) -> dict:
     from t2i.training.common import fit, pick_device, seed_everything
 
@@ -141,4 +141,4 @@ def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: i
 
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True)
     return fit(model, loss_fn, loader, out, steps, lr, save, eval_fn=lambda: per_attribute_accuracy(model, test, dev),
-               eval_every=eval_every, device=dev, desc="attr-classifier")
+               eval_every=eval_every, device=dev, desc="attr-classifier", cosine=True, init=init)

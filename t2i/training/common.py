@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -83,23 +84,33 @@ def infinite(loader):
 def fit(model: nn.Module, loss_fn: Callable, loader, out: str | Path, steps: int, lr: float,
         save: Callable[[Path, int], None], betas=(0.9, 0.999), clip: float | None = None,
         eval_fn: Callable[[], dict] | None = None, eval_every: int = 500, save_every: int = 200,
-        device: torch.device | None = None, desc: str = "train") -> dict:
+        device: torch.device | None = None, desc: str = "train", cosine: bool = False,
+        init: str | Path | None = None) -> dict:
     """Resumable supervised training of one model with Adam.
 
     loss_fn(model, batch) -> (loss, logs); save(folder, step) writes the model folder; eval_fn() -> metrics.
-    The run resumes from out/train_state.pt when it exists (step, optimiser, RNG)."""
+    The run resumes from out/train_state.pt when it exists (step, optimiser, RNG). cosine: the learning rate
+    follows lr * (1 + cos(pi * step / steps)) / 2, a function of the step only, so resuming (or extending
+    `steps`) stays consistent. init: a model folder to warm-start from when there is no train_state.pt (a shipped
+    checkpoint whose run folder is gone): its weights are loaded strictly, the optimiser starts fresh."""
     out = Path(out)
     device = device or next(model.parameters()).device
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
     state = ckpt.load_train_state(out)
     step = 0
     if state is not None:
-        from t2i.checkpoint import load_modules, read_weights
+        from t2i.checkpoint import load_modules
 
         load_modules({"model": model}, {f"model.{k}": v for k, v in state["model"].items()}, str(out))
         opt.load_state_dict(state["opt"])
         set_rng_state(state["rng"])
         step = int(state["step"])
+    elif init is not None:
+        from t2i.checkpoint import load_modules, read_weights
+
+        tensors = read_weights(init)
+        prefix = next(iter(tensors)).split(".", 1)[0]
+        load_modules({prefix: model}, tensors, str(init))
     log = JsonlLog(out / "log.jsonl", resume_step=step if state is not None else None)
     metrics: dict = {}
     bar = tqdm(total=steps, initial=step, desc=desc, dynamic_ncols=True)
@@ -108,6 +119,9 @@ def fit(model: nn.Module, loss_fn: Callable, loader, out: str | Path, steps: int
     while step < steps:
         model.train()
         batch = next(data)
+        if cosine:
+            for g in opt.param_groups:
+                g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
         loss, logs = loss_fn(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

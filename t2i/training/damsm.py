@@ -34,7 +34,7 @@ def evaluate_damsm(model: DAMSM, data: CaptionDataset, device, n: int = 1000, ba
 
 def train_damsm(data_root: str, out: str, img_size: int = 64, steps: int = 3000, batch_size: int = 48,
                 lr: float = 0.002, seed: int = 0, device: str | None = None, workers: int = 0,
-                eval_every: int = 500, limit: int | None = None, **cfg_overrides) -> dict:
+                eval_every: int = 500, limit: int | None = None, init: str | None = None, **cfg_overrides) -> dict:
     """Train text + image encoders jointly with the DAMSM word and sentence losses; ships a model folder."""
     seed_everything(seed)
     dev = pick_device(device)
@@ -55,4 +55,4 @@ def train_damsm(data_root: str, out: str, img_size: int = 64, steps: int = 3000,
 
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers)
     return fit(model, loss_fn, loader, out, steps, lr, save, betas=(0.5, 0.999), clip=0.25,
-               eval_fn=lambda: evaluate_damsm(model, test, dev), eval_every=eval_every, device=dev, desc="damsm")
+               eval_fn=lambda: evaluate_damsm(model, test, dev), eval_every=eval_every, device=dev, desc="damsm", init=init)
