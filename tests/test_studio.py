@@ -151,6 +151,10 @@ def test_grad_cam_finds_the_evidence():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.reset_parameters()
                 m.running_mean.fill_(-1.0)  # shift inputs in [-1, 1] to be positive through the ReLUs
+        fc = clf.fc[1]  # Flatten -> Linear over the 4x4 map of the last block
+        fc.weight.zero_()
+        fc.bias.zero_()
+        fc.weight[0, :16] = 1.0 / 16  # unit 0 = the red channel averaged over the 4x4 map
         head = clf.heads["has_belly_color"]
         head.weight.zero_()
         head.bias.zero_()
