@@ -76,3 +76,33 @@ def test_inception_features_are_deterministic():
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     f1, f2 = net(x), net(x)
     assert f1.shape == (2, 2048) and torch.equal(f1, f2) and (f1 >= 0).all()
+
+
+def test_accuracy_survives_the_sorted_config_round_trip(synth_root, synth_models):
+    """config.json is written with sorted keys; accuracy must pair heads and targets by name, not position."""
+    from t2i.data.attributes import read_image_attributes
+    from t2i.data.captions import CaptionDataset
+    from t2i.eval.attributes import LabelledImages, load_attr_classifier, per_attribute_accuracy
+
+    clf = load_attr_classifier(synth_models / "clf")
+    groups, labels = read_image_attributes(synth_root)
+    assert list(clf.cfg.groups) != list(groups)  # the round trip did reorder them
+    data = LabelledImages(CaptionDataset(synth_root, "test", 64, augment=False), groups, labels)
+    with torch.no_grad():  # a classifier that always answers the true label of image 0 for every group
+        for g, head in clf.heads.items():
+            head.weight.zero_()
+            head.bias.zero_()
+            head.bias[groups[g].index(labels[data.base.samples[0].key][g])] = 10.0
+    acc = per_attribute_accuracy(clf, _first(data))
+    assert acc["mean"] == 1.0
+
+
+class _first(torch.utils.data.Dataset):
+    def __init__(self, data):
+        self.data, self.groups = data, data.groups
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return self.data[0]

@@ -75,11 +75,13 @@ class LabelledImages(Dataset):
 @torch.no_grad()
 def per_attribute_accuracy(model: AttrClassifier, data: LabelledImages, device="cpu", batch: int = 256) -> dict[str, float]:
     model.eval()
-    correct = {g: 0 for g in model.cfg.groups}
-    total = {g: 0 for g in model.cfg.groups}
+    correct = {g: 0 for g in data.groups}
+    total = {g: 0 for g in data.groups}
     for b in DataLoader(data, batch_size=batch):
         logits = model(b["image"].to(device))
-        for j, g in enumerate(model.cfg.groups):
+        for j, g in enumerate(data.groups):  # targets follow the dataset's group order (config JSON is sorted)
+            if data.groups[g] != model.cfg.groups.get(g):
+                raise ValueError(f"classifier and dataset disagree on the values of {g}")
             t = b["target"][:, j].to(device)
             ok = t >= 0
             correct[g] += int((logits[g].argmax(1)[ok] == t[ok]).sum())

@@ -60,10 +60,12 @@ def write_samples(folder: str | Path, captions: list[str] = SAMPLE_CAPTIONS, n: 
     from t2i.pipeline import TextToImagePipeline
     from t2i.viz.grids import tile
 
-    try:
-        pipe = TextToImagePipeline.from_pretrained(folder)
-    except ckpt.CheckpointError:
-        return None
+    from t2i.models import get_family, list_families
+
+    kind = ckpt.read_config(folder)["model_type"]
+    if kind not in list_families() or not get_family(kind).text_conditional:
+        return None  # encoders, classifiers and CI-GAN have no caption -> image grid here
+    pipe = TextToImagePipeline.from_pretrained(folder)
     res = pipe(captions, seed=seed, n=n)
     images = []
     for i in range(len(res.images)):
