@@ -23,7 +23,7 @@ def _add_train(sub):
     p = sub.add_parser("train", help="train a model (resumes from OUT when a run is there)")
     tsub = p.add_subparsers(dest="what", required=True)
     for name, helptext, steps, bs, lr in (("damsm", "DAMSM text + image encoders", 3000, 48, 0.002),
-                                          ("attr-classifier", "SynthBirds attribute classifier", 3000, 64, 1e-3)):
+                                          ("attr-classifier", "SynthBirds attribute classifier", 1500, 64, 1e-3)):
         s = tsub.add_parser(name, help=helptext)
         s.add_argument("--data", required=True, help="dataset root (AttnGAN layout)")
         s.add_argument("--out", required=True, help="model folder to write (and resume from)")
@@ -35,6 +35,7 @@ def _add_train(sub):
         s.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
         s.add_argument("--eval-every", type=int, default=500)
         s.add_argument("--limit", type=int, default=None, help="use only the first N images of each split")
+        s.add_argument("--init", default=None, help="warm-start from this model folder when OUT has no training state")
     _add_train_gan(tsub)
 
 
@@ -79,6 +80,83 @@ def _add_eval(sub):
                    help="FID sanity check on real data: train vs test and test vs degraded copies")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
     p.add_argument("--device", default=None)
+    p.add_argument("--all", action="store_true",
+                   help="evaluate every model folder in --checkpoints on the same test captions and seeds; write "
+                        "results/results.json, results/results.md and the README table (cached per model)")
+    p.add_argument("--force", action="store_true", help="with --all: re-evaluate models whose cached result is valid")
+    p.add_argument("--checkpoints", default=None, help="with --all: the folder of model folders (default: checkpoints/)")
+    p.add_argument("--damsm", default=None, help="DAMSM folder for R-precision (default: damsm-synthbirds-64)")
+    p.add_argument("--classifier", default=None,
+                   help="attribute classifier folder for AttrAcc (default: attr-classifier-synthbirds-64)")
+    p.add_argument("--results", default=None, help="with --all: output folder (default: results/)")
+    p.add_argument("--readme", default=None, help="with --all: the README whose marked table to update")
+    p.add_argument("--no-readme", action="store_true", help="with --all: leave the README alone")
+
+
+def _add_edit(sub):
+    p = sub.add_parser("edit", help="edit a bird picture by text with a CI-GAN (aligner-stage) model",
+                       description="Example: python -m t2i edit --model runs/cigan-s3 --image bird.png "
+                                   "--text 'this bird has a red belly' --out edited.png\n"
+                                   "Writes an input | inversion | edited strip and prints the seconds taken.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="CI-GAN aligner-stage folder (or shipped name / Hub id)")
+    p.add_argument("--image", required=True, help="the picture to edit (PNG, JPEG, WebP; any size)")
+    p.add_argument("--text", required=True, help="what the bird should look like, e.g. 'this bird has a red belly'")
+    p.add_argument("--out", required=True, help="PNG to write (input | inversion | edited)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: t2i.edit.DEFAULT_STEPS)")
+    p.add_argument("--lam", type=float, default=1.0, help="preservation strength (0 = text only, 1 = default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+
+
+def _add_tsne(sub):
+    p = sub.add_parser("tsne", help="CI-GAN t-SNE of sampled vs inverted latents, with and without cycle training",
+                       description="Writes tsne_cycle.png, tsne_nocycle.png and tsne_compare.png into --out "
+                                   "(the app shows the first two when --out is the shipped CI-GAN folder).")
+    p.add_argument("--cycle", required=True, help="encoder (or aligner) folder trained with cycle consistency")
+    p.add_argument("--nocycle", required=True, help="encoder folder trained without (model.cycle=false)")
+    p.add_argument("--data", required=True, help="dataset root (SynthBirds)")
+    p.add_argument("--out", required=True, help="folder for the PNGs")
+    p.add_argument("--n", type=int, default=500, help="sampled and inverted codes per panel")
+    p.add_argument("--attribute", default="has_belly_color", help="attribute that colours the inverted codes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="speed of the shipped models: generation, editing, training; writes results/bench.json",
+                       description="Example: python -m t2i bench --tag before; python -m t2i bench --tag after --optimize")
+    p.add_argument("--models", nargs="+", default=None, help="model folders or names (default: every shipped model)")
+    p.add_argument("--checkpoints", default=None, help="folder of model folders (default: checkpoints/)")
+    p.add_argument("--repeats", type=int, default=10, help="timed calls per measurement (after one warm-up call)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--skip-train", action="store_true", help="skip the training images/s of each family")
+    p.add_argument("--tag", default="current", help="store the numbers under this tag (before, after, ...)")
+    p.add_argument("--optimize", action="store_true",
+                   help="run generators through t2i.export.optimize_for_inference (traced, frozen, channels_last)")
+    p.add_argument("--families", nargs="+", default=None, help="training: these families (default: all registered)")
+    p.add_argument("--train-steps", type=int, default=4, help="training steps per family (the first is warm-up)")
+    p.add_argument("--train-batch", type=int, default=None, help="training batch size (default: the run config's)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="training: override a run-config value, e.g. --set model.nf=8")
+    p.add_argument("--edit-steps", type=int, default=20, help="optimisation steps per CI-GAN edit")
+    p.add_argument("--data", default=None, help="dataset root for training (default: data/synthbirds-64 or a small set)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--results", default=None, help="output folder (default: results/)")
+    p.add_argument("--readme", default=None, help="the README whose marked speed table to update")
+    p.add_argument("--no-readme", action="store_true", help="leave the README alone")
+
+
+def _add_export(sub):
+    p = sub.add_parser("export", help="export a text-to-image generator (+ its text encoder) to TorchScript",
+                       description="Example: python -m t2i export --model checkpoints/swfgan-synthbirds-64 --out swf.pt\n"
+                                   "Load: m = torch.jit.load('swf.pt'); w, s, mask = m.encode_text(tokens, lengths); "
+                                   "img = m(z, s, w, mask)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="model folder or name")
+    p.add_argument("--out", required=True, help="output file (.pt)")
+    p.add_argument("--format", choices=["torchscript"], default="torchscript",
+                   help="torchscript only: torch.onnx needs the onnx/onnxscript packages, which are not installed")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +165,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_train(sub)
     _add_eval(sub)
+    _add_bench(sub)
+    _add_export(sub)
+    _add_edit(sub)
+    _add_tsne(sub)
+    _add_ship(sub)
     return p
+
+
+def _add_ship(sub):
+    s = sub.add_parser("ship", help="copy a trained run into checkpoints/NAME with a model card (+ evaluation)")
+    s.add_argument("run", help="run folder (written by python -m t2i train ...)")
+    s.add_argument("--name", required=True, help="folder name under checkpoints/")
+    s.add_argument("--dest", default=None, help="another checkpoints root")
+    s.add_argument("--eval", action="store_true", help="evaluate the shipped model and record its metrics")
+    s.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+
+
+def cmd_ship(a) -> int:
+    from t2i.eval.card import ship, write_card
+
+    dest = ship(a.run, a.name, a.dest)
+    if a.eval:
+        from t2i.eval.run import evaluate
+
+        metrics = evaluate(str(dest), limit=a.limit)
+        write_card(dest, metrics)
+        print_table(metrics, f"metrics of {dest}")
+    print(f"shipped {a.run} -> {dest}")
+    return 0
 
 
 def print_table(rows: dict[str, object], title: str = "") -> None:
@@ -126,7 +232,7 @@ def cmd_train(a) -> int:
         print_table(logs, f"{tc.model}: {tc.steps} steps -> {tc.out}")
         return 0
     common = dict(img_size=a.size, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                  device=a.device, eval_every=a.eval_every, limit=a.limit)
+                  device=a.device, eval_every=a.eval_every, limit=a.limit, init=a.init)
     if a.what == "damsm":
         from t2i.training.damsm import train_damsm
 
@@ -140,9 +246,24 @@ def cmd_train(a) -> int:
 
 
 def cmd_eval(a) -> int:
+    if a.all:
+        from t2i.eval.report import README, evaluate_all
+
+        if a.model:
+            raise ValueError("give either a model folder or --all, not both")
+        res = evaluate_all(a.checkpoints, data=a.data, limit=a.limit, device=a.device, force=a.force,
+                           results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
+                           damsm=a.damsm, classifier=a.classifier)
+        for name, e in res["models"].items():
+            m = e["metrics"]
+            print(f"  {name:<32} attr_acc {m.get('attr_acc', float('nan')):.4f}  fid {m.get('fid', float('nan')):.2f}"
+                  f"  r_precision {m.get('r_precision', float('nan')):.4f}")
+        failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]
+        return 1 if failed else 0
     from t2i.eval.run import evaluate
 
-    metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device)
+    metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
+                       damsm=a.damsm, classifier=a.classifier)
     print_table(metrics, f"evaluation of {a.model or a.data}")
     out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
                                        else Path("results") / "eval.json")
@@ -152,9 +273,55 @@ def cmd_eval(a) -> int:
     return 0
 
 
+def cmd_edit(a) -> int:
+    from t2i.edit import DEFAULT_STEPS, edit_file
+
+    res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
+                    lam=a.lam, seed=a.seed, device=a.device)
+    if res.unknown:
+        print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
+    for note in res.notes:
+        print(f"note: {note}")
+    print(f"edited in {res.seconds:.2f} s -> {a.out}")
+    return 0
+
+
+def cmd_tsne(a) -> int:
+    from t2i.eval.edits import tsne_figures
+
+    out = tsne_figures(a.cycle, a.nocycle, a.data, a.out, n=a.n, seed=a.seed, device=a.device, attribute=a.attribute)
+    print_table({k: v for k, v in out.items()}, f"t-SNE ({out['n']} sampled + {out['n']} inverted codes per panel)")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from t2i.eval.bench import run_bench
+    from t2i.eval.report import README
+
+    bench = run_bench(models=a.models, checkpoints=a.checkpoints, repeats=a.repeats, threads=a.threads,
+                      skip_train=a.skip_train, tag=a.tag, optimize=a.optimize, families=a.families,
+                      train_steps=a.train_steps, train_batch=a.train_batch, train_overrides=parse_overrides(a.set),
+                      edit_steps=a.edit_steps, data=a.data, device=a.device, results_dir=a.results,
+                      readme=None if a.no_readme else (a.readme or README))
+    for k, v in bench["runs"][a.tag].get("skipped", {}).items():
+        print(f"  skipped {k}: {v}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    from t2i.export import export_torchscript, extra_files
+
+    out = export_torchscript(a.model, a.out)
+    spec = json.loads(extra_files(out)["export.json"])
+    print(f"wrote {out} ({spec['family']}, z_dim {spec['z_dim']}, text_dim {spec['text_dim']}, "
+          f"max_words {spec['max_words']}; traced vs eager max |diff| {max(spec['check_max_abs_diff'].values()):.1e})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval}[args.command]
+    handler = {"ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
+               "edit": cmd_edit, "tsne": cmd_tsne}[args.command]
     try:
         return handler(args)
     except (FileNotFoundError, ValueError, KeyError) as e:

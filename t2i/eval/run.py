@@ -60,7 +60,9 @@ def fid_sanity_check(data_root, size: int = 64, limit: int | None = None, device
 
 
 def evaluate(model: str | None, data: str | None = None, fid_check: bool = False, limit: int | None = None,
-             device: str | None = None) -> dict:
+             device: str | None = None, damsm: str | None = None, classifier: str | None = None) -> dict:
+    """Metrics of whatever `model` holds; damsm / classifier: the evaluation models for generators
+    (default: the shipped damsm-synthbirds-64 and attr-classifier-synthbirds-64)."""
     from t2i.training.common import pick_device
 
     dev = pick_device(device)
@@ -88,10 +90,17 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         groups, labels = read_image_attributes(root)
         test = LabelledImages(CaptionDataset(root, "test", size, limit=limit), groups, labels)
         metrics.update({f"acc/{k}": v for k, v in per_attribute_accuracy(clf, test, dev).items()})
+    elif kind == "cigan":
+        from t2i.eval.edits import evaluate_cigan
+
+        metrics.update(evaluate_cigan(model, root, limit=limit, device=dev))
     else:
         from t2i.eval.generators import evaluate_generator
 
-        metrics.update(evaluate_generator(model, root, limit=limit, device=dev))
+        from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
+
+        metrics.update(evaluate_generator(model, root, limit=limit, device=dev, damsm=damsm or DAMSM_NAME,
+                                          classifier=classifier or CLASSIFIER_NAME))
     if fid_check:
         metrics.update(fid_sanity_check(root, size, limit=limit, device=dev))
     return metrics

@@ -1,0 +1,362 @@
+"""Text-guided editing and text-to-image with CI-GAN (seed 004): the pipeline the app's Edit tab calls.
+
+    pipe = EditPipeline.from_pretrained("runs/cigan-s3")          # an aligner-stage (stage 3) CI-GAN folder
+    res = pipe.edit(Image.open("bird.png"), "this bird has a red belly", steps=50, lam=1.0)
+    res.original, res.inversion, res.edited                       # PIL images at the model's size
+    pipe.generate("a small bird with a red belly and black wings", seed=0, n=4)   # list of PIL images
+
+Editing (CI-GAN section 3.4, eq. 9): the upload is brought to a square RGB image at the model size
+(t2i.imageio.prepare_upload; the whole image, no bounding box), inverted with the stage-2 encoder,
+w0 = E(x), and then w is optimised with Adam, starting at w0, on
+
+    L(w) = ||w - t||^2 + lam_per * perceptual(G(w), x) [+ lam_pix * mse(G(w), x)]
+
+where t = E_text(text) is the stage-3 text feature and G the frozen StyleGAN2 (constant noise, so G(w) is a
+deterministic function of w). ||w - t||^2 is summed over the w dimensions; perceptual is
+t2i.losses.PerceptualLoss (EfficientNet-Lite0 feature MSE, loaded once per pipeline). Output: G(w).
+
+The user's `lam` ("preservation strength", the app's slider) scales the preservation terms:
+lam_per = lam * PER_WEIGHT and lam_pix = lam * PIX_WEIGHT, so that lam = 1 is the calibrated default
+(see DEFAULTS below for the numbers and how they were chosen). lam = 0 is the pure text pull ||w - t||^2.
+
+Generation starts from w0 = mapping(z) (truncation psi towards w_avg) and optimises ||w - t||^2 only (the
+paper's text-to-image mode): t2i.models.cigan.generate_from_text.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from t2i import checkpoint as ckpt
+from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
+from t2i.imageio import prepare_upload
+from t2i.models.cigan import CIGAN, generate_from_text, text_guided_optimise
+from t2i.pipeline import CaptionError, check_caption
+from t2i.viz.grids import tile, to_pil
+
+# --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
+DEFAULT_STEPS = 50  # Adam steps of the text-guided optimisation (the app's default)
+DEFAULT_LR = 0.01  # Adam learning rate on w (a coordinate moves at most about lr per step)
+PER_WEIGHT = 1.0  # lam_per at lam = 1: weight of the perceptual term (the paper's preservation term)
+PIX_WEIGHT = 0.0  # lam_pix at lam = 1: weight of the extra pixel-MSE preservation term (ours; 0 = paper only)
+GEN_STEPS = 50  # text-to-image steps (generate)
+GEN_LR = 0.01  # text-to-image Adam learning rate
+GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
+MAX_STEPS = 10000  # refuse more (a request would run for hours on a CPU)
+EDIT_DEFAULTS_NOTE = "see the module docstring of t2i.edit"
+
+
+@dataclass
+class EditResult:
+    original: Image.Image  # the input as the model saw it (square RGB at the model size)
+    inversion: Image.Image  # G(E(x)): what the model can reproduce of the input
+    edited: Image.Image  # G(w) after the text-guided optimisation
+    seconds: float  # wall time of the whole edit (preparation, inversion, optimisation)
+    w_inverted: Tensor  # E(x) [1, w_dim]
+    w_edited: Tensor  # optimised w [1, w_dim]
+    text: str = ""  # the text as used (stripped)
+    words: list[str] = field(default_factory=list)  # the words the text encoder read
+    unknown: list[str] = field(default_factory=list)  # words dropped (not in the vocabulary)
+    notes: list[str] = field(default_factory=list)  # what was done to the upload (converted, cropped, ...)
+
+
+def _check_int(name: str, v, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) and not (isinstance(v, float) and v.is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {v!r}")
+    v = int(v)
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {v}")
+    return v
+
+
+def _check_float(name: str, v, lo: float, hi: float) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+    if not math.isfinite(f) or not lo <= f <= hi:
+        raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {v!r}")
+    return f
+
+
+# CUB colour names (t2i.data.synthbirds.COLORS) and the synonyms captions use for them: the words a contrastive
+# text term swaps to build the alternatives of an edit text ("a red belly" vs "a blue belly", ...).
+COLOUR_SYNONYMS = {"gray": "grey", "rusty": "rufous", "tan": "buff"}
+
+
+def contrast_texts(text: str) -> list[str]:
+    """Alternatives of `text` that differ in one colour word: for each colour word, every other CUB colour in its
+    place ("this bird has a red belly" -> "this bird has a blue belly", ...). [] when the text names no colour."""
+    from t2i.data.synthbirds import COLORS
+
+    toks = tokenize(text)
+    out = []
+    for i, tok in enumerate(toks):
+        c = COLOUR_SYNONYMS.get(tok, tok)
+        if c in COLORS:
+            out += [" ".join(toks[:i] + [alt] + toks[i + 1:]) for alt in COLORS if alt != c]
+    return out
+
+
+def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: Tensor, steps: int, lr: float,
+                         lam_l2: float = 0.0, lam_per: float = 0.0, lam_pix: float = 0.0, x_ref: Tensor | None = None,
+                         perceptual=None, tau: float = 1.0, progress=None) -> tuple[Tensor, Tensor]:
+    """Text-guided optimisation with the stage-3 similarity model used as a classifier over texts (ours, optional):
+    minimise  -log softmax_k(-||w - t_k||^2 / tau)[t]  (k over t and its colour-swapped alternatives t_alt, the
+    InfoNCE-L2 score of the aligner) + lam_l2 * ||w - t||^2 + lam_per * perceptual(G(w), x) + lam_pix * mse(G(w), x).
+    Its gradient on w is 2/tau * (E_p[t_k] - t): it moves w only along what tells the requested text from its
+    alternatives (the attributes the text does not name cancel), and fades once the text wins.
+    t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative). Returns (w, G(w)) detached."""
+    with torch.inference_mode(False), torch.enable_grad():
+        w = w_init.detach().clone().requires_grad_(True)
+        t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
+        x_ref = None if x_ref is None else x_ref.detach().clone()
+        opt = torch.optim.Adam([w], lr=lr)
+        for i in range(steps):
+            d_pos = (w - t).pow(2).sum(-1)  # [N]
+            d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
+            logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
+            loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
+            if lam_l2 > 0:
+                loss = loss + lam_l2 * d_pos.mean()
+            if lam_per > 0 or lam_pix > 0:
+                img = G.synthesis(w, noise_mode="const")
+                if lam_per > 0:
+                    loss = loss + lam_per * perceptual(img, x_ref)
+                if lam_pix > 0:
+                    loss = loss + lam_pix * torch.nn.functional.mse_loss(img, x_ref)
+            (w.grad,) = torch.autograd.grad(loss, [w])
+            opt.step()
+            w.grad = None
+            if progress is not None:
+                progress(i + 1, steps)
+        with torch.no_grad():
+            img = G.synthesis(w, noise_mode="const")
+    return w.detach(), img.detach()
+
+
+def pil_to_tensor(img: Image.Image) -> Tensor:
+    """RGB PIL -> [1, 3, H, W] in [-1, 1]."""
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0
+
+
+def _load_fn(p):
+    return ckpt.read_config(p), ckpt.read_weights(p)
+
+
+def load_cigan(name, device="cpu", need_stage: str | tuple[str, ...] | None = None):
+    """(record, config, nets by role) of a CI-GAN folder: roles 'stylegan', 'encoder', 'text' as far as the stage
+    has them (CIGAN.load_inference). CheckpointError for other folders, or a stage not in `need_stage`."""
+    record = ckpt.read_config(name)
+    if record["model_type"] != "cigan":
+        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a CI-GAN (cigan) checkpoint")
+    try:
+        cfg = CIGAN.config_from_dict(record["config"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
+    if need_stage is not None:
+        need = (need_stage,) if isinstance(need_stage, str) else tuple(need_stage)
+        if cfg.stage not in need:
+            what = {"stylegan": "the stage-1 StyleGAN2 (no encoder, no text encoder)",
+                    "encoder": "the stage-2 inversion encoder (no text encoder)",
+                    "aligner": "the stage-3 text aligner"}[cfg.stage]
+            raise ckpt.CheckpointError(f"{name} is a CI-GAN {cfg.stage!r}-stage folder ({what}); this needs a "
+                                       f"{' or '.join(repr(s) for s in need)}-stage folder"
+                                       + (" (train stage 3: model.stage='aligner')" if "aligner" in need else ""))
+    tensors = ckpt.read_weights(name)
+    try:
+        nets = CIGAN.load_inference(cfg, tensors, load_fn=_load_fn)
+    except (RuntimeError, KeyError, ValueError) as e:
+        if isinstance(e, ckpt.CheckpointError):
+            raise
+        raise ckpt.CheckpointError(f"{name}: weights do not match the config: {str(e)[:500]}") from None
+    return record, cfg, {k: v.to(device) for k, v in nets.items()}
+
+
+class EditPipeline:
+    """CI-GAN's inference nets (StyleGAN2 generator, inversion encoder, text encoder) + vocabulary.
+
+    edit(image, text) -> EditResult; generate(text) -> [PIL]. Tensor-level methods (encode_text, invert,
+    synthesize, edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
+
+    def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
+                 device: str | torch.device = "cpu", max_words: int = MAX_WORDS):
+        self.cfg, self.record = cfg, record or {}
+        self.device = torch.device(device)
+        self.G = nets["stylegan"].to(self.device).eval().requires_grad_(False)
+        self.E = nets["encoder"].to(self.device).eval().requires_grad_(False)
+        self.T = nets["text"].to(self.device).eval().requires_grad_(False)
+        self.vocab, self.max_words = vocab, max_words
+        self.img_size = int(cfg.img_size)
+        self._perceptual = None
+
+    @classmethod
+    def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "EditPipeline":
+        record, cfg, nets = load_cigan(name, device, need_stage="aligner")
+        folder = ckpt.resolve(name)
+        vf = folder / ckpt.VOCAB
+        if not vf.is_file():
+            raise ckpt.CheckpointError(f"{folder}: {ckpt.VOCAB} is missing (the text encoder needs its vocabulary)")
+        vocab = Vocabulary.load(vf)
+        if len(vocab) != cfg.vocab_size:
+            raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
+        return cls(cfg, nets, vocab, record, device)
+
+    # --- pieces ---------------------------------------------------------------------------------------------------
+    @property
+    def perceptual(self):
+        """t2i.losses.PerceptualLoss, loaded on first use and kept (once per pipeline)."""
+        if self._perceptual is None:
+            from t2i.losses import PerceptualLoss
+
+            self._perceptual = PerceptualLoss().to(self.device).eval()
+        return self._perceptual
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> tuple[Tensor, list[list[str]], list[list[str]]]:
+        """t [N, w_dim], the words read and the unknown words per text. CaptionError for an empty text or one
+        with no known word (the messages of t2i.pipeline)."""
+        ids, lengths, read, unknown = [], [], [], []
+        for c in texts:
+            c = check_caption(c)
+            enc = self.vocab.encode(c, self.max_words)
+            if enc.length == 0:
+                toks = tokenize(c)
+                hint = f" (unknown: {', '.join(enc.unknown[:8])})" if toks else " (no English words found)"
+                raise CaptionError(f"none of the words of {c[:60]!r} are in the model's vocabulary{hint}; "
+                                   "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
+            ids.append(enc.ids)
+            lengths.append(enc.length)
+            read.append([self.vocab.itos[i] for i in enc.ids[:enc.length]])
+            unknown.append(list(enc.unknown))
+        t = self.T(torch.tensor(ids, device=self.device), torch.tensor(lengths, device=self.device))
+        return t, read, unknown
+
+    def prepare(self, image, notes: list[str] | None = None) -> tuple[Image.Image, Tensor]:
+        """An upload (PIL, path, bytes, array) -> (square RGB PIL at the model size, [1, 3, S, S] tensor).
+        t2i.imageio.ImageInputError (a ValueError) with a user-readable message when it cannot be used."""
+        img = prepare_upload(image, size=self.img_size, notes=notes)
+        return img, pil_to_tensor(img).to(self.device)
+
+    @torch.no_grad()
+    def invert(self, x: Tensor) -> Tensor:
+        """w = E(x) for images [N, 3, S, S] in [-1, 1]."""
+        return self.E(x.to(self.device))
+
+    @torch.no_grad()
+    def synthesize(self, w: Tensor) -> Tensor:
+        """G(w) (constant noise) in [-1, 1], clamped."""
+        return self.G.synthesis(w.to(self.device), noise_mode="const").clamp(-1, 1)
+
+    @torch.no_grad()
+    def encode_alternatives(self, texts: list[str]) -> tuple[Tensor, Tensor]:
+        """Text features of each text's colour-swapped alternatives (contrast_texts): t_alt [N, K, D] padded,
+        mask [N, K] (True = real). Alternatives whose words the vocabulary lacks entirely are skipped."""
+        alts = [[a for a in contrast_texts(c) if self.vocab.encode(a, self.max_words).length > 0] for c in texts]
+        k = max([len(a) for a in alts] + [1])
+        t_alt = torch.zeros(len(texts), k, self.cfg.w_dim, device=self.device)
+        mask = torch.zeros(len(texts), k, dtype=torch.bool, device=self.device)
+        for i, a in enumerate(alts):
+            if a:
+                t_alt[i, :len(a)] = self.encode_text(a)[0]
+                mask[i, :len(a)] = True
+        return t_alt, mask
+
+    def edit_tensors(self, x: Tensor, t: Tensor, steps: int = DEFAULT_STEPS, lam: float = 1.0,
+                     lr: float = DEFAULT_LR, per_weight: float = PER_WEIGHT, pix_weight: float = PIX_WEIGHT,
+                     progress=None, texts: list[str] | None = None, contrastive: bool = False,
+                     lam_l2: float = 0.0, tau: float = 1.0) -> dict[str, Tensor]:
+        """Batched edit of images x [N, 3, S, S] towards text features t [N, w_dim]: returns w0 = E(x),
+        inversion G(w0), w, edited G(w) (all detached, images clamped to [-1, 1]). Each image's optimisation is
+        independent of the others in the batch (per-coordinate Adam), so batching changes nothing but speed."""
+        x = x.to(self.device)
+        w0 = self.invert(x)
+        inversion = self.synthesize(w0)
+        lam_per, lam_pix = lam * per_weight, lam * pix_weight
+        if steps <= 0:
+            return {"w0": w0, "inversion": inversion, "w": w0.clone(), "edited": inversion.clone()}
+        if contrastive:
+            if texts is None:
+                raise ValueError("contrastive editing needs the texts (their colour-swapped alternatives)")
+            t_alt, mask = self.encode_alternatives(texts)
+            w, img = optimise_contrastive(self.G, w0, t.to(self.device), t_alt, mask, steps, lr, lam_l2=lam_l2,
+                                          lam_per=lam_per, lam_pix=lam_pix, x_ref=x,
+                                          perceptual=self.perceptual if lam_per > 0 else None, tau=tau,
+                                          progress=progress)
+        else:
+            w, img = text_guided_optimise(self.G, w0, t.to(self.device), steps=steps, lr=lr, lam_per=lam_per,
+                                          x_ref=x if lam_per > 0 or lam_pix > 0 else None,
+                                          perceptual=self.perceptual if lam_per > 0 else None, progress=progress,
+                                          lam_pix=lam_pix)
+        return {"w0": w0, "inversion": inversion, "w": w, "edited": img.clamp(-1, 1)}
+
+    def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
+                         psi: float = GEN_PSI, progress=None) -> Tensor:
+        """One image per text [N, 3, S, S] in [-1, 1]; the random starts are drawn from `seed`."""
+        t, _, _ = self.encode_text(texts)
+        g = torch.Generator().manual_seed(int(seed))
+        _, img = generate_from_text(self.G, None, t, steps=steps, lr=lr, psi=psi, generator=g, progress=progress)
+        return img.clamp(-1, 1)
+
+    # --- the app's calls --------------------------------------------------------------------------------------------
+    def edit(self, image, text: str, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
+             progress=None, lr: float = DEFAULT_LR) -> EditResult:
+        """Edit an uploaded bird picture towards `text`.
+
+        image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
+        steps: optimisation steps (0 returns the inversion); lam: preservation strength (0 = text only,
+        1 = the calibrated default, larger keeps more of the input); seed: accepted for symmetry with generate:
+        editing is deterministic (constant noise, deterministic start E(x)), so the seed changes nothing;
+        progress: called as progress(i, steps) after every step.
+        Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
+        t0 = time.perf_counter()
+        text = check_caption(text)
+        steps = _check_int("steps", steps, 0, MAX_STEPS)
+        lam = _check_float("the preservation strength (lam)", lam, 0.0, 1e4)
+        lr = _check_float("the learning rate", lr, 1e-6, 10.0)
+        _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
+        t, read, unknown = self.encode_text([text])
+        notes: list[str] = []
+        img, x = self.prepare(image, notes)
+        out = self.edit_tensors(x, t, steps=steps, lam=lam, lr=lr, progress=progress)
+        inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
+        return EditResult(original=img, inversion=inv, edited=edited, seconds=time.perf_counter() - t0,
+                          w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
+                          unknown=unknown[0], notes=notes)
+
+    def generate(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS, progress=None) -> list[Image.Image]:
+        """n images for `text`: random starts w0 = mapping(z) from `seed`, optimised towards t for `steps` steps
+        (progress(i, steps) after each). Same text + seed -> same images."""
+        text = check_caption(text)
+        n = _check_int("n", n, 1, 64)
+        steps = _check_int("steps", steps, 0, MAX_STEPS)
+        seed = _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
+        return to_pil(self.generate_tensors([text] * n, seed=seed % 2 ** 63, steps=steps, progress=progress))
+
+    def __call__(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS) -> list[Image.Image]:
+        return self.generate(text, seed=seed, n=n, steps=steps)
+
+
+def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:
+    """A before | inversion | after strip with labels (the CLI's output)."""
+    return tile([res.original, res.inversion, res.edited], nrow=3, scale=scale,
+                captions=["input", "inversion G(E(x))", f"edited: {res.text}"])
+
+
+def edit_file(model, image, text: str, out, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
+              device: str = "cpu") -> EditResult:
+    """Load, edit and write the strip to `out` (PNG); returns the result."""
+    pipe = EditPipeline.from_pretrained(model, device=device)
+    res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    edit_strip(res).save(out)
+    return res

@@ -1,0 +1,381 @@
+"""CI-GAN numbers (DESIGN.md, "Evaluation protocol"): text-guided edits, inversion, text-to-image, t-SNE figures.
+
+evaluate_edits      n SynthBirds test images, each asked to change one attribute (belly, wing or crown colour,
+                    cycled; the target colour differs from the current one and is drawn from `seed`) with a
+                    CUB-style text ("this bird has a red belly"). Reports
+                      success       the attribute classifier reads the requested value on the edited image;
+                      preservation  share of the OTHER attributes whose reading on the edited image equals the
+                                    reading on the inversion G(E(x)) (what the edit itself changed), and against the
+                                    ground-truth labels (with the inversion's agreement with them as its ceiling);
+                                    has_primary_color is left out: it is derived from the part colours (a wing-
+                                    colour edit may change it legitimately);
+                      PSNR outside  edited vs input outside the edited part (SynthBirds part maps, cropped like the
+                                    images, dilated by `dilate` px), and the same for the inversion vs the input;
+                      seconds       per edit (batched) and the latency of one request through EditPipeline.edit.
+evaluate_inversion  reconstruction PSNR of G(E(x)) vs x on test images; latent cycle error ||w - E(G(w))||^2 for
+                    w = mapping(z) (mean over samples and dimensions, as the stage-2 loss; also relative to the
+                    variance of w); Frechet distance between E(x) and mapping(z) in W.
+evaluate_text_to_image  AttrAcc (+ FID and R-precision when a DAMSM is given) of pipe.generate on test captions.
+tsne_figures        tsne_cycle.png, tsne_nocycle.png, tsne_compare.png from two encoder folders (CI-GAN Fig. 9).
+evaluate_cigan      what `python -m t2i eval <cigan folder>` reports for each stage.
+"""
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from t2i.data.captions import CaptionDataset, crop_to_box
+
+EDIT_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color")
+EDIT_TEXT = {"has_belly_color": "this bird has a {} belly", "has_wing_color": "this bird has {} wings",
+             "has_crown_color": "this bird has a {} crown"}
+DERIVED = ("has_primary_color",)  # attributes computed from others: not counted in preservation
+
+
+def _psnr_masked(a: Tensor, b: Tensor, keep: Tensor | None = None) -> Tensor:
+    """Per-image PSNR (dB) of images [N, 3, H, W] in [-1, 1] over the pixels where keep [N, 1, H, W] is True
+    (all pixels when None). NaN where no pixel is kept."""
+    d = (a.clamp(-1, 1) - b.clamp(-1, 1)).pow(2)
+    if keep is None:
+        mse = d.flatten(1).mean(1)
+    else:
+        k = keep.to(d.dtype).expand_as(d)
+        denom = k.flatten(1).sum(1)
+        mse = (d * k).flatten(1).sum(1) / denom.clamp(min=1)
+        mse = torch.where(denom > 0, mse, torch.full_like(mse, float("nan")))
+    return 10 * torch.log10(4.0 / mse.clamp(min=1e-10))
+
+
+def _nanmean(x) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def pick_indices(n_total: int, n: int | None) -> list[int]:
+    """n indices spread evenly over the split (all when n is None or >= n_total)."""
+    if n is None or n >= n_total:
+        return list(range(n_total))
+    return [i * n_total // n for i in range(n)]
+
+
+def _images(data: CaptionDataset, idx: list[int]) -> Tensor:
+    return torch.stack([data[i]["image"] for i in idx])
+
+
+def part_masks(root, data: CaptionDataset, idx: list[int], attrs: list[str], dilate: int = 2) -> Tensor:
+    """Bool masks [N, 1, S, S] of the parts each attribute paints (t2i.data.synthbirds.ATTR_REGIONS) from the
+    SynthBirds part maps CUB_200_2011/segmentations/<key>.png, cropped and resized exactly like the images
+    (AttnGAN box crop, nearest-neighbour), dilated by `dilate` px."""
+    from t2i.data.synthbirds import ATTR_REGIONS, PART_LABELS
+
+    name_to_id = {v: k for k, v in PART_LABELS.items()}
+    seg_dir = Path(root) / "CUB_200_2011" / "segmentations"
+    S = data.size
+    out = []
+    for i, attr in zip(idx, attrs):
+        s = data.samples[i]
+        f = seg_dir / f"{s.key}.png"
+        if not f.is_file():
+            raise FileNotFoundError(f"no part map {f}: PSNR outside the edited part needs SynthBirds' segmentations/")
+        with Image.open(f) as im:
+            seg = np.asarray(crop_to_box(im.convert("L"), s.box).resize((S, S), Image.NEAREST))
+        ids = [name_to_id[p] for p in ATTR_REGIONS[attr]]
+        out.append(torch.from_numpy(np.isin(seg, ids)))
+    m = torch.stack(out).unsqueeze(1).float()
+    if dilate > 0:
+        m = F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)
+    return m > 0.5
+
+
+def edit_plan(data: CaptionDataset, idx: list[int], labels: dict, seed: int = 0) -> list[dict]:
+    """One edit per image: attribute cycled over EDIT_ATTRS, target colour != the current (ground-truth) one,
+    drawn with random.Random(seed); text from EDIT_TEXT."""
+    from t2i.data.synthbirds import ATTRIBUTES
+
+    rng = random.Random(seed)
+    plan = []
+    for j, i in enumerate(idx):
+        attr = EDIT_ATTRS[j % len(EDIT_ATTRS)]
+        cur = labels.get(data.samples[i].key, {}).get(attr)
+        target = rng.choice([c for c in ATTRIBUTES[attr] if c != cur])
+        plan.append({"index": i, "key": data.samples[i].key, "attr": attr, "current": cur, "target": target,
+                     "text": EDIT_TEXT[attr].format(target)})
+    return plan
+
+
+def _classifier(classifier, device):
+    from t2i.eval.attributes import AttrClassifier, load_attr_classifier
+
+    if isinstance(classifier, AttrClassifier):
+        return classifier.to(device).eval()
+    return load_attr_classifier(classifier, device)
+
+
+def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int | None = None, seed: int = 0,
+                   lam: float = 1.0, lr: float | None = None, device="cpu", batch: int = 25, dilate: int = 2,
+                   latency_n: int = 2, pipe=None, sheet: str | Path | None = None, return_records: bool = False,
+                   **edit_kw) -> dict:
+    """Edit success, preservation, PSNR outside the edited part and speed (see the module docstring).
+
+    edit_folder: an aligner-stage CI-GAN folder (or pass an EditPipeline as `pipe`); classifier: an attribute
+    classifier folder name or an AttrClassifier; steps/lam/lr: the edit settings (None = the pipeline's defaults);
+    edit_kw: further EditPipeline.edit_tensors arguments (per_weight, pix_weight); sheet: also write a PNG of
+    the first 16 edits (input | inversion | edited) there; return_records: add the per-edit records."""
+    from t2i.data.attributes import read_image_attributes
+    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, EditPipeline
+
+    steps = DEFAULT_STEPS if steps is None else steps
+    lr = DEFAULT_LR if lr is None else lr
+    pipe = pipe or EditPipeline.from_pretrained(edit_folder, device=device)
+    clf = _classifier(classifier, pipe.device)
+    _, labels = read_image_attributes(data_root)
+    data = CaptionDataset(data_root, "test", pipe.img_size, vocab=pipe.vocab, augment=False)
+    idx = pick_indices(len(data), n)
+    plan = edit_plan(data, idx, labels, seed)
+    x_all = _images(data, idx)
+    masks = part_masks(data_root, data, idx, [p["attr"] for p in plan], dilate)
+    inv, edited = [], []
+    t_opt = 0.0
+    for s in range(0, len(plan), batch):
+        chunk = plan[s:s + batch]
+        t, _, _ = pipe.encode_text([p["text"] for p in chunk])
+        t0 = time.perf_counter()
+        out = pipe.edit_tensors(x_all[s:s + batch], t, steps=steps, lam=lam, lr=lr,
+                                texts=[p["text"] for p in chunk], **edit_kw)
+        t_opt += time.perf_counter() - t0
+        inv.append(out["inversion"].cpu())
+        edited.append(out["edited"].cpu())
+    inv, edited = torch.cat(inv), torch.cat(edited)
+    p_x, p_inv, p_ed = (clf.predict(im.to(pipe.device)) for im in (x_all, inv, edited))
+    groups = [g for g in clf.cfg.groups if g not in DERIVED]
+    succ, target_on_inv = [], []
+    kept_inv, kept_gt, inv_gt, real_gt = [], [], [], []
+    kept_by_group: dict[str, list[int]] = {g: [] for g in groups}
+    by_attr: dict[str, list[int]] = {a: [] for a in EDIT_ATTRS}
+    records = []
+    for j, p in enumerate(plan):
+        ok = int(p_ed[p["attr"]][j] == p["target"])
+        succ.append(ok)
+        by_attr[p["attr"]].append(ok)
+        target_on_inv.append(int(p_inv[p["attr"]][j] == p["target"]))
+        gt = labels.get(p["key"], {})
+        others = [g for g in groups if g != p["attr"]]
+        for g in others:
+            same = int(p_ed[g][j] == p_inv[g][j])
+            kept_inv.append(same)
+            kept_by_group[g].append(same)
+            if g in gt:
+                kept_gt.append(int(p_ed[g][j] == gt[g]))
+                inv_gt.append(int(p_inv[g][j] == gt[g]))
+                real_gt.append(int(p_x[g][j] == gt[g]))
+        if return_records:
+            records.append({**p, "read_edited": p_ed[p["attr"]][j], "read_inversion": p_inv[p["attr"]][j],
+                            "success": bool(ok)})
+    keep = ~masks
+    psnr_out = _psnr_masked(edited, x_all, keep)
+    psnr_out_inv = _psnr_masked(edited, inv, keep)
+    psnr_inv_out = _psnr_masked(inv, x_all, keep)
+    psnr_inv = _psnr_masked(inv, x_all)
+    psnr_in = _psnr_masked(edited, inv, masks)  # how much the part itself changed (lower = more change)
+    m = {"edit/n": len(plan), "edit/steps": steps, "edit/lam": lam, "edit/lr": lr,
+         "edit/success": float(np.mean(succ)),
+         **{f"edit/success/{a}": float(np.mean(v)) for a, v in by_attr.items() if v},
+         "edit/target_on_inversion": float(np.mean(target_on_inv)),
+         "edit/preservation": float(np.mean(kept_inv)) if kept_inv else float("nan"),
+         "edit/preservation_gt": float(np.mean(kept_gt)) if kept_gt else float("nan"),
+         "edit/preservation_gt_inversion": float(np.mean(inv_gt)) if inv_gt else float("nan"),
+         "edit/preservation_gt_real": float(np.mean(real_gt)) if real_gt else float("nan"),
+         "edit/psnr_outside": _nanmean(psnr_out), "edit/psnr_outside_vs_inversion": _nanmean(psnr_out_inv),
+         "edit/psnr_inside_vs_inversion": _nanmean(psnr_in),
+         "edit/psnr_inversion": _nanmean(psnr_inv), "edit/psnr_inversion_outside": _nanmean(psnr_inv_out),
+         "edit/seconds_per_edit": t_opt / max(len(plan), 1)}
+    m.update({f"edit/preserved/{g}": float(np.mean(v)) for g, v in kept_by_group.items() if v})
+    if latency_n > 0:
+        from t2i.viz.grids import to_pil
+
+        lat = []
+        for j in range(min(latency_n, len(plan))):
+            img = to_pil(x_all[j:j + 1])[0]
+            lat.append(pipe.edit(img, plan[j]["text"], steps=steps, lam=lam, lr=lr).seconds)
+        m["edit/latency_s"] = float(np.median(lat))
+    if sheet is not None:
+        from t2i.viz.grids import tile, to_pil
+
+        k = min(16, len(plan))
+        ims = [im for j in range(k) for im in (to_pil(x_all[j:j + 1])[0], to_pil(inv[j:j + 1])[0],
+                                                to_pil(edited[j:j + 1])[0])]
+        caps = [c for j in range(k) for c in ("input", "inversion", plan[j]["text"].replace("this bird has ", ""))]
+        Path(sheet).parent.mkdir(parents=True, exist_ok=True)
+        tile(ims, nrow=12, captions=caps, scale=2).save(sheet)
+    if return_records:
+        m["records"] = records
+    return m
+
+
+@torch.no_grad()
+def evaluate_inversion(encoder_folder, data_root, n: int = 200, device="cpu", seed: int = 0, batch: int = 50) -> dict:
+    """Reconstruction PSNR of G(E(x)) vs x on n test images, latent cycle error of n sampled w, and the Frechet
+    distance between E(x) and mapping(z). encoder_folder: an encoder- or aligner-stage CI-GAN folder."""
+    from t2i.edit import load_cigan
+    from t2i.viz.tsne import latent_frechet
+
+    _, cfg, nets = load_cigan(encoder_folder, device, need_stage=("encoder", "aligner"))
+    G, E = nets["stylegan"], nets["encoder"]
+    data = CaptionDataset(data_root, "test", cfg.img_size, augment=False)
+    idx = pick_indices(len(data), n)
+    psnr, w_inv = [], []
+    for s in range(0, len(idx), batch):
+        x = _images(data, idx[s:s + batch]).to(device)
+        w = E(x)
+        psnr.append(_psnr_masked(G.synthesis(w, noise_mode="const"), x).cpu())
+        w_inv.append(w.cpu())
+    psnr, w_inv = torch.cat(psnr), torch.cat(w_inv)
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(len(idx), cfg.z_dim, generator=g)
+    cyc, ws, psnr_fake = [], [], []
+    for s in range(0, len(z), batch):
+        w = G.mapping(z[s:s + batch].to(device))
+        x_w = G.synthesis(w, noise_mode="const")
+        w_c = E(x_w)
+        cyc.append((w - w_c).pow(2).cpu())
+        psnr_fake.append(_psnr_masked(G.synthesis(w_c, noise_mode="const"), x_w).cpu())
+        ws.append(w.cpu())
+    cyc, ws = torch.cat(cyc), torch.cat(ws)
+    cycle_mse = float(cyc.mean())
+    return {"inv/n": len(idx), "inv/psnr": float(psnr.mean()), "inv/psnr_std": float(psnr.std()) if len(psnr) > 1 else 0.0,
+            "inv/cycle_mse": cycle_mse, "inv/cycle_l2": float(cyc.sum(1).sqrt().mean()),
+            "inv/cycle_rel": cycle_mse / max(float(ws.var(0).mean()), 1e-12),
+            "inv/psnr_sampled": float(torch.cat(psnr_fake).mean()),
+            "inv/latent_fd": float(latent_frechet(ws.numpy(), w_inv.numpy()))}
+
+
+def evaluate_text_to_image(folder, data_root, classifier, damsm=None, limit: int | None = 200, steps: int | None = None,
+                           seed: int = 0, device="cpu", batch: int = 50, pipe=None) -> dict:
+    """AttrAcc of CI-GAN text-to-image (pipe.generate_tensors) on one fixed caption per test image
+    (t2i.eval.generators.test_captions), with the real-image ceiling. With `damsm` (a DAMSM folder name) the full
+    t2i.eval.generators.score_images set: AttrAcc, FID and R-precision (classifier must then be a folder name)."""
+    from t2i.edit import GEN_STEPS, EditPipeline
+    from t2i.eval.attributes import attr_acc
+    from t2i.eval.generators import score_images, test_captions
+    from t2i.data.synthbirds import parse_caption
+
+    steps = GEN_STEPS if steps is None else steps
+    pipe = pipe or EditPipeline.from_pretrained(folder, device=device)
+    data = CaptionDataset(data_root, "test", pipe.img_size, vocab=pipe.vocab, augment=False, limit=limit)
+    pairs = test_captions(data, seed)
+    images, caps = [], []
+    t0 = time.perf_counter()
+    for s in range(0, len(pairs), batch):
+        chunk = [c for _, c in pairs[s:s + batch]]
+        images.append(pipe.generate_tensors(chunk, seed=seed + s, steps=steps).cpu())
+        caps += chunk
+    secs = time.perf_counter() - t0
+    images = torch.cat(images)
+    idx = [i for i, _ in pairs]
+    real = torch.stack([data[i]["image"] for i in idx])
+    if damsm is not None:
+        class_ids = torch.tensor([data.samples[i].class_id for i in idx])
+        out = score_images(images, caps, real, class_ids, data_root, device, damsm=str(damsm),
+                           classifier=str(classifier))
+    else:
+        clf = _classifier(classifier, device)
+        mentioned = [parse_caption(c) for c in caps]
+        acc = attr_acc(clf, images.to(device), mentioned)
+        out = {"attr_acc": acc.pop("attr_acc"), **{f"attr_acc/{k}": v for k, v in acc.items()},
+               "attr_acc_ceiling": attr_acc(clf, real.to(device), mentioned)["attr_acc"], "n_images": len(images)}
+    out["gen_images_per_s"] = len(images) / secs
+    out["gen_steps"] = steps
+    return out
+
+
+def tsne_figures(cycle_folder, nocycle_folder, data_root, out_dir, n: int = 500, seed: int = 0, device="cpu",
+                 attribute: str = "has_belly_color", batch: int = 100) -> dict:
+    """CI-GAN Fig. 9 on SynthBirds: n codes sampled through the mapping network, w = mapping(z), against the
+    codes E(x) of n real test images inverted by the encoder trained with cycle consistency (cycle_folder) and by
+    the one trained without (nocycle_folder); inverted codes coloured by `attribute` (ground truth).
+    Writes out_dir/tsne_cycle.png, tsne_nocycle.png and tsne_compare.png; returns their paths and the Frechet
+    distances. Both folders must invert the same stage-1 generator (encoder- or aligner-stage folders)."""
+    from t2i.data.attributes import read_image_attributes
+    from t2i.edit import load_cigan
+    from t2i.viz.tsne import cycle_tsne_comparison, latent_frechet, latent_tsne
+
+    _, cfg_c, nets_c = load_cigan(cycle_folder, device, need_stage=("encoder", "aligner"))
+    _, cfg_n, nets_n = load_cigan(nocycle_folder, device, need_stage=("encoder", "aligner"))
+    if cfg_c.img_size != cfg_n.img_size or cfg_c.w_dim != cfg_n.w_dim:
+        raise ValueError(f"{cycle_folder} and {nocycle_folder} have different sizes (img_size/w_dim)")
+    sd_c, sd_n = nets_c["stylegan"].state_dict(), nets_n["stylegan"].state_dict()
+    if any(not torch.equal(sd_c[k], sd_n[k]) for k in sd_c if k != "pl_mean"):
+        raise ValueError(f"{cycle_folder} and {nocycle_folder} invert different stage-1 generators: train both "
+                         "encoders from the same model.generator_ckpt")
+    _, labels = read_image_attributes(data_root)
+    data = CaptionDataset(data_root, "test", cfg_c.img_size, augment=False)
+    idx = pick_indices(len(data), n)
+    G = nets_c["stylegan"]
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(len(idx), cfg_c.z_dim, generator=g)
+    with torch.no_grad():
+        w_s = torch.cat([G.mapping(z[s:s + batch].to(device)).cpu() for s in range(0, len(z), batch)]).numpy()
+        codes = {}
+        for name, nets in (("cycle", nets_c), ("nocycle", nets_n)):
+            codes[name] = torch.cat([nets["encoder"](_images(data, idx[s:s + batch]).to(device)).cpu()
+                                     for s in range(0, len(idx), batch)]).numpy()
+    labs = [labels.get(data.samples[i].key, {}).get(attribute) for i in idx]
+    labs = None if all(v is None for v in labs) else labs
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"W: sampled mapping(z) vs inverted E(x), coloured by {attribute}"
+    latent_tsne(w_s, codes["cycle"], labs, title=f"with cycle consistency — {title}", out_png=out / "tsne_cycle.png",
+                seed=seed)
+    latent_tsne(w_s, codes["nocycle"], labs, title=f"without cycle consistency — {title}",
+                out_png=out / "tsne_nocycle.png", seed=seed)
+    cycle_tsne_comparison(w_s, codes["cycle"], codes["nocycle"], labs, out_png=out / "tsne_compare.png", seed=seed)
+    return {"tsne_cycle": str(out / "tsne_cycle.png"), "tsne_nocycle": str(out / "tsne_nocycle.png"),
+            "tsne_compare": str(out / "tsne_compare.png"), "n": len(idx),
+            "latent_fd_cycle": float(latent_frechet(w_s, codes["cycle"])),
+            "latent_fd_nocycle": float(latent_frechet(w_s, codes["nocycle"]))}
+
+
+def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", classifier=None, damsm=None,
+                   steps: int | None = None, seed: int = 0) -> dict:
+    """`python -m t2i eval` for a CI-GAN folder: encoder stage -> inversion numbers; aligner stage -> inversion,
+    edits and text-to-image AttrAcc (+ FID, R-precision when the DAMSM folder exists). n = limit or 200."""
+    from t2i import checkpoint as ckpt
+    from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
+
+    record = ckpt.read_config(model)
+    stage = record["config"].get("stage")
+    n = limit or 200
+    if stage == "stylegan":
+        raise ValueError(f"{model} is a CI-GAN stage-1 (StyleGAN2) folder: evaluate the encoder (stage 2) or the "
+                         "aligner (stage 3) folder, which carry this generator")
+    metrics: dict = {"stage": stage, "train_steps": record.get("step"), "train_wall_s": record.get("train_wall_s")}
+    metrics.update(evaluate_inversion(model, data_root, n=n, device=device, seed=seed))
+    if stage != "aligner":
+        return metrics
+    from t2i.edit import EditPipeline
+
+    classifier = classifier or CLASSIFIER_NAME
+    try:
+        ckpt.resolve(classifier)
+    except ckpt.CheckpointError:
+        raise ValueError(f"edit and text-to-image numbers need the attribute classifier {classifier!r}: train one with "
+                         "`python -m t2i train attr-classifier --data ROOT --out checkpoints/"
+                         f"{CLASSIFIER_NAME}`") from None
+    pipe = EditPipeline.from_pretrained(model, device=device)
+    metrics.update(evaluate_edits(model, data_root, classifier, n=n, steps=steps, seed=seed, device=device, pipe=pipe))
+    damsm = damsm or DAMSM_NAME
+    try:
+        ckpt.resolve(damsm)
+    except ckpt.CheckpointError:
+        damsm = None  # AttrAcc only
+    t2i_m = evaluate_text_to_image(model, data_root, classifier, damsm=damsm, limit=n, seed=seed, device=device,
+                                   pipe=pipe)
+    metrics.update({f"t2i/{k}": v for k, v in t2i_m.items()})
+    return metrics

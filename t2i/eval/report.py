@@ -1,0 +1,316 @@
+"""`python -m t2i eval --all`: every shipped model on the same SynthBirds test captions and seeds.
+
+    python -m t2i eval --all                  # evaluates what changed, reuses the rest; writes results/ + README
+    python -m t2i eval --all --force          # re-evaluates every model
+    python -m t2i eval --all --limit 200      # quick run on the first 200 test images
+
+Writes results/results.json (per model: cache key, protocol, all metrics), results/results.md (the table) and the
+table in README.md between the markers <!-- results:start --> and <!-- results:end -->.
+
+Cache: a model's entry is reused when its key (SHA-256 of config.json, without a "metrics" field, and of
+model.safetensors) and the protocol (dataset root, --limit, seed, and the SHA-256 of the DAMSM and classifier
+weights) are unchanged, so training one more model and rerunning evaluates only that one.
+
+What is evaluated: text-to-image families (text_conditional, with a shipped text encoder) through
+t2i.eval.generators.evaluate_generator; any other family that defines a classmethod hook
+    evaluate(folder, data_root, *, limit, device, seed, damsm, classifier) -> dict of metrics
+(CI-GAN folders without such a hook: t2i.eval.edits.evaluate_cigan, whose t2i/... and edit/... numbers fill the
+same columns). Everything else is listed as skipped with the reason.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+from t2i import checkpoint as ckpt
+
+RESULTS_DIR = ckpt.REPO_ROOT / "results"
+README = ckpt.REPO_ROOT / "README.md"
+RESULTS_FILE = "results.json"
+TABLE_FILE = "results.md"
+SCHEMA = 1
+MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+EVALUATOR_TYPES = {"damsm": "evaluator (DAMSM encoders; `python -m t2i eval FOLDER` reports R-precision)",
+                   "attr-classifier": "evaluator (attribute classifier; `python -m t2i eval FOLDER` reports accuracy)"}
+# Table order: the baselines, then the seed documents' models in order.
+FAMILY_ORDER = ("dfgan", "ssagan", "swfgan", "csagan", "ecagan", "caegan", "ffgan", "cigan")
+
+
+# --- cache keys ---------------------------------------------------------------------------------------------------
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_sha256(folder: str | Path) -> str:
+    """SHA-256 of config.json as canonical JSON without its "metrics" field (so recording metrics in the model
+    card does not invalidate the cache)."""
+    record = ckpt.read_config(folder)
+    record.pop("metrics", None)
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def model_key(folder: str | Path) -> dict:
+    """{"config": sha256, "weights": sha256} of a model folder; changes whenever its config or weights change."""
+    folder = ckpt.resolve(folder)
+    weights = folder / ckpt.WEIGHTS
+    if not weights.is_file():
+        raise ckpt.CheckpointError(f"{folder}: {ckpt.WEIGHTS} is missing (not trained yet?)")
+    return {"config": config_sha256(folder), "weights": file_sha256(weights)}
+
+
+def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path) -> dict:
+    """What must be unchanged for a cached result to be reused (besides the model's own key)."""
+    return {"data": str(Path(data_root).resolve()), "split": "test", "limit": limit, "seed": seed,
+            "damsm": model_key(damsm)["weights"][:16], "classifier": model_key(classifier)["weights"][:16]}
+
+
+# --- README ---------------------------------------------------------------------------------------------------------
+def update_readme_table(readme_path: str | Path, markdown: str, markers: tuple[str, str] = MARKERS) -> bool:
+    """Replace the text between the two marker lines of `readme_path` by `markdown` (markers kept, nothing outside
+    them touched). Returns True when the file changed. Raises ValueError when a marker is missing or out of order."""
+    path = Path(readme_path)
+    text = path.read_text(encoding="utf-8")
+    start, end = markers
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < 0 or j < i or text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{path}: expected exactly one {start!r} followed by one {end!r} marking where the "
+                         f"generated table goes; add both lines to the README")
+    new = text[:i + len(start)] + "\n" + markdown.strip("\n") + "\n" + text[j:]
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+# --- formatting -----------------------------------------------------------------------------------------------------
+def _num(v, fmt: str) -> str:
+    return fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else "–"
+
+
+def fmt_params(n) -> str:
+    if not isinstance(n, (int, float)):
+        return "–"
+    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(int(n))
+
+
+def fmt_duration(s) -> str:
+    if not isinstance(s, (int, float)):
+        return "–"
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    if s >= 60:
+        return f"{s / 60:.0f} min"
+    return f"{s:.0f} s"
+
+
+def _family_label(model_type: str) -> str:
+    try:
+        from t2i.studio import FAMILY_INFO
+
+        return FAMILY_INFO.get(model_type, (model_type,))[0]
+    except Exception:  # noqa: BLE001 - the label is cosmetic
+        return model_type
+
+
+def _order(item) -> tuple:
+    name, entry = item
+    mt = entry.get("model_type", "")
+    return (FAMILY_ORDER.index(mt) if mt in FAMILY_ORDER else len(FAMILY_ORDER), name)
+
+
+# Table column -> metric keys, first found wins (text-to-image GANs; CI-GAN's evaluate_cigan prefixes t2i/, edit/).
+HEADLINE = {"attr_acc": ("attr_acc", "t2i/attr_acc"), "attr_acc_ceiling": ("attr_acc_ceiling", "t2i/attr_acc_ceiling"),
+            "fid": ("fid", "t2i/fid"), "r_precision": ("r_precision", "t2i/r_precision"),
+            "edit_success": ("edit_success", "edit/success"),
+            "edit_preservation": ("edit_preservation", "edit/preservation"),
+            "gen_images_per_s": ("gen_images_per_s", "t2i/gen_images_per_s"), "params_G": ("params_G",),
+            "train_steps": ("train_steps",), "train_wall_s": ("train_wall_s",), "n_images": ("n_images", "t2i/n_images")}
+
+
+def headline(metrics: dict) -> dict:
+    """The table's numbers of one model's metrics (see HEADLINE); absent ones are left out."""
+    out = {}
+    for col, keys in HEADLINE.items():
+        for k in keys:
+            if metrics.get(k) is not None:
+                out[col] = metrics[k]
+                break
+    return out
+
+
+def results_table(results: dict) -> str:
+    """The Markdown table (+ a protocol line and the skipped models) of a results.json dict."""
+    models = [(name, {**e, "metrics": headline(e.get("metrics", {}))})
+              for name, e in sorted(results.get("models", {}).items(), key=_order)]
+    has_edit = any("edit_success" in e["metrics"] or "edit_preservation" in e["metrics"] for _, e in models)
+    head = ["Model", "Family", "AttrAcc ↑ (ceiling)", "FID ↓", "R-prec. ↑"]
+    if has_edit:
+        head += ["Edit success ↑", "Edit preserv. ↑"]
+    head += ["Params (G)", "Images/s", "Train steps", "Train time"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for name, e in models:
+        m = e["metrics"]
+        acc = _num(m.get("attr_acc"), "{:.3f}")
+        if isinstance(m.get("attr_acc_ceiling"), (int, float)):
+            acc += f" ({m['attr_acc_ceiling']:.3f})"
+        row = [f"`{name}`", _family_label(e.get("model_type", "?")), acc, _num(m.get("fid"), "{:.1f}"),
+               _num(m.get("r_precision"), "{:.3f}")]
+        if has_edit:
+            row += [_num(m.get("edit_success"), "{:.3f}"), _num(m.get("edit_preservation"), "{:.3f}")]
+        row += [fmt_params(m.get("params_G")), _num(m.get("gen_images_per_s"), "{:.1f}"),
+                _num(m.get("train_steps"), "{:,}"), fmt_duration(m.get("train_wall_s"))]
+        lines.append("| " + " | ".join(row) + " |")
+    if not models:
+        lines.append("| " + " | ".join(["_no model evaluated yet_"] + [""] * (len(head) - 1)) + " |")
+    proto = results.get("protocol", {})
+    n = sorted({e["metrics"].get("n_images") for _, e in models if e["metrics"].get("n_images")})
+    notes = [f"SynthBirds test split ({', '.join(map(str, n)) or '?'} captions, one per test image"
+             + (f", first {proto['limit']} images" if proto.get("limit") else "")
+             + f"), caption and z seed {proto.get('seed', 0)} for every model. AttrAcc: share of the attributes a "
+             "caption mentions that the attribute classifier reads back from the image; in brackets the same on "
+             "the real test images (the ceiling). FID: TF-Inception pool features vs the real test split. "
+             "R-prec.: DAMSM, 1 true + 99 random captions. Images/s: during evaluation (batch 50, "
+             f"{results.get('threads', '?')} torch threads). Generated by `python -m t2i eval --all`"
+             + (f" on {results['updated'][:10]}" if results.get("updated") else "") + "."]
+    skipped = results.get("skipped", {})
+    shown = {k: v for k, v in skipped.items() if not v.startswith("evaluator")}
+    if shown:
+        notes.append("Not evaluated: " + "; ".join(f"`{k}` ({v})" for k, v in sorted(shown.items())) + ".")
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
+
+
+# --- the run --------------------------------------------------------------------------------------------------------
+def load_results(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        print(f"warning: {path} is not valid JSON; starting afresh")
+        return {}
+    return data if isinstance(data, dict) and data.get("schema") == SCHEMA else {}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    ckpt._atomic_write(path, lambda p: Path(p).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n"))
+
+
+def evaluator_for(record: dict):
+    """(callable(folder, data_root, **kw) -> metrics, None) or (None, why it cannot be evaluated)."""
+    mt = record.get("model_type")
+    if mt in EVALUATOR_TYPES:
+        return None, EVALUATOR_TYPES[mt]
+    try:
+        from t2i.models.registry import get_family
+
+        family = get_family(mt)
+    except KeyError:
+        return None, f"unknown model type {mt!r}"
+    hook = getattr(family, "evaluate", None)
+    if callable(hook):
+        return hook, None
+    if mt == "cigan":
+        stage = (record.get("config") or {}).get("stage")
+        if stage == "stylegan":
+            return None, "CI-GAN stage 1 (StyleGAN2 only): evaluated through its encoder / aligner folders"
+        try:
+            from t2i.eval.edits import evaluate_cigan
+        except ImportError:
+            return None, "cigan: t2i.eval.edits is not available"
+        return evaluate_cigan, None
+    if family.text_conditional and "text_encoder" in record.get("components", []):
+        from t2i.eval.generators import evaluate_generator
+
+        return evaluate_generator, None
+    return None, f"{mt}: no evaluation for this model type yet (its family has no `evaluate` hook)"
+
+
+def _default_evaluator(checkpoints: Path, name: str) -> str:
+    return str(checkpoints / name) if (checkpoints / name).is_dir() else name
+
+
+def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None = None, limit: int | None = None,
+                 device: str | None = None, force: bool = False, results_dir: str | Path | None = None,
+                 readme: str | Path | None = README, damsm: str | None = None, classifier: str | None = None,
+                 seed: int = 0, log=print) -> dict:
+    """Evaluate every model folder in `checkpoints` (default: the shipped ones), reusing cached results; write
+    results.json + results.md in `results_dir` and the README table (readme=None: leave the README alone).
+    Returns the results dict. Raises ValueError when the README has no markers (after writing results/)."""
+    import torch
+
+    from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
+    from t2i.eval.run import ensure_synthbirds
+    from t2i.pipeline import list_models
+    from t2i.training.common import pick_device
+
+    root = Path(checkpoints) if checkpoints else ckpt.SHIPPED
+    if not root.is_dir():
+        raise FileNotFoundError(f"checkpoints folder not found: {root}")
+    out_dir = Path(results_dir) if results_dir else RESULTS_DIR
+    dev = pick_device(device)
+    damsm = damsm or _default_evaluator(root, DAMSM_NAME)
+    classifier = classifier or _default_evaluator(root, CLASSIFIER_NAME)
+    data_root = ensure_synthbirds(data)
+    try:
+        proto = protocol(data_root, limit, seed, damsm, classifier)
+    except ckpt.CheckpointError as e:
+        raise ckpt.CheckpointError(f"the evaluation models are needed (DAMSM {damsm!r}, attribute classifier "
+                                   f"{classifier!r}; pass --damsm / --classifier): {e}") from None
+    old = load_results(out_dir / RESULTS_FILE)
+    results = {"schema": SCHEMA, "updated": None, "checkpoints": str(root.resolve()), "protocol": proto,
+               "threads": torch.get_num_threads(), "models": {}, "skipped": {}}
+    listing = list_models(root)
+    log(f"{len(listing)} model folders in {root}")
+    for i, rec in enumerate(listing, 1):
+        name, folder = rec["name"], Path(rec["path"])
+        fn, why = evaluator_for(rec)
+        if fn is None:
+            results["skipped"][name] = why
+            log(f"[{i}/{len(listing)}] {name}: skipped ({why})")
+            continue
+        try:
+            key = model_key(folder)
+        except ckpt.CheckpointError as e:
+            results["skipped"][name] = "not trained yet (no weights)"
+            log(f"[{i}/{len(listing)}] {name}: skipped ({e})")
+            continue
+        cached = old.get("models", {}).get(name)
+        if not force and cached and cached.get("key") == key and cached.get("protocol") == proto:
+            results["models"][name] = {**cached, "path": str(folder)}
+            log(f"[{i}/{len(listing)}] {name}: cached ({cached.get('evaluated', '?')})")
+            continue
+        log(f"[{i}/{len(listing)}] {name}: evaluating ...")
+        t0 = time.perf_counter()
+        try:
+            metrics = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier)
+        except Exception as e:  # noqa: BLE001 - one broken model must not stop the others
+            results["skipped"][name] = f"evaluation failed: {type(e).__name__}: {e}"
+            log(f"[{i}/{len(listing)}] {name}: FAILED {type(e).__name__}: {e}")
+            continue
+        results["models"][name] = {
+            "model_type": rec["model_type"], "path": str(folder), "key": key, "protocol": proto,
+            "evaluated": _dt.datetime.now().isoformat(timespec="seconds"),
+            "eval_seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
+            "metrics": {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}}
+        # progress survives an interruption; entries not yet reached keep their old (key-checked) results
+        _write_json(out_dir / RESULTS_FILE, {**results, "models": {**old.get("models", {}), **results["models"]},
+                                             "updated": _dt.datetime.now().isoformat(timespec="seconds")})
+        log(f"[{i}/{len(listing)}] {name}: done in {results['models'][name]['eval_seconds']} s")
+    results["updated"] = _dt.datetime.now().isoformat(timespec="seconds")
+    _write_json(out_dir / RESULTS_FILE, results)
+    table = results_table(results)
+    (out_dir / TABLE_FILE).write_text(table)
+    log(f"wrote {out_dir / RESULTS_FILE} and {out_dir / TABLE_FILE}")
+    if readme is not None:
+        if update_readme_table(readme, table):
+            log(f"updated the results table in {readme}")
+    return results

@@ -1,0 +1,233 @@
+"""CI-GAN editing: EditPipeline (t2i.edit), the edit / inversion / text-to-image numbers and t-SNE figures
+(t2i.eval.edits), the `edit`, `tsne` and `eval` commands — on a tiny 3-stage CI-GAN trained for a few steps."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from t2i import checkpoint as ckpt
+from t2i.cli import main
+from t2i.edit import EditPipeline, EditResult
+from t2i.pipeline import CaptionError
+
+torch.set_num_threads(1)
+
+TINY = dict(img_size=32, z_dim=16, w_dim=16, mapping_layers=2, channel_base=64, channel_max=16, d_channel_base=64,
+            d_channel_max=16, enc_channel_base=64, enc_channel_max=16, latent_d_hidden=16, latent_d_layers=2,
+            text_embed_dim=16, text_hidden=16, mbstd_group=2)
+TEXT = "this bird has a red belly"
+
+
+def _train(root, out, steps, **model):
+    from t2i.training.gan import Trainer, load_run_config
+
+    tc, _ = load_run_config(None, {"train.model": "cigan", "train.data": str(root), "train.out": str(out),
+                                   "train.steps": steps, "train.batch_size": 2, "train.log_every": 100,
+                                   "train.sample_every": 1000, "train.save_every": 1000})
+    Trainer(tc, {**TINY, **model}).train()
+    return out
+
+
+@pytest.fixture(scope="module")
+def cigan(cub_tiny, tmp_path_factory):
+    """Stage folders of a tiny CI-GAN trained for 2-3 steps per stage on the fixture set (and a no-cycle encoder)."""
+    root = tmp_path_factory.mktemp("cigan")
+    s1 = _train(cub_tiny, root / "s1", 3, stage="stylegan")
+    s2 = _train(cub_tiny, root / "s2", 2, stage="encoder", generator_ckpt=str(s1))
+    s2n = _train(cub_tiny, root / "s2n", 2, stage="encoder", generator_ckpt=str(s1), cycle=False)
+    s3 = _train(cub_tiny, root / "s3", 3, stage="aligner", encoder_ckpt=str(s2))
+    return {"s1": s1, "s2": s2, "s2n": s2n, "s3": s3}
+
+
+@pytest.fixture(scope="module")
+def pipe(cigan):
+    return EditPipeline.from_pretrained(cigan["s3"])
+
+
+@pytest.fixture(scope="module")
+def clf_folder(tmp_path_factory):
+    """An untrained tiny attribute classifier folder over the SynthBirds schema (the metrics only need readings)."""
+    from t2i.data.synthbirds import ATTRIBUTES
+    from t2i.eval.attributes import AttrClassifier, AttrClassifierConfig
+
+    torch.manual_seed(0)
+    cfg = AttrClassifierConfig(groups={g: list(v) for g, v in ATTRIBUTES.items()}, img_size=32, nf=4)
+    folder = tmp_path_factory.mktemp("shipped") / "attr-classifier-synthbirds-64"
+    ckpt.save_model_folder(folder, "attr-classifier", dataclasses.asdict(cfg), {"classifier": AttrClassifier(cfg)},
+                           step=0, resolution=32)
+    return folder
+
+
+def _bird(size=(48, 48), mode="RGB", seed=0):
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 255, (size[1], size[0], 4), dtype=np.uint8)
+    return Image.fromarray(arr, "RGBA").convert(mode)
+
+
+# --- the pipeline ---------------------------------------------------------------------------------------------------
+def test_edit_returns_model_size_images_with_progress(pipe):
+    calls = []
+    res = pipe.edit(_bird(), TEXT, steps=4, lam=1.0, seed=0, progress=lambda i, t: calls.append((i, t)))
+    assert isinstance(res, EditResult)
+    assert res.original.size == res.inversion.size == res.edited.size == (32, 32)
+    assert all(im.mode == "RGB" for im in (res.original, res.inversion, res.edited))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert res.seconds > 0 and res.w_inverted.shape == res.w_edited.shape == (1, 16)
+    assert not torch.equal(res.w_inverted, res.w_edited)  # the optimisation moved w
+    assert res.words == ["this", "bird", "has", "a", "red", "belly"] and res.unknown == []
+    again = pipe.edit(_bird(), TEXT, steps=4, lam=1.0, seed=0)
+    assert again.edited.tobytes() == res.edited.tobytes() and torch.equal(again.w_edited, res.w_edited)
+    zero = pipe.edit(_bird(), TEXT, steps=0)
+    assert zero.edited.tobytes() == zero.inversion.tobytes()
+
+
+def test_batched_edit_equals_single_edits(pipe):
+    from t2i.edit import pil_to_tensor
+
+    x = torch.cat([pil_to_tensor(_bird((32, 32), seed=s)) for s in (1, 2)])
+    t, _, _ = pipe.encode_text([TEXT, "a bird with black wings"])
+    both = pipe.edit_tensors(x, t, steps=3, lam=1.0)
+    for i in range(2):
+        one = pipe.edit_tensors(x[i:i + 1], t[i:i + 1], steps=3, lam=1.0)
+        # equal up to float noise (Adam's first steps are sign-like, so near-zero gradients can flip a move of lr)
+        assert (one["w"] - both["w"][i:i + 1]).abs().mean() < 0.05 * (one["w"] - one["w0"]).abs().mean()
+
+
+def test_bad_inputs_give_results_or_clear_errors(pipe):
+    for text in ("", "   ", None):
+        with pytest.raises(CaptionError, match="empty|must be text"):
+            pipe.edit(_bird(), text, steps=1)
+    with pytest.raises(CaptionError, match="vocabulary"):
+        pipe.edit(_bird(), "xyzzy qwerty", steps=1)
+    with pytest.raises(CaptionError, match="no English words"):
+        pipe.edit(_bird(), "!!! ???", steps=1)
+    part = pipe.edit(_bird(), "this bird has a rufous belly", steps=1)  # one unknown word: edited, word reported
+    assert part.unknown == ["rufous"]
+    for img in (_bird(mode="RGBA"), _bird(mode="L"), _bird(mode="P"), _bird((80, 40)), _bird((4000, 60)),
+                np.zeros((20, 20, 3), np.uint8)):
+        res = pipe.edit(img, TEXT, steps=1)
+        assert res.original.size == res.edited.size == (32, 32) and res.original.mode == "RGB"
+    with pytest.raises(ValueError, match="too small"):
+        pipe.edit(_bird((8, 8)), TEXT, steps=1)
+    with pytest.raises(ValueError, match="no image"):
+        pipe.edit(None, TEXT, steps=1)
+    with pytest.raises(ValueError, match="not an image file"):
+        pipe.edit(b"GIF89a-not-really", TEXT, steps=1)
+    for kw, msg in (({"steps": -1}, "steps"), ({"steps": 2.5}, "steps"), ({"lam": float("nan")}, "preservation"),
+                    ({"lam": -1}, "preservation"), ({"seed": "x"}, "seed")):
+        with pytest.raises(ValueError, match=msg):
+            pipe.edit(_bird(), TEXT, **{"steps": 1, **kw})
+
+
+def test_generate(pipe):
+    calls = []
+    a = pipe.generate(TEXT, seed=1, n=2, steps=2, progress=lambda i, t: calls.append((i, t)))
+    assert len(a) == 2 and all(im.size == (32, 32) for im in a) and calls == [(1, 2), (2, 2)]
+    b = pipe.generate(TEXT, seed=1, n=2, steps=2)
+    c = pipe.generate(TEXT, seed=2, n=2, steps=2)
+    assert a[0].tobytes() == b[0].tobytes() and a[0].tobytes() != c[0].tobytes()
+    with pytest.raises(CaptionError):
+        pipe.generate("  ")
+    with pytest.raises(ValueError, match="n must be"):
+        pipe.generate(TEXT, n=0)
+
+
+def test_from_pretrained_refuses_other_folders(cigan, tiny_damsm, tmp_path):
+    with pytest.raises(ckpt.CheckpointError, match="'stylegan'-stage"):
+        EditPipeline.from_pretrained(cigan["s1"])
+    with pytest.raises(ckpt.CheckpointError, match="'encoder'-stage.*aligner"):
+        EditPipeline.from_pretrained(cigan["s2"])
+    with pytest.raises(ckpt.CheckpointError, match="not a CI-GAN"):
+        EditPipeline.from_pretrained(tiny_damsm)
+    with pytest.raises(ckpt.CheckpointError):
+        EditPipeline.from_pretrained(tmp_path / "nope")
+    from t2i.pipeline import load_pipeline
+
+    assert isinstance(load_pipeline(cigan["s3"]), EditPipeline)
+
+
+# --- metrics, t-SNE, CLI ----------------------------------------------------------------------------------------------
+def test_edit_plan_and_part_masks(synth_root):
+    from t2i.data.attributes import read_image_attributes
+    from t2i.data.captions import CaptionDataset
+    from t2i.data.synthbirds import parse_caption
+    from t2i.eval.edits import edit_plan, part_masks, pick_indices
+
+    _, labels = read_image_attributes(synth_root)
+    data = CaptionDataset(synth_root, "test", 64, augment=False)
+    idx = pick_indices(len(data), 9)
+    plan = edit_plan(data, idx, labels, seed=0)
+    assert plan == edit_plan(data, idx, labels, seed=0)
+    assert [p["attr"] for p in plan[:3]] == ["has_belly_color", "has_wing_color", "has_crown_color"]
+    for p in plan:
+        assert p["target"] != p["current"] and parse_caption(p["text"]) == {p["attr"]: p["target"]}
+    m0 = part_masks(synth_root, data, idx, [p["attr"] for p in plan], dilate=0)
+    m2 = part_masks(synth_root, data, idx, [p["attr"] for p in plan], dilate=2)
+    assert m0.shape == (9, 1, 64, 64) and m0.flatten(1).any(1).all()
+    assert (m2 | ~m0).all() and m2.sum() > m0.sum()  # dilation grows the part
+
+
+def test_inversion_edit_and_text_to_image_numbers(cigan, pipe, synth_root, clf_folder):
+    from t2i.eval.edits import evaluate_edits, evaluate_inversion, evaluate_text_to_image
+
+    inv = evaluate_inversion(cigan["s2"], synth_root, n=6)
+    assert inv["inv/n"] == 6 and all(math.isfinite(inv[k]) for k in
+                                     ("inv/psnr", "inv/cycle_mse", "inv/cycle_rel", "inv/latent_fd"))
+    assert inv["inv/cycle_mse"] >= 0
+    m = evaluate_edits(None, synth_root, str(clf_folder), n=6, steps=2, pipe=pipe, latency_n=1, return_records=True)
+    for k in ("edit/success", "edit/preservation", "edit/preservation_gt", "edit/target_on_inversion"):
+        assert 0 <= m[k] <= 1, k
+    for k in ("edit/psnr_outside", "edit/psnr_inversion", "edit/psnr_inversion_outside", "edit/seconds_per_edit",
+              "edit/latency_s"):
+        assert math.isfinite(m[k]) and m[k] > 0, k
+    assert len(m["records"]) == 6 and m["edit/n"] == 6
+    t = evaluate_text_to_image(None, synth_root, str(clf_folder), limit=4, steps=2, pipe=pipe)
+    assert 0 <= t["attr_acc"] <= 1 and 0 <= t["attr_acc_ceiling"] <= 1 and t["n_images"] == 4
+
+
+def test_tsne_command_writes_three_figures(cigan, synth_root, tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["tsne", "--cycle", str(cigan["s2"]), "--nocycle", str(cigan["s2n"]), "--data", str(synth_root),
+                 "--out", str(out), "--n", "12"]) == 0
+    for name in ("tsne_cycle.png", "tsne_nocycle.png", "tsne_compare.png"):
+        with Image.open(out / name) as im:
+            assert im.size[0] > 100
+    assert "latent_fd_cycle" in capsys.readouterr().out
+
+
+def test_edit_command_writes_a_strip(cigan, tmp_path, capsys):
+    src = tmp_path / "in.png"
+    _bird((70, 50), "RGBA").save(src)
+    out = tmp_path / "out" / "edit.png"
+    assert main(["edit", "--model", str(cigan["s3"]), "--image", str(src), "--text", TEXT, "--out", str(out),
+                 "--steps", "2", "--lam", "0.5"]) == 0
+    with Image.open(out) as im:
+        assert im.size[0] > 3 * 64
+    assert "edited in" in capsys.readouterr().out
+    assert main(["edit", "--model", str(cigan["s3"]), "--image", str(src), "--text", " ", "--out", str(out)]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["edit", "--model", str(cigan["s2"]), "--image", str(src), "--text", TEXT, "--out", str(out)]) == 2
+    assert "aligner" in capsys.readouterr().err
+
+
+def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "SHIPPED", clf_folder.parent)  # the classifier as a shipped model
+    import t2i.edit as edit_mod
+
+    monkeypatch.setattr(edit_mod, "DEFAULT_STEPS", 2)
+    monkeypatch.setattr(edit_mod, "GEN_STEPS", 2)
+    out = tmp_path / "m.json"
+    assert main(["eval", str(cigan["s3"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
+    m = json.loads(out.read_text())
+    for k in ("inv/psnr", "inv/cycle_mse", "edit/success", "edit/preservation", "edit/psnr_outside",
+              "edit/seconds_per_edit", "t2i/attr_acc"):
+        assert k in m, k
+    assert m["stage"] == "aligner" and m["edit/steps"] == 2
+    assert main(["eval", str(cigan["s2"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
+    assert "edit/success" not in json.loads(out.read_text())

@@ -1,0 +1,162 @@
+"""`eval --all` (results.json, cache, README table) and `bench` (bench.json, before/after) on tiny models."""
+import dataclasses
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from t2i import checkpoint as ckpt
+from t2i.cli import main
+from t2i.eval import report
+
+TINY = {"img_size": 64, "nf": 4, "text_dim": 16, "z_dim": 8}
+README = "# Project\n\nIntro text.\n\n## Results\n\n<!-- results:start -->\nold table\n<!-- results:end -->\n\nAfter.\n"
+
+
+def cheap_frechet(mu1, s1, mu2, s2) -> float:
+    """Stands in for the FID's 2048 x 2048 matrix square root (~50 s on 2 cores; tested in test_eval) so that this
+    test is about the report: only the distance of the means."""
+    return float(((mu1 - mu2) ** 2).sum())
+
+
+@pytest.fixture(scope="module")
+def eval_setup(synth_root, tmp_path_factory):
+    """A checkpoints folder with one tiny DF-GAN (2 steps on the small SynthBirds set) and the untrained tiny
+    DAMSM and attribute classifier it is scored with (they sit in the folder too: listed as evaluators)."""
+    from t2i.data.captions import CaptionDataset
+    from t2i.data.synthbirds import ATTRIBUTES
+    from t2i.eval.attributes import AttrClassifier, AttrClassifierConfig
+    from t2i.text.damsm import DAMSM, DAMSMConfig
+    from t2i.training.gan import Trainer, load_run_config
+
+    root = tmp_path_factory.mktemp("eval_all")
+    ck = root / "checkpoints"
+    torch.manual_seed(0)
+    vocab = CaptionDataset(synth_root, "train", 64).vocab
+    dcfg = DAMSMConfig(vocab_size=len(vocab), img_size=64, emb_dim=16, text_dim=16, nf=4, backbone="cnn")
+    ckpt.save_model_folder(ck / "damsm-synthbirds-64", "damsm", dataclasses.asdict(dcfg), {"damsm": DAMSM(dcfg)},
+                           vocab=vocab)
+    ccfg = AttrClassifierConfig(groups={g: list(v) for g, v in ATTRIBUTES.items()}, img_size=32, nf=4)
+    ckpt.save_model_folder(ck / "attr-classifier-synthbirds-64", "attr-classifier", dataclasses.asdict(ccfg),
+                           {"classifier": AttrClassifier(ccfg)}, resolution=32)
+    tc, _ = load_run_config(None, {"train.data": str(synth_root), "train.damsm": str(ck / "damsm-synthbirds-64"),
+                                   "train.out": str(ck / "dfgan-tiny"), "train.steps": 2, "train.batch_size": 4,
+                                   "train.sample_every": 1000, "train.log_every": 100})
+    Trainer(tc, dict(TINY)).train()
+    return root
+
+
+def test_update_readme_table_touches_only_the_marked_region(tmp_path):
+    f = tmp_path / "README.md"
+    f.write_text(README)
+    assert report.update_readme_table(f, "| a | b |\n|---|---|\n| 1 | 2 |\n")
+    text = f.read_text()
+    assert text.startswith("# Project\n\nIntro text.\n\n## Results\n\n<!-- results:start -->\n| a | b |")
+    assert text.endswith("| 1 | 2 |\n<!-- results:end -->\n\nAfter.\n") and "old table" not in text
+    assert not report.update_readme_table(f, "| a | b |\n|---|---|\n| 1 | 2 |")  # same table: unchanged
+    g = tmp_path / "NOMARK.md"
+    g.write_text("# Project\n<!-- results:start -->\nno end marker\n")
+    with pytest.raises(ValueError, match="results:end"):
+        report.update_readme_table(g, "x")
+    assert g.read_text() == "# Project\n<!-- results:start -->\nno end marker\n"  # untouched on error
+
+
+def test_cache_key_changes_with_weights_and_config_not_metrics(eval_setup, tmp_path):
+    src = eval_setup / "checkpoints" / "dfgan-tiny"
+    folder = tmp_path / "m"
+    shutil.copytree(src, folder)
+    k0 = report.model_key(folder)
+    assert k0 == report.model_key(src)
+    rec = json.loads((folder / ckpt.CONFIG).read_text())
+    rec["metrics"] = {"attr_acc": 0.5}  # recording metrics in the card keeps the key
+    (folder / ckpt.CONFIG).write_text(json.dumps(rec, indent=1))
+    assert report.model_key(folder) == k0
+    w = load_file(folder / ckpt.WEIGHTS)
+    name = next(k for k, v in w.items() if v.is_floating_point())
+    w[name] = w[name] + 1
+    save_file(w, folder / ckpt.WEIGHTS, metadata={"format": "pt"})
+    k1 = report.model_key(folder)
+    assert k1["weights"] != k0["weights"] and k1["config"] == k0["config"]
+    rec["step"] = 99
+    (folder / ckpt.CONFIG).write_text(json.dumps(rec))
+    assert report.model_key(folder)["config"] != k0["config"]
+
+
+def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_root, tmp_path, monkeypatch):
+    import t2i.eval.fid
+    import t2i.eval.generators
+
+    monkeypatch.setattr(t2i.eval.fid, "frechet_distance", cheap_frechet)
+    ck, res_dir, readme = eval_setup / "checkpoints", tmp_path / "results", tmp_path / "README.md"
+    readme.write_text(README)
+    args = ["eval", "--all", "--checkpoints", str(ck), "--data", str(synth_root), "--limit", "4",
+            "--results", str(res_dir), "--readme", str(readme)]  # DAMSM + classifier found in --checkpoints
+    assert main(args) == 0
+    res = json.loads((res_dir / "results.json").read_text())
+    entry = res["models"]["dfgan-tiny"]
+    m = entry["metrics"]
+    for k in ("attr_acc", "attr_acc_ceiling", "fid", "r_precision", "gen_images_per_s", "params_G", "train_steps"):
+        assert k in m, k
+    assert m["n_images"] == 4 and m["train_steps"] == 2 and entry["key"] == report.model_key(ck / "dfgan-tiny")
+    assert set(res["skipped"]) == {"damsm-synthbirds-64", "attr-classifier-synthbirds-64"}
+    table = (res_dir / "results.md").read_text()
+    assert "| `dfgan-tiny` | DF-GAN |" in table and f"{m['attr_acc']:.3f} ({m['attr_acc_ceiling']:.3f})" in table
+    text = readme.read_text()
+    assert table.strip() in text and text.startswith("# Project\n\nIntro text.") and text.endswith("After.\n")
+
+    # a second model: only that one is evaluated, the first comes from the cache
+    calls = []
+
+    def fake_eval(folder, data_root, **kw):
+        calls.append(folder.name)
+        return {"attr_acc": 0.25, "fid": 99.0, "r_precision": 0.5, "n_images": 4, "params_G": 10}
+
+    monkeypatch.setattr(t2i.eval.generators, "evaluate_generator", fake_eval)
+    shutil.copytree(ck / "dfgan-tiny", ck / "dfgan-tiny-b")
+    try:
+        assert main(args) == 0
+        assert calls == ["dfgan-tiny-b"]
+        res2 = json.loads((res_dir / "results.json").read_text())
+        assert res2["models"]["dfgan-tiny"] == {**entry, "path": res2["models"]["dfgan-tiny"]["path"]}
+        assert "| `dfgan-tiny-b` |" in readme.read_text()
+        calls.clear()
+        assert main(args + ["--limit", "3"]) == 0  # another protocol: both again
+        assert sorted(calls) == ["dfgan-tiny", "dfgan-tiny-b"]
+        calls.clear()
+        assert main(args + ["--limit", "3", "--force"]) == 0
+        assert sorted(calls) == ["dfgan-tiny", "dfgan-tiny-b"]
+    finally:
+        shutil.rmtree(ck / "dfgan-tiny-b")
+
+
+def test_bench_before_after_writes_json_and_table(studio_checkpoints, tmp_path):
+    model = str(studio_checkpoints / "dfgan-tiny")
+    readme = tmp_path / "README.md"
+    readme.write_text("# P\n<!-- bench:start -->\n<!-- bench:end -->\n")
+    common = ["bench", "--models", model, "--repeats", "2", "--skip-train", "--results", str(tmp_path),
+              "--readme", str(readme)]
+    assert main(common + ["--tag", "before"]) == 0
+    assert main(common + ["--tag", "after", "--optimize", "--threads", str(torch.get_num_threads())]) == 0
+    bench = json.loads((tmp_path / "bench.json").read_text())
+    before, after = bench["runs"]["before"]["generators"]["dfgan-tiny"], bench["runs"]["after"]["generators"]["dfgan-tiny"]
+    for r in (before, after):
+        for k in ("images_per_s_b1", "images_per_s_b16", "forward_images_per_s_b16", "latency4_p50_ms",
+                  "latency4_p95_ms", "threads"):
+            assert r[k] > 0, k
+    assert not before["optimized"] and after["optimized"]
+    assert bench["runs"]["after"]["machine"]["threads"] == torch.get_num_threads()
+    table = (tmp_path / "bench.md").read_text()
+    assert "| `dfgan-tiny` | before |" in table and "| `dfgan-tiny` | after (optimized) |" in table
+    assert "×" in table.split("after (optimized)")[1].splitlines()[0]  # the speed-up vs before
+    assert table.strip() in readme.read_text()
+
+
+def test_bench_train_reports_images_per_second(cub_tiny, tiny_damsm):
+    from t2i.eval.bench import bench_train
+
+    r = bench_train("dfgan", steps=3, batch_size=2, data=cub_tiny, damsm=tiny_damsm,
+                    overrides={f"model.{k}": v for k, v in {**TINY, "img_size": 32}.items()})
+    assert r["steps_timed"] == 2 and r["batch_size"] == 2 and r["train_images_per_s"] > 0
+    assert r["config"] == "train/dfgan_synthbirds64.toml" and r["threads"] == torch.get_num_threads()
