@@ -170,7 +170,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edit(sub)
     _add_tsne(sub)
     _add_ship(sub)
+    _add_generate(sub)
     return p
+
+
+def _add_generate(sub):
+    s = sub.add_parser("generate", help="captions -> a PNG grid (one row per caption)")
+    s.add_argument("captions", nargs="+", help="one or more captions")
+    s.add_argument("--model", required=True, help="model folder, shipped name or Hub id")
+    s.add_argument("--out", default="generated.png", help="PNG grid to write")
+    s.add_argument("--n", type=int, default=4, help="images per caption")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--truncation", type=float, default=None, help="default: the model's own")
+    s.add_argument("--device", default="cpu")
+
+
+def cmd_generate(a) -> int:
+    from t2i.pipeline import TextToImagePipeline
+    from t2i.viz.grids import tile
+
+    pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
+    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation)
+    for cap, unk in zip(res.captions[::a.n], res.unknown[::a.n]):
+        if unk:
+            print(f"note: ignored words not in the vocabulary of {a.model}: {', '.join(unk)} ({cap[:40]!r})")
+    tile(res.images, a.n, scale=2).save(a.out)
+    print(f"wrote {a.out}: {len(res.images)} images in {res.seconds:.2f} s")
+    return 0
 
 
 def _add_ship(sub):
@@ -320,7 +346,7 @@ def cmd_export(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
+    handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
                "edit": cmd_edit, "tsne": cmd_tsne}[args.command]
     try:
         return handler(args)

@@ -89,3 +89,17 @@ def test_torchrun_two_processes_gloo(tmp_path, cub_tiny, tiny_damsm):
     steps = [json.loads(l)["step"] for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]  # only rank 0 logs
     assert json.loads((tmp_path / "run" / "config.json").read_text())["step"] == 3
+
+
+def test_generate_cli_writes_a_grid_and_refuses_bad_captions(tmp_path, cub_tiny, tiny_damsm, capsys):
+    from PIL import Image
+
+    from t2i.cli import main
+
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=1), dict(TINY)).train()
+    out = tmp_path / "grid.png"
+    assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "--n", "2",
+                 "a white bird with black wings", "a blue bird with zzzunknown wings"]) == 0
+    assert Image.open(out).size[0] > 64 and "zzzunknown" in capsys.readouterr().out
+    assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "   "]) == 2
+    assert "caption is empty" in capsys.readouterr().err
