@@ -273,7 +273,7 @@ def cmd_train(a) -> int:
 
 def cmd_eval(a) -> int:
     if a.all:
-        from t2i.eval.report import README, evaluate_all
+        from t2i.eval.report import README, evaluate_all, headline
 
         if a.model:
             raise ValueError("give either a model folder or --all, not both")
@@ -281,7 +281,7 @@ def cmd_eval(a) -> int:
                            results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
                            damsm=a.damsm, classifier=a.classifier)
         for name, e in res["models"].items():
-            m = e["metrics"]
+            m = headline(e["metrics"])
             print(f"  {name:<32} attr_acc {m.get('attr_acc', float('nan')):.4f}  fid {m.get('fid', float('nan')):.2f}"
                   f"  r_precision {m.get('r_precision', float('nan')):.4f}")
         failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]

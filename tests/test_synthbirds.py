@@ -1,6 +1,8 @@
 """SynthBirds renderer: determinism, CUB/AttnGAN layout, captions <-> parser, part maps and boxes."""
 import json
 import pickle
+
+from t2i.data.captions import read_filenames
 import re
 
 import numpy as np
@@ -79,8 +81,7 @@ def test_layout_files_agree(dataset):
     # AttnGAN pickles: lists of "class_dir/img_name" strings, matching the split file.
     names = {}
     for part in ("train", "test"):
-        with open(dataset / part / "filenames.pickle", "rb") as f:
-            names[part] = pickle.load(f)
+        names[part] = read_filenames(dataset / part / "filenames.pickle")  # the loader's safe unpickler
         assert isinstance(names[part], list) and all(isinstance(s, str) for s in names[part])
     by_rel = {rel[:-4]: split[i] for i, rel in images}
     assert sorted(names["train"] + names["test"]) == sorted(by_rel)

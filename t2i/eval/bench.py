@@ -270,7 +270,7 @@ def bench_table(bench: dict) -> str:
         out.append("")
     names = sorted({n for t in tags for n in runs[t].get("edit", {})})
     if names:
-        out += ["**Editing** (CI-GAN, one uploaded 64 px bird, one text)", "",
+        out += ["**Editing** (CI-GAN: one rendered SynthBirds bird, one text, through EditPipeline.edit)", "",
                 "| Model | Tag | Threads | Steps | s per edit (p50) |", "|---|---|---:|---:|---:|"]
         for n in names:
             for t in tags:

@@ -155,7 +155,7 @@ def results_table(results: dict) -> str:
     if has_edit:
         head += ["Edit success ↑", "Edit preserv. ↑"]
     head += ["Params (G)", "Images/s", "Train steps", "Train time"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
     for name, e in models:
         m = e["metrics"]
         acc = _num(m.get("attr_acc"), "{:.3f}")
@@ -259,17 +259,19 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
     dev = pick_device(device)
     damsm = damsm or _default_evaluator(root, DAMSM_NAME)
     classifier = classifier or _default_evaluator(root, CLASSIFIER_NAME)
-    data_root = ensure_synthbirds(data)
-    try:
-        proto = protocol(data_root, limit, seed, damsm, classifier)
-    except ckpt.CheckpointError as e:
-        raise ckpt.CheckpointError(f"the evaluation models are needed (DAMSM {damsm!r}, attribute classifier "
-                                   f"{classifier!r}; pass --damsm / --classifier): {e}") from None
-    old = load_results(out_dir / RESULTS_FILE)
-    results = {"schema": SCHEMA, "updated": None, "checkpoints": str(root.resolve()), "protocol": proto,
-               "threads": torch.get_num_threads(), "models": {}, "skipped": {}}
     listing = list_models(root)
     log(f"{len(listing)} model folders in {root}")
+    proto = None
+    if any(evaluator_for(rec)[0] is not None for rec in listing):  # no dataset or evaluators needed otherwise
+        data_root = ensure_synthbirds(data)
+        try:
+            proto = protocol(data_root, limit, seed, damsm, classifier)
+        except ckpt.CheckpointError as e:
+            raise ckpt.CheckpointError(f"the evaluation models are needed (DAMSM {damsm!r}, attribute classifier "
+                                       f"{classifier!r}; pass --damsm / --classifier): {e}") from None
+    old = load_results(out_dir / RESULTS_FILE)
+    results = {"schema": SCHEMA, "updated": None, "checkpoints": str(root.resolve()), "protocol": proto or {},
+               "threads": torch.get_num_threads(), "models": {}, "skipped": {}}
     for i, rec in enumerate(listing, 1):
         name, folder = rec["name"], Path(rec["path"])
         fn, why = evaluator_for(rec)
