@@ -36,6 +36,12 @@ def _add_train(sub):
         s.add_argument("--eval-every", type=int, default=500)
         s.add_argument("--limit", type=int, default=None, help="use only the first N images of each split")
         s.add_argument("--init", default=None, help="warm-start from this model folder when OUT has no training state")
+        if name == "damsm":
+            s.add_argument("--backbone", default="cnn-pretrained", choices=["cnn-pretrained", "cnn", "efficientnet-lite0"],
+                           help="image trunk: in-domain CNN pre-trained on image labels then frozen (default), "
+                                "a CNN trained jointly, or the frozen ImageNet EfficientNet-Lite0")
+            s.add_argument("--pretrain-steps", type=int, default=1500,
+                           help="steps of trunk pre-training on image labels (cnn-pretrained)")
     _add_train_gan(tsub)
 
 
@@ -262,7 +268,7 @@ def cmd_train(a) -> int:
     if a.what == "damsm":
         from t2i.training.damsm import train_damsm
 
-        metrics = train_damsm(a.data, a.out, **common)
+        metrics = train_damsm(a.data, a.out, backbone=a.backbone, pretrain_steps=a.pretrain_steps, **common)
     else:
         from t2i.eval.attributes import train_attr_classifier
 

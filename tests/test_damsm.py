@@ -72,7 +72,7 @@ def test_batched_word_similarity_equals_the_per_pair_definition():
 
 
 def test_pretrained_backbone_is_frozen_and_differentiable():
-    m = DAMSM(DAMSMConfig(vocab_size=10, emb_dim=8, text_dim=16))
+    m = DAMSM(DAMSMConfig(vocab_size=10, emb_dim=8, text_dim=16, backbone="efficientnet-lite0"))
     enc = m.image_encoder
     trainable = {n for n, p in enc.named_parameters() if p.requires_grad}
     assert trainable == {"region.weight", "region.bias", "glob.weight", "glob.bias"}
@@ -83,3 +83,42 @@ def test_pretrained_backbone_is_frozen_and_differentiable():
     assert regions.shape == (2, 16, 8, 8) and glob.shape == (2, 16)
     glob.sum().backward()
     assert x.grad.abs().sum() > 0  # the DAMSM loss reaches generated images through the frozen trunk
+
+
+def test_r_precision_ceiling_counts_distractors_the_image_also_matches():
+    from t2i.eval.rprecision import r_precision_ceiling
+
+    n = 150
+    classes = torch.arange(n)
+    unique = [{"has_belly_color": str(i)} for i in range(n)]
+    assert r_precision_ceiling(unique, unique, classes) == 1.0  # every caption names what only its image has
+    shared = [{"has_belly_color": "red"} for _ in range(n)]
+    assert abs(r_precision_ceiling(shared, shared, classes) - 0.01) < 1e-9  # all 99 distractors fit too
+    half = [{"has_belly_color": "red" if i % 2 else "blue"} for i in range(n)]
+    assert 0.01 < r_precision_ceiling(half, half, classes) < 0.1
+
+
+def test_cnn_pretrained_trunk_is_pretrained_then_frozen(synth_root, tmp_path):
+    from t2i.text.damsm import load_damsm
+    from t2i.training.damsm import train_damsm
+
+    torch.manual_seed(0)
+    out = tmp_path / "damsm"
+    metrics = train_damsm(str(synth_root), str(out), img_size=64, steps=3, batch_size=8, pretrain_steps=4,
+                          eval_every=3, backbone="cnn-pretrained", emb_dim=16, text_dim=16, nf=8)
+    assert (out / "trunk" / "train_state.pt").is_file()  # the pre-training stage ran (and can resume)
+    assert 0.0 <= metrics["r_precision"] <= 1.0 and 0.0 < metrics["r_precision_ceiling"] <= 1.0
+    model, _ = load_damsm(out)
+    trunk_after_pretrain = ckpt_tensors(out / "trunk")
+    for name, t in model.image_encoder.trunk.state_dict().items():
+        assert torch.equal(t, trunk_after_pretrain[f"model.trunk.{name}"])  # the DAMSM stage left it alone
+    fresh = DAMSM(model.cfg).image_encoder.trunk.state_dict()
+    assert any(not torch.equal(t, fresh[k]) for k, t in model.image_encoder.trunk.state_dict().items()
+               if t.is_floating_point())
+
+
+def ckpt_tensors(run):
+    from t2i import checkpoint as ckpt
+
+    return {k: v for k, v in ckpt.load_train_state(run)["model"].items()} | \
+        {f"model.{k}": v for k, v in ckpt.load_train_state(run)["model"].items()}
