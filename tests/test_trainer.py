@@ -103,3 +103,14 @@ def test_generate_cli_writes_a_grid_and_refuses_bad_captions(tmp_path, cub_tiny,
     assert Image.open(out).size[0] > 64 and "zzzunknown" in capsys.readouterr().out
     assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "   "]) == 2
     assert "caption is empty" in capsys.readouterr().err
+
+
+def test_cpu_bf16_autocast_follows_the_hardware_and_the_switch(tmp_path, cub_tiny, tiny_damsm):
+    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    on = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, device="cpu"), dict(TINY))
+    assert on.amp_on == native
+    assert next(on.nets["G"].parameters()).dtype == torch.float32  # autocast keeps fp32 master weights
+    off = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, device="cpu", amp=False, channels_last=False), dict(TINY))
+    assert not off.amp_on
+    logs = off.train()
+    assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())

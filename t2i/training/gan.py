@@ -42,7 +42,8 @@ class TrainConfig:
     save_every: int = 500  # steps between checkpoints
     sample_every: int = 500  # steps between sample grids
     log_every: int = 20  # steps between log lines
-    amp: bool = True  # bf16 autocast, CUDA only
+    amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
+    channels_last: bool = True  # channels-last memory format for the conv nets (faster oneDNN/cuDNN kernels)
     workers: int = 0  # DataLoader workers
     ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
     dataset_name: str = "synthbirds"  # recorded in the model card
@@ -147,7 +148,8 @@ class Trainer:
         attach = getattr(self.family, "attach_pretrained", None)
         if attach is not None:
             attach(nets, self.cfg, lambda p: (ckpt.read_config(p), ckpt.read_weights(p)))
-        self.nets = {k: v.to(self.device) for k, v in nets.items()}
+        fmt = torch.channels_last if self.tc.channels_last else torch.contiguous_format
+        self.nets = {k: v.to(self.device, memory_format=fmt) for k, v in nets.items()}
         self.ema = EMA(self.nets["G"], self.tc.ema_decay)
         g_params = [p for k in self.family.g_keys for p in self.nets[k].parameters() if p.requires_grad]
         d_params = [p for k, v in self.nets.items() if k.startswith("D") for p in v.parameters() if p.requires_grad]
@@ -226,8 +228,16 @@ class Trainer:
                            tokens=tokens, lengths=lengths)
 
     def _autocast(self):
-        on = self.tc.amp and self.device.type == "cuda"
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=on)
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp_on)
+
+    @property
+    def amp_on(self) -> bool:
+        if not self.tc.amp:
+            return False
+        if self.device.type == "cuda":
+            return True
+        return self.device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
+            bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
     def train(self, stop_after: int | None = None) -> dict:
         """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
