@@ -25,8 +25,10 @@ def test_captions(data: CaptionDataset, seed: int = 0) -> list[tuple[int, str]]:
 
 @torch.no_grad()
 def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor | None, class_ids: torch.Tensor,
-                 data_root, device="cpu", damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME) -> dict:
-    """AttrAcc, FID and R-precision of generated `images` [N, 3, H, W] in [-1, 1] for `captions`."""
+                 data_root, device="cpu", damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME,
+                 image_attrs: list[dict] | None = None) -> dict:
+    """AttrAcc, FID and R-precision of generated `images` [N, 3, H, W] in [-1, 1] for `captions`; with the real
+    images (and their attribute labels) also the real-image R-precision (and its attribute-oracle ceiling)."""
     from t2i.data.synthbirds import parse_caption
     from t2i.eval.attributes import attr_acc, load_attr_classifier
     from t2i.eval.fid import InceptionFeatures, features_of, frechet_distance, real_statistics, statistics
@@ -43,12 +45,19 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
         out["attr_acc_ceiling"] = attr_acc(clf, real.to(device), mentioned)["attr_acc"]
     enc, vocab = load_damsm(damsm, device)
     tok, ln, _ = vocab.batch(captions)
-    sents, codes = [], []
-    for s in range(0, len(images), 200):
-        sents.append(enc.encode_text(tok[s:s + 200].to(device), ln[s:s + 200].to(device))[1].cpu())
-        codes.append(enc.image_encoder(images[s:s + 200].to(device))[1].cpu())
-    sents, codes = torch.cat(sents), torch.cat(codes)
-    out["r_precision"] = r_precision(codes, sents, sents, class_ids, class_ids)
+    sents = torch.cat([enc.encode_text(tok[s:s + 200].to(device), ln[s:s + 200].to(device))[1].cpu()
+                       for s in range(0, len(images), 200)])
+
+    def codes(x):
+        return torch.cat([enc.image_encoder(x[s:s + 200].to(device))[1].cpu() for s in range(0, len(x), 200)])
+
+    out["r_precision"] = r_precision(codes(images), sents, sents, class_ids, class_ids)
+    if real is not None:
+        out["r_precision_real"] = r_precision(codes(real), sents, sents, class_ids, class_ids)
+    if image_attrs is not None:
+        from t2i.eval.rprecision import r_precision_ceiling
+
+        out["r_precision_ceiling"] = r_precision_ceiling(image_attrs, mentioned, class_ids)
     net = InceptionFeatures(device)
     test = CaptionDataset(data_root, "test", images.shape[-1], augment=False)
     mu, sigma = real_statistics(test, net)
@@ -83,7 +92,13 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
     images, caps, idx, secs = generate_for_test(pipe, data, seed)
     real = torch.stack([data[i]["image"] for i in idx])
     class_ids = torch.tensor([data.samples[i].class_id for i in idx])
-    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier)
+    image_attrs = None
+    if (Path(data_root) / "synthbirds.json").is_file():
+        from t2i.data.attributes import read_image_attributes
+
+        labels = read_image_attributes(data_root)[1]
+        image_attrs = [labels.get(data.samples[i].key, {}) for i in idx]
+    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs)
     metrics["gen_images_per_s"] = len(images) / secs
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")
