@@ -22,6 +22,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 VOCAB = "vocab.json"
 TRAIN_STATE = "train_state.pt"
+SNAPSHOT = "snapshot.safetensors"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = REPO_ROOT / "checkpoints"
 
@@ -140,3 +141,50 @@ def load_train_state(folder: str | Path) -> dict | None:
         return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(f"{f} is corrupt or holds more than tensors: {e}") from None
+
+
+def save_snapshot(run: str | Path, dest: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """A compact warm-start file of a GAN run (its networks and EMA generator in `dtype`, step and wall time; no
+    optimiser state) + its log.jsonl, small enough to commit so that a later machine can go on training."""
+    import shutil
+
+    run, dest = Path(run), Path(dest)
+    state = load_train_state(run)
+    if state is None or "nets" not in state:
+        raise CheckpointError(f"{run} has no GAN training state ({TRAIN_STATE})")
+    tensors = {}
+    for prefix, sd in [(f"nets.{k}", v) for k, v in state["nets"].items()] + [("ema", state["ema"])]:
+        for k, v in sd.items():
+            tensors[f"{prefix}.{k}"] = (v.to(dtype) if v.is_floating_point() else v).contiguous().clone()
+    meta = {"step": str(int(state["step"])), "wall": str(float(state.get("wall", 0.0))),
+            "config": json.dumps(read_config(run).get("config", {}), sort_keys=True)}
+    _atomic_write(dest / SNAPSHOT, lambda p: save_file(tensors, p, metadata=meta))
+    if (run / "log.jsonl").is_file():
+        shutil.copyfile(run / "log.jsonl", dest / "log.jsonl")
+    return dest
+
+
+def load_snapshot(folder: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
+    """(state dicts by prefix: 'nets.G', 'nets.D', ..., 'ema'; meta with step, wall and config) of a snapshot."""
+    from safetensors import safe_open
+
+    f = Path(folder) / SNAPSHOT
+    if not f.is_file():
+        raise CheckpointError(f"no warm-start snapshot at {f} (make one with: python -m t2i train snapshot RUN --out "
+                              f"{folder})")
+    try:
+        with safe_open(str(f), "pt") as h:
+            meta = dict(h.metadata() or {})
+            flat = {k: h.get_tensor(k) for k in h.keys()}
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{f} is not a readable safetensors file: {e}") from None
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for k, v in flat.items():
+        head, _, rest = k.partition(".")
+        if head == "nets":
+            net, _, rest = rest.partition(".")
+            head = f"nets.{net}"
+        groups.setdefault(head, {})[rest] = v.float() if v.is_floating_point() else v
+    meta = {"step": int(meta.get("step", 0)), "wall": float(meta.get("wall", 0.0)),
+            "config": json.loads(meta.get("config", "{}"))}
+    return groups, meta

@@ -59,6 +59,11 @@ def _add_train_gan(tsub):
     s.add_argument("--device", default=None, help="cpu, cuda, ...")
     s.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                    help="override any config value, e.g. --set model.nf=16 --set train.save_every=100")
+    s = tsub.add_parser("snapshot", help="a compact warm-start copy of a GAN run (fp16 nets + EMA + log) to commit",
+                        description="Later: --set train.init=DEST (or init = in the TOML) goes on from it on a "
+                                    "machine that has no run folder.")
+    s.add_argument("run", help="GAN run folder (with train_state.pt)")
+    s.add_argument("--out", required=True, help="snapshot folder to write, e.g. train/snapshots/swfgan-synthbirds-64")
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -249,6 +254,13 @@ def cmd_data(a) -> int:
 
 
 def cmd_train(a) -> int:
+    if a.what == "snapshot":
+        from t2i.checkpoint import save_snapshot
+
+        dest = save_snapshot(a.run, a.out)
+        size = (dest / "snapshot.safetensors").stat().st_size / 2 ** 20
+        print(f"snapshot of {a.run} -> {dest} ({size:.1f} MiB)")
+        return 0
     if a.what == "gan":
         from t2i.training.gan import Trainer, load_run_config
 

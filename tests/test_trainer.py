@@ -114,3 +114,29 @@ def test_cpu_bf16_autocast_follows_the_hardware_and_the_switch(tmp_path, cub_tin
     assert not off.amp_on
     logs = off.train()
     assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+
+
+def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, tiny_damsm):
+    from t2i import checkpoint as ckpt
+
+    tc = _tc(tmp_path, cub_tiny, tiny_damsm, steps=2)
+    Trainer(tc, dict(TINY)).train()
+    snap = ckpt.save_snapshot(tmp_path / "run", tmp_path / "snap")
+    assert (snap / "log.jsonl").is_file()
+    tc2 = _tc(tmp_path, cub_tiny, tiny_damsm, steps=4, out=str(tmp_path / "elsewhere"), init=str(snap))
+    t2 = Trainer(tc2, dict(TINY))
+    step, _ = t2.resume()
+    assert step == 2
+    g_ref = ckpt.load_train_state(tmp_path / "run")["ema"]
+    for k, v in t2.ema.module.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(v, g_ref[k].float(), atol=1e-2, rtol=1e-2)  # fp16 copy of the same EMA
+    Trainer(tc2, dict(TINY)).train()
+    steps = [json.loads(l)["step"] for l in (tmp_path / "elsewhere" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    other = _tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "third"), init=str(snap))
+    with pytest.raises(ckpt.CheckpointError, match="another model config"):
+        Trainer(other, {**TINY, "nf": 8}).resume()
+    with pytest.raises(ckpt.CheckpointError, match="no warm-start snapshot"):
+        Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "4"), init=str(tmp_path / "nope")),
+                dict(TINY)).resume()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import time
 import tomllib
@@ -47,6 +48,7 @@ class TrainConfig:
     workers: int = 0  # DataLoader workers
     ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
     dataset_name: str = "synthbirds"  # recorded in the model card
+    init: str = ""  # warm-start snapshot folder (python -m t2i train snapshot) used when `out` has no training state
 
 
 def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[TrainConfig, dict]:
@@ -176,6 +178,8 @@ class Trainer:
 
     def resume(self) -> tuple[int, float]:
         state = ckpt.load_train_state(self.out)
+        if state is None and self.tc.init:
+            return self.warm_start(self.tc.init)
         if state is None:
             return 0, 0.0
         for k, v in self.nets.items():
@@ -186,6 +190,29 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
         set_rng_state(state["rng"])
         return int(state["step"]), float(state.get("wall", 0.0))
+
+    def warm_start(self, folder: str) -> tuple[int, float]:
+        """Networks, EMA, step and wall time from a snapshot (optimisers start afresh: with Adam's beta1 = 0 only
+        the second moment is lost, and it re-adapts within tens of steps); its log.jsonl continues here."""
+        import shutil
+
+        groups, meta = ckpt.load_snapshot(folder)
+        mine = dataclasses.asdict(self.cfg)
+        diff = sorted(k for k in set(mine) | set(meta["config"])
+                      if json.dumps(mine.get(k)) != json.dumps(meta["config"].get(k)) and k != "vocab_size")
+        if diff:
+            raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
+        try:
+            for k, v in self.nets.items():
+                _unwrap(v).load_state_dict(groups[f"nets.{k}"])
+            self.ema.module.load_state_dict(groups["ema"])
+        except (KeyError, RuntimeError) as e:
+            raise ckpt.CheckpointError(f"snapshot {folder} does not fit {self.tc.model}: {e}") from None
+        log = Path(folder) / "log.jsonl"
+        if self.rank == 0 and log.is_file() and not (self.out / "log.jsonl").is_file():
+            self.out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, self.out / "log.jsonl")
+        return meta["step"], meta["wall"]
 
     def save(self, step: int, wall: float) -> None:
         if self.rank != 0:
