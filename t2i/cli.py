@@ -182,7 +182,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tsne(sub)
     _add_ship(sub)
     _add_generate(sub)
+    _add_loadtest(sub)
     return p
+
+
+def _add_loadtest(sub):
+    s = sub.add_parser("loadtest", help="start-up time of app.py and Generate latency, one client and many at once")
+    s.add_argument("--model", required=True, help="a model name the app lists (e.g. swfgan-synthbirds-64)")
+    s.add_argument("--clients", type=int, default=8, help="concurrent gradio_client users")
+    s.add_argument("--calls", type=int, default=4, help="Generate requests per concurrent client")
+    s.add_argument("--single-calls", type=int, default=10, help="requests of the lone client")
+    s.add_argument("--results", default="results/bench.json", help="JSON to add the numbers to (key 'app')")
+
+
+def cmd_loadtest(a) -> int:
+    from t2i.eval.loadtest import loadtest
+
+    r = loadtest(a.model, a.clients, a.calls, a.single_calls, results=a.results)
+    print(f"app start-up {r['startup_s']:.1f} s; Generate (4 images) with one client p50 {r['single']['p50_ms']:.0f} ms,"
+          f" p95 {r['single']['p95_ms']:.0f} ms; with {a.clients} clients at once p50 {r['concurrent']['p50_ms']:.0f}"
+          f" ms, p95 {r['concurrent']['p95_ms']:.0f} ms ({r['concurrent']['requests_per_s']:.2f} requests/s)")
+    return 0
 
 
 def _add_generate(sub):
@@ -365,7 +385,7 @@ def cmd_export(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
-               "edit": cmd_edit, "tsne": cmd_tsne}[args.command]
+               "edit": cmd_edit, "tsne": cmd_tsne, "loadtest": cmd_loadtest}[args.command]
     try:
         return handler(args)
     except (FileNotFoundError, ValueError, KeyError) as e:
