@@ -101,6 +101,9 @@ def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_ro
         assert k in m, k
     assert m["n_images"] == 4 and m["train_steps"] == 2 and entry["key"] == report.model_key(ck / "dfgan-tiny")
     assert set(res["skipped"]) == {"damsm-synthbirds-64", "attr-classifier-synthbirds-64"}
+    card = (ck / "dfgan-tiny" / "README.md").read_text()  # the model card shows the metrics too
+    assert f"| attr_acc | {m['attr_acc']:.4g} |" in card
+    assert json.loads((ck / "dfgan-tiny" / "config.json").read_text())["metrics"]["fid"] == m["fid"]
     table = (res_dir / "results.md").read_text()
     assert "| `dfgan-tiny` | DF-GAN |" in table and f"{m['attr_acc']:.3f} ({m['attr_acc_ceiling']:.3f})" in table
     text = readme.read_text()

@@ -248,9 +248,10 @@ def _default_evaluator(checkpoints: Path, name: str) -> str:
 def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None = None, limit: int | None = None,
                  device: str | None = None, force: bool = False, results_dir: str | Path | None = None,
                  readme: str | Path | None = README, damsm: str | None = None, classifier: str | None = None,
-                 seed: int = 0, log=print) -> dict:
+                 seed: int = 0, log=print, cards: bool = True) -> dict:
     """Evaluate every model folder in `checkpoints` (default: the shipped ones), reusing cached results; write
-    results.json + results.md in `results_dir` and the README table (readme=None: leave the README alone).
+    results.json + results.md in `results_dir`, the README table (readme=None: leave the README alone) and, with
+    `cards`, each newly evaluated model's metrics into its config.json and model card.
     Returns the results dict. Raises ValueError when the README has no markers (after writing results/)."""
     import torch
 
@@ -314,6 +315,10 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
         _write_json(out_dir / RESULTS_FILE, {**results, "models": {**old.get("models", {}), **results["models"]},
                                              "updated": _dt.datetime.now().isoformat(timespec="seconds")})
         log(f"[{i}/{len(listing)}] {name}: done in {results['models'][name]['eval_seconds']} s")
+        if cards:
+            from t2i.eval.card import write_card
+
+            write_card(folder, results["models"][name]["metrics"])  # metrics are not part of the cache key
     results["updated"] = _dt.datetime.now().isoformat(timespec="seconds")
     _write_json(out_dir / RESULTS_FILE, results)
     table = results_table(results)
