@@ -140,3 +140,12 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     with pytest.raises(ckpt.CheckpointError, match="no warm-start snapshot"):
         Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "4"), init=str(tmp_path / "nope")),
                 dict(TINY)).resume()
+
+
+def test_ema_decay_ramps_up_so_short_runs_forget_the_random_init(tmp_path, cub_tiny, tiny_damsm):
+    t = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, ema_start=2), dict(TINY))
+    assert t.ema_decay_at(1) == 0.0 and t.ema_decay_at(2) == 0.0  # copies up to ema_start
+    assert t.ema_decay_at(10) == 11 / 20 and t.ema_decay_at(500) < 0.99
+    assert t.ema_decay_at(10 ** 6) == t.tc.ema_decay
+    flat = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, ema_rampup=False), dict(TINY))
+    assert flat.ema_decay_at(10) == flat.tc.ema_decay

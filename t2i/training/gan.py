@@ -40,6 +40,7 @@ class TrainConfig:
     device: str = ""  # "" = cuda if available else cpu
     ema_decay: float = 0.999  # EMA of the generator's weights
     ema_start: int = 0  # step from which EMA averages (before: copies)
+    ema_rampup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)): short runs forget the random init
     save_every: int = 500  # steps between checkpoints
     sample_every: int = 500  # steps between sample grids
     log_every: int = 20  # steps between log lines
@@ -254,6 +255,14 @@ class Trainer:
                            perceptual=self.perceptual, step=step, class_ids=batch["class_id"].to(self.device),
                            tokens=tokens, lengths=lengths)
 
+    def ema_decay_at(self, step: int) -> float:
+        """EMA decay after `step` generator steps (0 = copy)."""
+        if step <= self.tc.ema_start:
+            return 0.0
+        if self.tc.ema_rampup:
+            return min(self.tc.ema_decay, (1 + step) / (10 + step))
+        return self.tc.ema_decay
+
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp_on)
 
@@ -299,7 +308,7 @@ class Trainer:
             g_loss.backward()
             self.opt_g.step()
             step += 1
-            self.ema.update(_unwrap(self.nets["G"]), decay=0.0 if step <= self.tc.ema_start else None)
+            self.ema.update(_unwrap(self.nets["G"]), decay=self.ema_decay_at(step))
             imgs += len(ctx.real) * self.world
             now = time.time()
             wall, t_run, t_last = wall + now - t_last, t_run + now - t_last, now
