@@ -193,12 +193,13 @@ def _add_loadtest(sub):
     s.add_argument("--calls", type=int, default=4, help="Generate requests per concurrent client")
     s.add_argument("--single-calls", type=int, default=10, help="requests of the lone client")
     s.add_argument("--results", default="results/bench.json", help="JSON to add the numbers to (key 'app')")
+    s.add_argument("--screenshot", default=None, help="also save a headless-Chromium screenshot of a Generate here")
 
 
 def cmd_loadtest(a) -> int:
     from t2i.eval.loadtest import loadtest
 
-    r = loadtest(a.model, a.clients, a.calls, a.single_calls, results=a.results)
+    r = loadtest(a.model, a.clients, a.calls, a.single_calls, results=a.results, screenshot_to=a.screenshot)
     print(f"app start-up {r['startup_s']:.1f} s; Generate (4 images) with one client p50 {r['single']['p50_ms']:.0f} ms,"
           f" p95 {r['single']['p95_ms']:.0f} ms; with {a.clients} clients at once p50 {r['concurrent']['p50_ms']:.0f}"
           f" ms, p95 {r['concurrent']['p95_ms']:.0f} ms ({r['concurrent']['requests_per_s']:.2f} requests/s)")

@@ -198,6 +198,7 @@ def bench_train(family: str, steps: int = 4, batch_size: int | None = None, data
                 _random_damsm(tmp, Path(data), getattr(cfg, "text_dim", 256))
         tc.data, tc.damsm, tc.out, tc.steps = str(data), str(damsm), str(tmp / "run"), steps
         tc.log_every, tc.sample_every, tc.save_every, tc.workers = 1, 10 ** 9, 10 ** 9, 0
+        tc.init = ""  # speed from a fresh start, never a committed warm-start snapshot
         if device:
             tc.device = device
         trainer = Trainer(tc, model_cfg)

@@ -79,13 +79,44 @@ def _latencies(url: str, model: str, clients: int, calls: int, caption: str) -> 
     return out
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def screenshot(url: str, path: str | Path, caption: str, model: str | None = None) -> Path:
+    """Headless Chromium (Playwright + Debian's chromium): type `caption`, click Generate, wait for the gallery,
+    save the whole page as PNG."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        page.wait_for_selector("#generate-btn")
+        if model:
+            page.locator("#model input").first.fill(model)
+            page.keyboard.press("Enter")
+        page.locator("#caption textarea").fill(caption)
+        page.click("#generate-btn")
+        page.wait_for_function("(c) => (document.querySelector('#gen-info') || {}).innerText?.includes(c)",
+                               arg=caption.split()[-1])
+        page.wait_for_selector("#gallery img")
+        page.wait_for_timeout(1000)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        browser.close()
+    return Path(path)
+
+
 def _stats(ts: list[float]) -> dict:
     return {"n": len(ts), "p50_ms": float(np.percentile(ts, 50) * 1000), "p95_ms": float(np.percentile(ts, 95) * 1000)}
 
 
 def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 10,
              caption: str = "a small bird with a red belly and black wings", results: str | Path | None = None,
-             env: dict | None = None) -> dict:
+             env: dict | None = None, screenshot_to: str | Path | None = None) -> dict:
     port = _free_port()
     proc, startup = start_app(port, env)
     url = f"http://127.0.0.1:{port}/"
@@ -95,6 +126,8 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
         t0 = time.perf_counter()
         many = _latencies(url, model, clients, calls, caption)
         wall = time.perf_counter() - t0
+        if screenshot_to:
+            screenshot(url, screenshot_to, caption)
     finally:
         proc.terminate()
         try:
