@@ -43,8 +43,8 @@ TSNE_FILES = {"tsne_cycle.png": "with cycle consistency", "tsne_nocycle.png": "w
               "tsne.png": "t-SNE of W"}
 EDIT_UNAVAILABLE = ("**Editing model not available.** Text-guided editing needs a trained CI-GAN checkpoint "
                     "(a folder in `{root}` whose config.json has `\"model_type\": \"cigan\"`) and the edit pipeline "
-                    "(`t2i.edit`). Train one with `python -m t2i train gan --config train/cigan_synthbirds64.toml` "
-                    "or point `T2I_CHECKPOINTS` / `T2I_MODELS` to one.")
+                    "(`t2i.edit`). Train one with the three configs `train/cigan_{stylegan,encoder,aligner}_synthbirds64.toml` "
+                    "(train/README.md) or point `T2I_CHECKPOINTS` / `T2I_MODELS` to one.")
 CAM_UNAVAILABLE = ("CAM saliency needs the attribute classifier `{name}` in `{root}` (train it with "
                    "`python -m t2i train attr-classifier`); it is not there, so the CAM view is hidden.")
 
@@ -908,7 +908,7 @@ class Studio:
         if not cands:
             return [], ("**No CI-GAN checkpoint found**, so there is no latent space to show. The t-SNE figures "
                         "(`tsne_cycle.png`, `tsne_nocycle.png`) are written into the CI-GAN model folder by "
-                        "`t2i.viz.tsne.cycle_tsne_comparison` after training.")
+                        "`python -m t2i tsne --cycle ENC --nocycle ENC_NOCYCLE --out FOLDER` after training.")
         figs = []
         for e in cands:
             for fname, cap in TSNE_FILES.items():

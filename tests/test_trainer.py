@@ -81,6 +81,28 @@ def test_kill_9_then_resume_continues(tmp_path, cub_tiny, tiny_damsm):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["step"] == saved + 4
 
 
+def test_sigterm_saves_at_the_current_step_then_resume_continues(tmp_path, cub_tiny, tiny_damsm):
+    log = tmp_path / "run" / "log.jsonl"
+    p = subprocess.Popen(_cli(tmp_path, cub_tiny, tiny_damsm, 10000), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    t0 = time.time()
+    while time.time() - t0 < 120:
+        if log.is_file() and len(log.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    err, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, err[-2000:]
+    assert "SIGTERM: checkpoint written at step" in err
+    saved = torch.load(tmp_path / "run" / "train_state.pt", weights_only=True)["step"]
+    steps = [json.loads(l)["step"] for l in log.read_text().splitlines()]
+    assert saved == steps[-1] >= 4  # the step it was at, not the last save_every multiple
+    r = subprocess.run(_cli(tmp_path, cub_tiny, tiny_damsm, saved + 2), capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [json.loads(l)["step"] for l in log.read_text().splitlines()] == list(range(1, saved + 3))
+
+
 def test_torchrun_two_processes_gloo(tmp_path, cub_tiny, tiny_damsm):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m"] + _cli(tmp_path, cub_tiny, tiny_damsm, 3)[2:]

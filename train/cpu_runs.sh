@@ -2,7 +2,7 @@
 # Start (or resume) SynthBirds 64 px runs in the background on a CPU machine, one thread per run (on 2 cores,
 # several 1-thread runs get more images/s in all than one 2-thread run). Logs: logs/<run>.log; runs/<run>/.
 #   bash train/cpu_runs.sh dfgan swfgan csagan
-# Stop with: pkill -f "t2i train gan"  (a checkpoint is written every save_every steps; rerunning resumes)
+# Stop with: pkill -f "t2i train gan"  (SIGTERM: each run writes a checkpoint at its current step; rerunning resumes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p logs

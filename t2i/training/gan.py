@@ -10,6 +10,8 @@ import copy
 import dataclasses
 import json
 import os
+import signal
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -99,6 +101,41 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, captions: list[st
     from t2i.viz.grids import image_grid
 
     image_grid(images, nrow=nrow, captions=captions).save(path)
+
+
+class _StopRequest:
+    """SIGTERM / SIGINT during training: finish the current step, write a checkpoint, return (a later run resumes
+    from it). Under DDP the ranks agree on stopping through an all-reduce, so all stop at the same step."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signame: str | None = None
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():  # signal handlers only install there
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signame is not None:  # a second signal: give up at once
+            self.restore()
+            raise KeyboardInterrupt
+        self.signame = signal.Signals(signum).name
+
+    def requested(self, world: int, device: torch.device) -> bool:
+        flag = self.signame is not None
+        if world > 1:
+            t = torch.tensor([float(flag)], device=device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            flag = bool(t.item())
+            if flag and self.signame is None:
+                self.signame = "stop on another rank"
+        return flag
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
 
 
 class Trainer:
@@ -291,6 +328,7 @@ class Trainer:
         t_last, t_run, imgs = time.time(), 0.0, 0
         for v in self.nets.values():
             v.train()
+        stop = _StopRequest()
         while step < target:
             batch = next(data)
             ctx = self._context(batch, step)
@@ -322,5 +360,12 @@ class Trainer:
                     self.sample(step)
                 if step % self.tc.save_every == 0 or step == target:
                     self.save(step, wall)
+            if stop.requested(self.world, self.device):
+                if self.rank == 0:
+                    if step % self.tc.save_every != 0 and step != target:
+                        self.save(step, wall)
+                    tqdm.write(f"{stop.signame}: checkpoint written at step {step} in {self.out}; rerun to resume")
+                break
+        stop.restore()
         bar.close()
         return logs
