@@ -238,12 +238,14 @@ def _add_ship(sub):
     s.add_argument("--dest", default=None, help="another checkpoints root")
     s.add_argument("--eval", action="store_true", help="evaluate the shipped model and record its metrics")
     s.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+    s.add_argument("--note", default=None, help="status line for the card, e.g. 'Interim checkpoint: ...' "
+                                                "(kept when the card is rewritten; '' removes it)")
 
 
 def cmd_ship(a) -> int:
     from t2i.eval.card import ship, write_card
 
-    dest = ship(a.run, a.name, a.dest)
+    dest = ship(a.run, a.name, a.dest, note=a.note)
     if a.eval:
         from t2i.eval.run import evaluate
 

@@ -231,3 +231,24 @@ def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tmp_path, 
     assert m["stage"] == "aligner" and m["edit/steps"] == 2
     assert main(["eval", str(cigan["s2"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
     assert "edit/success" not in json.loads(out.read_text())
+
+
+def test_ship_cigan_writes_samples_and_keeps_the_status_note(cigan, tmp_path):
+    import json
+
+    from PIL import Image
+
+    from t2i.eval.card import ship, write_card
+
+    dest = ship(cigan["s3"], "cigan-x", tmp_path, note="Interim checkpoint: 3 steps.")
+    card = (dest / "README.md").read_text()
+    assert "> Interim checkpoint: 3 steps." in card and "![samples](samples.png)" in card
+    assert Image.open(dest / "samples.png").size[0] > 0  # text-to-image by optimisation, 4 seeds per caption
+    write_card(dest, {"attr_acc": 0.5})  # a later card (eval --all) keeps the note
+    card = (dest / "README.md").read_text()
+    assert "Interim checkpoint" in card and "| attr_acc | 0.5 |" in card
+    write_card(dest, note="")  # '' removes it
+    assert "Interim" not in (dest / "README.md").read_text()
+    assert json.loads((dest / "config.json").read_text())["status_note"] is None
+    enc = ship(cigan["s2"], "cigan-enc", tmp_path)  # encoder stage: the frozen generator's samples
+    assert (enc / "samples.png").is_file() and "![samples](samples.png)" in (enc / "README.md").read_text()

@@ -26,12 +26,22 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = True) -> Path:
-    """README.md (+ samples.png for text-to-image models) from config.json and `metrics` (also stored there)."""
+# Figures a model folder may hold (written by ship / evaluation / `python -m t2i tsne`), shown in this order.
+FIGURES = {"samples.png": "Samples", "edits.png": "Edits (input | inversion G(E(x)) | edited, with the edit text)",
+           "tsne_compare.png": "t-SNE of W: sampled vs inverted codes, with and without cycle consistency"}
+
+
+def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = True,
+               note: str | None = None) -> Path:
+    """README.md from config.json, `metrics` and `note` (a status line, e.g. "interim"; both stored in config.json
+    so that a later card keeps them), with the folder's figures (FIGURES)."""
     folder = Path(folder)
     record = ckpt.read_config(folder)
-    if metrics is not None:
-        record["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None}
+    if metrics is not None or note is not None:
+        if metrics is not None:
+            record["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None}
+        if note is not None:
+            record["status_note"] = note.strip() or None
         (folder / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
     from t2i.studio import FAMILY_INFO
 
@@ -44,13 +54,16 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
              f"| training steps | {record.get('step', '?')} |",
              f"| training wall time | {_fmt(record.get('train_wall_s', '?'))} s |",
              f"| t2i version | {record.get('t2i_version', '?')} |", ""]
+    if record.get("status_note"):
+        lines += ["> " + record["status_note"].replace("\n", "\n> "), ""]
     if record.get("metrics"):
         lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in record["metrics"].items()]
         lines.append("")
     lines += ["## Config", "", "```json", json.dumps(record["config"], indent=2, sort_keys=True), "```", ""]
-    if samples and (folder / "samples.png").is_file():
-        lines += ["## Samples", "", "![samples](samples.png)", ""]
+    for fname, title in FIGURES.items():
+        if (folder / fname).is_file() and (samples or fname != "samples.png"):
+            lines += [f"## {title}", "", f"![{fname[:-4]}]({fname})", ""]
     (folder / "README.md").write_text("\n".join(lines))
     return folder / "README.md"
 
@@ -62,9 +75,12 @@ def write_samples(folder: str | Path, captions: list[str] = SAMPLE_CAPTIONS, n: 
 
     from t2i.models import get_family, list_families
 
-    kind = ckpt.read_config(folder)["model_type"]
+    record = ckpt.read_config(folder)
+    kind = record["model_type"]
+    if kind == "cigan":
+        return _cigan_samples(folder, record, captions, n, seed)
     if kind not in list_families() or not get_family(kind).text_conditional:
-        return None  # encoders, classifiers and CI-GAN have no caption -> image grid here
+        return None  # encoders and classifiers have no caption -> image grid
     pipe = TextToImagePipeline.from_pretrained(folder)
     res = pipe(captions, seed=seed, n=n)
     images = []
@@ -77,8 +93,35 @@ def write_samples(folder: str | Path, captions: list[str] = SAMPLE_CAPTIONS, n: 
     return out
 
 
-def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None) -> Path:
-    """Copy a run's model files into checkpoints/NAME and write its card."""
+def _cigan_samples(folder: Path, record: dict, captions: list[str], n: int, seed: int) -> Path | None:
+    """CI-GAN: the aligner stage draws each caption by text-guided optimisation (EditPipeline.generate); the
+    encoder and StyleGAN2 stages show the frozen generator's samples G(mapping(z)), truncation 0.7."""
+    import torch
+
+    from t2i.edit import EditPipeline, load_cigan
+    from t2i.viz.grids import tile, to_pil
+
+    out = Path(folder) / "samples.png"
+    if record["config"].get("stage") == "aligner":
+        pipe = EditPipeline.from_pretrained(folder)
+        images = [im for c in captions for im in pipe.generate(c, seed=seed, n=n)]
+        tile(images, n, captions=None, scale=2).save(out)
+        return out
+    _, _, nets = load_cigan(folder)
+    G = nets.get("stylegan")
+    if G is None:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        z = torch.randn(len(captions) * n, G.z_dim, generator=g)
+        img = G(z, psi=0.7, noise_mode="const")
+    tile(to_pil(img), n * 2, captions=None, scale=2).save(out)
+    return out
+
+
+def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None,
+         note: str | None = None) -> Path:
+    """Copy a run's model files into checkpoints/NAME and write its card (`note`: a status line for the card)."""
     run = Path(run)
     ckpt.read_config(run)  # refuse folders that are not model folders
     dest = Path(dest_root or ckpt.SHIPPED) / name
@@ -87,5 +130,5 @@ def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metric
         if (run / f).is_file():
             shutil.copy2(run / f, dest / f)
     write_samples(dest)
-    write_card(dest, metrics)
+    write_card(dest, metrics, note=note)
     return dest
