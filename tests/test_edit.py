@@ -229,6 +229,7 @@ def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tmp_path, 
               "edit/seconds_per_edit", "t2i/attr_acc"):
         assert k in m, k
     assert m["stage"] == "aligner" and m["edit/steps"] == 2
+    assert (cigan["s3"] / "edits.png").is_file()  # the edit sheet the model card shows
     assert main(["eval", str(cigan["s2"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
     assert "edit/success" not in json.loads(out.read_text())
 

@@ -345,13 +345,15 @@ def tsne_figures(cycle_folder, nocycle_folder, data_root, out_dir, n: int = 500,
 def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", classifier=None, damsm=None,
                    steps: int | None = None, seed: int = 0) -> dict:
     """`python -m t2i eval` for a CI-GAN folder: encoder stage -> inversion numbers; aligner stage -> inversion,
-    edits and text-to-image AttrAcc (+ FID, R-precision when the DAMSM folder exists). n = limit or 200."""
+    edits and text-to-image AttrAcc (+ FID, R-precision when the DAMSM folder exists). Inversion and edits use
+    n = min(limit, 200) images (the issue's 200 edits); text-to-image uses `limit` captions (200 when None), like
+    the other models' evaluation."""
     from t2i import checkpoint as ckpt
     from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
 
     record = ckpt.read_config(model)
     stage = record["config"].get("stage")
-    n = limit or 200
+    n = min(limit, 200) if limit else 200
     if stage == "stylegan":
         raise ValueError(f"{model} is a CI-GAN stage-1 (StyleGAN2) folder: evaluate the encoder (stage 2) or the "
                          "aligner (stage 3) folder, which carry this generator")
@@ -369,13 +371,15 @@ def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", cla
                          "`python -m t2i train attr-classifier --data ROOT --out checkpoints/"
                          f"{CLASSIFIER_NAME}`") from None
     pipe = EditPipeline.from_pretrained(model, device=device)
-    metrics.update(evaluate_edits(model, data_root, classifier, n=n, steps=steps, seed=seed, device=device, pipe=pipe))
+    sheet = Path(model) / "edits.png" if Path(model).is_dir() else None  # the model card shows the first 16 edits
+    metrics.update(evaluate_edits(model, data_root, classifier, n=n, steps=steps, seed=seed, device=device, pipe=pipe,
+                                  sheet=sheet))
     damsm = damsm or DAMSM_NAME
     try:
         ckpt.resolve(damsm)
     except ckpt.CheckpointError:
         damsm = None  # AttrAcc only
-    t2i_m = evaluate_text_to_image(model, data_root, classifier, damsm=damsm, limit=n, seed=seed, device=device,
+    t2i_m = evaluate_text_to_image(model, data_root, classifier, damsm=damsm, limit=limit or n, seed=seed, device=device,
                                    pipe=pipe)
     metrics.update({f"t2i/{k}": v for k, v in t2i_m.items()})
     return metrics
