@@ -226,7 +226,7 @@ def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tmp_path, 
     assert main(["eval", str(cigan["s3"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
     m = json.loads(out.read_text())
     for k in ("inv/psnr", "inv/cycle_mse", "edit/success", "edit/preservation", "edit/psnr_outside",
-              "edit/seconds_per_edit", "t2i/attr_acc"):
+              "edit/seconds_per_edit", "t2i/attr_acc", "gen/fid"):
         assert k in m, k
     assert m["stage"] == "aligner" and m["edit/steps"] == 2
     assert (cigan["s3"] / "edits.png").is_file()  # the edit sheet the model card shows

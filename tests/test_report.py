@@ -163,3 +163,17 @@ def test_bench_train_reports_images_per_second(cub_tiny, tiny_damsm):
                     overrides={f"model.{k}": v for k, v in {**TINY, "img_size": 32}.items()})
     assert r["steps_timed"] == 2 and r["batch_size"] == 2 and r["train_images_per_s"] > 0
     assert r["config"] == "train/dfgan_synthbirds64.toml" and r["threads"] == torch.get_num_threads()
+
+
+def test_cigan_table_shows_inversion_and_edit_numbers_only_for_cigan_rows():
+    res = {"models": {
+        "dfgan-x": {"model_type": "dfgan", "metrics": {"attr_acc": 0.5}},
+        "cigan-x": {"model_type": "cigan", "metrics": {"stage": "aligner", "gen/fid": 123.45, "inv/psnr": 17.5,
+                                                       "inv/cycle_mse": 0.2, "inv/cycle_rel": 0.1, "edit/success": 0.25,
+                                                       "edit/seconds_per_edit": 0.5, "edit/latency_s": 2.0}},
+        "cigan-enc": {"model_type": "cigan", "metrics": {"stage": "encoder", "inv/psnr": 16.0}}}}
+    t = report.cigan_table(res)
+    assert "`dfgan-x`" not in t and "`cigan-x` | aligner | 123.5 | 17.50 | 0.200 (0.100)" in t
+    assert "0.50; 2.00" in t and "`cigan-enc` | encoder | – | 16.00" in t
+    assert t in report.results_table(res)
+    assert report.cigan_table({"models": {"dfgan-x": res["models"]["dfgan-x"]}}) == ""

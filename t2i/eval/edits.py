@@ -12,6 +12,7 @@ evaluate_edits      n SynthBirds test images, each asked to change one attribute
                       PSNR outside  edited vs input outside the edited part (SynthBirds part maps, cropped like the
                                     images, dilated by `dilate` px), and the same for the inversion vs the input;
                       seconds       per edit (batched) and the latency of one request through EditPipeline.edit.
+evaluate_generator_fid  FID of the stage-1 StyleGAN2's own samples G(mapping(z)) (the unconditional generator).
 evaluate_inversion  reconstruction PSNR of G(E(x)) vs x on test images; latent cycle error ||w - E(G(w))||^2 for
                     w = mapping(z) (mean over samples and dimensions, as the stage-2 loss; also relative to the
                     variance of w); Frechet distance between E(x) and mapping(z) in W.
@@ -256,6 +257,27 @@ def evaluate_inversion(encoder_folder, data_root, n: int = 200, device="cpu", se
             "inv/latent_fd": float(latent_frechet(ws.numpy(), w_inv.numpy()))}
 
 
+@torch.no_grad()
+def evaluate_generator_fid(folder, data_root, n: int = 1000, device="cpu", seed: int = 0, batch: int = 100,
+                           psi: float = 1.0) -> dict:
+    """FID of the frozen stage-1 StyleGAN2 on its own: n samples G(mapping(z)) (no truncation, constant noise)
+    against the real test split, with the same TF-Inception statistics as the text-to-image models' FID."""
+    from t2i.edit import load_cigan
+    from t2i.eval.fid import InceptionFeatures, features_of, frechet_distance, real_statistics, statistics
+
+    _, cfg, nets = load_cigan(folder, device)
+    G = nets["stylegan"]
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, cfg.z_dim, generator=g)
+    imgs = torch.cat([G(z[s:s + batch].to(device), psi=psi, noise_mode="const").clamp(-1, 1).cpu()
+                      for s in range(0, n, batch)])
+    net = InceptionFeatures(device)
+    mu, sigma = real_statistics(CaptionDataset(data_root, "test", cfg.img_size, augment=False), net)
+    feats = features_of((imgs[s:s + batch] for s in range(0, n, batch)), net, total=(n + batch - 1) // batch,
+                        desc="FID StyleGAN2")
+    return {"gen/fid": frechet_distance(*statistics(feats), mu, sigma), "gen/fid_n": n}
+
+
 def evaluate_text_to_image(folder, data_root, classifier, damsm=None, limit: int | None = 200, steps: int | None = None,
                            seed: int = 0, device="cpu", batch: int = 50, pipe=None) -> dict:
     """AttrAcc of CI-GAN text-to-image (pipe.generate_tensors) on one fixed caption per test image
@@ -361,6 +383,7 @@ def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", cla
     metrics.update(evaluate_inversion(model, data_root, n=n, device=device, seed=seed))
     if stage != "aligner":
         return metrics
+    metrics.update(evaluate_generator_fid(model, data_root, n=limit or 1000, device=device, seed=seed))
     from t2i.edit import EditPipeline
 
     classifier = classifier or CLASSIFIER_NAME
