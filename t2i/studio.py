@@ -43,7 +43,7 @@ TSNE_FILES = {"tsne_cycle.png": "with cycle consistency", "tsne_nocycle.png": "w
               "tsne.png": "t-SNE of W"}
 EDIT_UNAVAILABLE = ("**Editing model not available.** Text-guided editing needs a trained CI-GAN checkpoint "
                     "(a folder in `{root}` whose config.json has `\"model_type\": \"cigan\"`) and the edit pipeline "
-                    "(`t2i.edit`). Train one with the three configs `train/cigan_{stylegan,encoder,aligner}_synthbirds64.toml` "
+                    "(`t2i.edit`). Train one with the three configs `train/cigan_{{stylegan,encoder,aligner}}_synthbirds64.toml` "
                     "(train/README.md) or point `T2I_CHECKPOINTS` / `T2I_MODELS` to one.")
 CAM_UNAVAILABLE = ("CAM saliency needs the attribute classifier `{name}` in `{root}` (train it with "
                    "`python -m t2i train attr-classifier`); it is not there, so the CAM view is hidden.")
