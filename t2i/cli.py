@@ -134,6 +134,19 @@ def _add_tsne(sub):
     p.add_argument("--device", default="cpu")
 
 
+def _add_curves(sub):
+    p = sub.add_parser("curves", help="learning curves (quick-eval AttrAcc / R-precision or a loss) of training runs",
+                       description="Example: python -m t2i curves runs/csagan-synthbirds-64 runs/dfgan-synthbirds-64 "
+                                   "--out results/curves_onestage.png")
+    p.add_argument("runs", nargs="+", help="run folders, snapshot folders or log.jsonl files")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--metrics", nargs="+", default=["eval/attr_acc", "eval/r_precision"],
+                   help="logged keys, one panel each (e.g. g_loss damsm)")
+    p.add_argument("--x", choices=["step", "wall_s"], default="step", help="horizontal axis")
+    p.add_argument("--smooth", type=int, default=1, help="moving average over this many logged points")
+    p.add_argument("--target", type=float, default=None, help="dashed goal line on the first panel")
+
+
 def _add_bench(sub):
     p = sub.add_parser("bench", help="speed of the shipped models: generation, editing, training; writes results/bench.json",
                        description="Example: python -m t2i bench --tag before; python -m t2i bench --tag after --optimize")
@@ -180,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_edit(sub)
     _add_tsne(sub)
+    _add_curves(sub)
     _add_ship(sub)
     _add_generate(sub)
     _add_loadtest(sub)
@@ -361,6 +375,15 @@ def cmd_tsne(a) -> int:
     return 0
 
 
+def cmd_curves(a) -> int:
+    from t2i.viz.curves import training_curves
+
+    targets = {a.metrics[0]: a.target} if a.target is not None else None
+    training_curves(a.runs, a.metrics, x=a.x, smooth=a.smooth, targets=targets, out_png=a.out)
+    print(f"wrote {a.out}")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from t2i.eval.bench import run_bench
     from t2i.eval.report import README
@@ -388,7 +411,7 @@ def cmd_export(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
-               "edit": cmd_edit, "tsne": cmd_tsne, "loadtest": cmd_loadtest}[args.command]
+               "edit": cmd_edit, "tsne": cmd_tsne, "curves": cmd_curves, "loadtest": cmd_loadtest}[args.command]
     try:
         return handler(args)
     except (FileNotFoundError, ValueError, KeyError) as e:

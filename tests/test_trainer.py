@@ -171,3 +171,22 @@ def test_ema_decay_ramps_up_so_short_runs_forget_the_random_init(tmp_path, cub_t
     assert t.ema_decay_at(10 ** 6) == t.tc.ema_decay
     flat = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, ema_rampup=False), dict(TINY))
     assert flat.ema_decay_at(10) == flat.tc.ema_decay
+
+
+def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_tiny, tiny_damsm, studio_checkpoints):
+    from safetensors.torch import load_file
+
+    clf = str(studio_checkpoints / "attr-classifier-synthbirds-64")
+    plain = _tc(tmp_path / "a", cub_tiny, tiny_damsm)
+    Trainer(plain, dict(TINY)).train()
+    evald = _tc(tmp_path / "b", cub_tiny, tiny_damsm, eval_every=2, eval_images=6, classifier=clf)
+    Trainer(evald, dict(TINY)).train()
+    rows = [json.loads(l) for l in (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/attr_acc" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all(0 <= r["eval/attr_acc"] <= 1 and 0 <= r["eval/r_precision"] <= 1 and 1 <= r["eval/n_images"] <= 6
+               for r in evals)
+    assert [r["step"] for r in rows if "g_loss" in r] == [1, 2, 3, 4]
+    a = load_file(str(tmp_path / "a" / "run" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "run" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the evals drew no training randomness

@@ -186,7 +186,8 @@ class CaptionDataset(Dataset):
 
     def __getitem__(self, i: int, caption_index: int | None = None) -> dict:
         arr = self.load_image(i)
-        rng = random.Random() if self.augment else None
+        # augmentation draws from torch's RNG (seeded by the trainer, per DataLoader worker): runs are reproducible
+        rng = random.Random(int(torch.randint(0, 2 ** 62, ()).item())) if self.augment else None
         if self.augment:
             y, x = rng.randint(0, self.base - self.size), rng.randint(0, self.base - self.size)
             arr = arr[y:y + self.size, x:x + self.size]

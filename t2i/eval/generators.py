@@ -26,9 +26,10 @@ def test_captions(data: CaptionDataset, seed: int = 0) -> list[tuple[int, str]]:
 @torch.no_grad()
 def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor | None, class_ids: torch.Tensor,
                  data_root, device="cpu", damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME,
-                 image_attrs: list[dict] | None = None) -> dict:
+                 image_attrs: list[dict] | None = None, fid: bool = True) -> dict:
     """AttrAcc, FID and R-precision of generated `images` [N, 3, H, W] in [-1, 1] for `captions`; with the real
-    images (and their attribute labels) also the real-image R-precision (and its attribute-oracle ceiling)."""
+    images (and their attribute labels) also the real-image R-precision (and its attribute-oracle ceiling).
+    fid=False skips FID (the Inception pass), e.g. for the trainer's quick evals."""
     from t2i.data.synthbirds import parse_caption
     from t2i.eval.attributes import attr_acc, load_attr_classifier
     from t2i.eval.fid import InceptionFeatures, features_of, frechet_distance, real_statistics, statistics
@@ -58,13 +59,15 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
         from t2i.eval.rprecision import r_precision_ceiling
 
         out["r_precision_ceiling"] = r_precision_ceiling(image_attrs, mentioned, class_ids)
+    out["n_images"] = len(images)
+    if not fid:
+        return out
     net = InceptionFeatures(device)
     test = CaptionDataset(data_root, "test", images.shape[-1], augment=False)
     mu, sigma = real_statistics(test, net)
     feats = features_of((images[s:s + 100] for s in range(0, len(images), 100)), net,
                         total=(len(images) + 99) // 100, desc="FID fake")
     out["fid"] = frechet_distance(*statistics(feats), mu, sigma)
-    out["n_images"] = len(images)
     return out
 
 
@@ -83,7 +86,7 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
 
 
 def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,
-                       damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME) -> dict:
+                       damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME, fid: bool = True) -> dict:
     from t2i.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(model, device=device)
@@ -98,7 +101,7 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
 
         labels = read_image_attributes(data_root)[1]
         image_attrs = [labels.get(data.samples[i].key, {}) for i in idx]
-    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs)
+    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs, fid=fid)
     metrics["gen_images_per_s"] = len(images) / secs
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")

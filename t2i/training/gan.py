@@ -45,6 +45,9 @@ class TrainConfig:
     ema_rampup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)): short runs forget the random init
     save_every: int = 500  # steps between checkpoints
     sample_every: int = 500  # steps between sample grids
+    eval_every: int = 0  # steps between quick evals (AttrAcc, R-precision) of the EMA generator; 0 = off
+    eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
+    classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
     log_every: int = 20  # steps between log lines
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
     channels_last: bool = True  # channels-last memory format for the conv nets (faster oneDNN/cuDNN kernels)
@@ -280,6 +283,19 @@ class Trainer:
         save_grid(torch.cat([ctx.real, images.to(ctx.real.device)]), self.out / "samples" / f"{step:07d}.png",
                   nrow=len(images))
 
+    def quick_eval(self) -> dict:
+        """AttrAcc and R-precision of the checkpoint just written (the shipped EMA generator) on the first
+        tc.eval_images test captions, without FID; the training RNG streams are left untouched."""
+        from t2i.eval.generators import evaluate_generator
+
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            m = evaluate_generator(self.out, self.tc.data, limit=self.tc.eval_images, device=self.device,
+                                   damsm=self.tc.damsm, classifier=self.tc.classifier, fid=False)
+        for v in self.nets.values():
+            v.train()
+        return {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
+                "eval/n_images": m["n_images"]}
+
     # --- loop ----------------------------------------------------------------------------------------------------
     def _context(self, batch, step: int) -> StepContext:
         real = batch["image"].to(self.device, non_blocking=True)
@@ -360,6 +376,13 @@ class Trainer:
                     self.sample(step)
                 if step % self.tc.save_every == 0 or step == target:
                     self.save(step, wall)
+                if self.tc.eval_every and step % self.tc.eval_every == 0 and self.family.text_conditional:
+                    if step % self.tc.save_every != 0 and step != target:
+                        self.save(step, wall)
+                    metrics = self.quick_eval()
+                    log.write(step=step, wall_s=round(wall, 2), **metrics)
+                    tqdm.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+                    t_last = time.time()  # the eval is not training time
             if stop.requested(self.world, self.device):
                 if self.rank == 0:
                     if step % self.tc.save_every != 0 and step != target:

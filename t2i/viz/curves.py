@@ -1,0 +1,75 @@
+"""Learning curves from the trainer's log.jsonl: the quick evals (eval/attr_acc, eval/r_precision) or any logged
+loss against steps or training wall time, one line per run, so runs of different families compare at a glance."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+LABELS = {"eval/attr_acc": "AttrAcc (quick eval)", "eval/r_precision": "R-precision (quick eval)",
+          "step": "generator steps", "wall_s": "training wall time (h)"}
+
+
+def read_log(run) -> tuple[str, list[dict]]:
+    """(name, rows) of a run folder, snapshot folder or log.jsonl file; torn lines are skipped."""
+    p = Path(run)
+    f = p / "log.jsonl" if p.is_dir() else p
+    if not f.is_file():
+        raise FileNotFoundError(f"no training log at {f}")
+    rows = []
+    for line in f.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    name = (p if p.is_dir() else p.parent).name
+    return name, rows
+
+
+def series(rows: list[dict], metric: str, x: str = "step", smooth: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of the rows that log `metric` (a moving average over `smooth` points for noisy losses)."""
+    pts = [(r[x], r[metric]) for r in rows if metric in r and x in r and r[metric] is not None]
+    if not pts:
+        return np.zeros(0), np.zeros(0)
+    xs, ys = (np.asarray(v, dtype=np.float64) for v in zip(*pts))
+    if smooth > 1 and len(ys) >= smooth:
+        ys = np.convolve(ys, np.ones(smooth) / smooth, mode="valid")
+        xs = xs[smooth - 1:]
+    if x == "wall_s":
+        xs = xs / 3600.0
+    return xs, ys
+
+
+def training_curves(runs: list, metrics=("eval/attr_acc", "eval/r_precision"), x: str = "step",
+                    smooth: int = 1, targets: dict | None = None, out_png=None, title: str | None = None) -> Figure:
+    """One panel per metric, one line per run; targets {metric: value} draws a dashed goal line."""
+    logs = [read_log(r) for r in runs]
+    fig = Figure(figsize=(5.2 * len(metrics), 3.8), layout="constrained")
+    drawn = 0
+    for k, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), k + 1)
+        for name, rows in logs:
+            xs, ys = series(rows, metric, x, smooth)
+            if len(xs):
+                ax.plot(xs, ys, marker="o" if len(xs) < 40 else None, ms=3, label=name)
+                drawn += 1
+        if targets and metric in targets:
+            ax.axhline(targets[metric], ls="--", c="grey", lw=1, label=f"target {targets[metric]:g}")
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if not drawn:
+        raise ValueError(f"none of {', '.join(str(r) for r in runs)} logs {', '.join(metrics)} "
+                         "(quick evals need train.eval_every > 0)")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    FigureCanvasAgg(fig)
+    if out_png is not None:
+        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, dpi=120, bbox_inches="tight")
+    return fig

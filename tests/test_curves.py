@@ -1,0 +1,48 @@
+"""Learning curves from training logs (python -m t2i curves)."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from t2i.cli import main
+from t2i.viz.curves import series, training_curves
+
+
+def _run(folder, accs, torn=False):
+    folder.mkdir(parents=True)
+    rows = []
+    for i, a in enumerate(accs):
+        rows.append({"step": 100 * (i + 1), "wall_s": 360.0 * (i + 1), "g_loss": 1.0 / (i + 1)})
+        rows.append({"step": 100 * (i + 1), "wall_s": 360.0 * (i + 1), "eval/attr_acc": a, "eval/r_precision": a / 2})
+    text = "".join(json.dumps(r) + "\n" for r in rows) + ('{"step": 9' if torn else "")
+    (folder / "log.jsonl").write_text(text)
+    return folder
+
+
+def test_series_reads_eval_rows_and_hours(tmp_path):
+    from t2i.viz.curves import read_log
+
+    name, rows = read_log(_run(tmp_path / "a", [0.2, 0.4, 0.5], torn=True))
+    assert name == "a" and len(rows) == 6  # the torn last line is skipped
+    xs, ys = series(rows, "eval/attr_acc")
+    assert xs.tolist() == [100, 200, 300] and ys.tolist() == [0.2, 0.4, 0.5]
+    xs, _ = series(rows, "eval/attr_acc", x="wall_s")
+    assert np.allclose(xs, [0.1, 0.2, 0.3])
+    xs, ys = series(rows, "g_loss", smooth=2)
+    assert xs.tolist() == [200, 300] and np.allclose(ys, [0.75, (0.5 + 1 / 3) / 2])
+
+
+def test_cli_writes_a_png_and_explains_missing_evals(tmp_path, capsys):
+    a, b = _run(tmp_path / "a", [0.2, 0.4]), _run(tmp_path / "b", [0.3, 0.6, 0.7])
+    out = tmp_path / "curves.png"
+    assert main(["curves", str(a), str(b), "--out", str(out), "--target", "0.75"]) == 0
+    with Image.open(out) as im:
+        assert im.width > 600 and im.height > 300
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "log.jsonl").write_text(json.dumps({"step": 1, "g_loss": 1.0}) + "\n")
+    assert main(["curves", str(tmp_path / "c"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "eval_every" in capsys.readouterr().err
+    assert main(["curves", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")]) == 2
+    with pytest.raises(ValueError):
+        training_curves([tmp_path / "c"], metrics=("eval/attr_acc",))
