@@ -120,12 +120,15 @@ def test_modconv_fused_equals_reference_and_demodulation_keeps_std():
     torch.manual_seed(0)
     fused = ModulatedConv2d(32, 32, 3, w_dim=16, fused=True)
     ref = ModulatedConv2d(32, 32, 3, w_dim=16, fused=False)
+    auto = ModulatedConv2d(32, 32, 3, w_dim=16)  # fused=None: by device (activation scaling on CPU)
     ref.load_state_dict(fused.state_dict())
+    auto.load_state_dict(fused.state_dict())
     x = torch.randn(4, 32, 8, 8)
     for scale in (0.1, 1.0, 30.0):  # styles far from 1 must not blow up or kill the signal
         w = torch.randn(4, 16) * scale
         a, b = fused(x, w), ref(x, w)
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+        assert torch.equal(auto(x, w), b)
         std = a.flatten(1).std(1)
         assert ((std > 0.5) & (std < 2.0)).all(), (scale, std)
     up = ModulatedConv2d(32, 8, 3, w_dim=16, up=True)

@@ -253,3 +253,21 @@ def test_ship_cigan_writes_samples_and_keeps_the_status_note(cigan, tmp_path):
     assert json.loads((dest / "config.json").read_text())["status_note"] is None
     enc = ship(cigan["s2"], "cigan-enc", tmp_path)  # encoder stage: the frozen generator's samples
     assert (enc / "samples.png").is_file() and "![samples](samples.png)" in (enc / "README.md").read_text()
+
+
+def test_stylegan_snapshot_warm_starts_whatever_the_modconv_implementation(cigan, cub_tiny, tmp_path):
+    """fused_modconv changes how, not what, G computes: a snapshot taken with one warm-starts the other; an
+    architecture field still refuses."""
+    from t2i import checkpoint as ckpt
+    from t2i.training.gan import Trainer, load_run_config
+
+    _train(cub_tiny, tmp_path / "fused", 1, stage="stylegan", fused_modconv=True)
+    snap = ckpt.save_snapshot(tmp_path / "fused", tmp_path / "snap")
+
+    def tc(out):
+        return load_run_config(None, {"train.model": "cigan", "train.data": str(cub_tiny), "train.out": str(out),
+                                      "train.steps": 2, "train.batch_size": 2, "train.init": str(snap)})[0]
+
+    assert Trainer(tc(tmp_path / "auto"), {**TINY, "stage": "stylegan"}).resume()[0] == 1
+    with pytest.raises(ckpt.CheckpointError, match="another model config"):
+        Trainer(tc(tmp_path / "wide"), {**TINY, "stage": "stylegan", "channel_max": 32}).resume()

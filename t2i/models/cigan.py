@@ -71,7 +71,8 @@ class CIGANConfig:
     channel_base: int = 2048  # G channels(res) = min(channel_base // res, channel_max): 128 up to 16 px, 64 at 32,
     #                           32 at 64 (DF-GAN nf=32 widths); 4096 doubles the 32-64 px widths at 2.3x the cost
     channel_max: int = 128  # G channel cap
-    fused_modconv: bool = True  # grouped-conv modulated conv (False: activation scaling; same maths)
+    fused_modconv: bool | None = None  # modconv as one grouped conv (True) or activation scaling (False); None =
+    #                                   grouped on CUDA, scaling on CPU (2.8x faster there); weights are the same
     # --- StyleGAN2 discriminator (stage 1; a fresh one is the image D of stage 2) ---
     d_channel_base: int = 2048  # D channels(res) = min(d_channel_base // res, d_channel_max)
     d_channel_max: int = 128  # D channel cap
@@ -280,6 +281,7 @@ class CIGAN(Family):
     text_conditional = False  # G is never conditioned on DAMSM features; the aligner reads token ids
     needs_perceptual = True  # (stage 2 only, see uses_perceptual)
     g_keys = ("G",)
+    runtime_fields = ("fused_modconv",)
 
     # --- what the trainer needs to know ---
     @classmethod

@@ -79,6 +79,7 @@ class Family:
     text_conditional: ClassVar[bool] = True
     g_keys: ClassVar[tuple[str, ...]] = ("G",)
     needs_perceptual: ClassVar[bool] = False
+    runtime_fields: ClassVar[tuple[str, ...]] = ()  # config fields that change how, not what, is computed
 
     @classmethod
     def config_from_dict(cls, d: dict):

@@ -68,7 +68,7 @@ class SynthesisLayer(nn.Module):
                  w_dim: int,  # latent size
                  resolution: int,  # output resolution (for the constant noise map)
                  up: bool = False,  # x2 upsampling before the convolution
-                 fused: bool = True):  # grouped-conv modulated convolution
+                 fused: bool | None = None):  # modulated-conv implementation (ModulatedConv2d; None = by device)
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, demodulate=True, up=up, fused=fused)
         self.noise = NoiseInjection(resolution)
@@ -84,7 +84,7 @@ class ToRGB(nn.Module):
 
     def __init__(self, in_channels: int,  # input channels
                  w_dim: int,  # latent size
-                 fused: bool = True):  # grouped-conv modulated convolution
+                 fused: bool | None = None):  # modulated-conv implementation (ModulatedConv2d; None = by device)
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, 3, 1, w_dim, demodulate=False, fused=fused)
         self.bias = nn.Parameter(torch.zeros(3))
@@ -100,7 +100,7 @@ class SynthesisBlock(nn.Module):
                  out_channels: int,  # channels at this resolution
                  w_dim: int,  # latent size
                  resolution: int,  # this block's output resolution
-                 fused: bool = True):  # grouped-conv modulated convolution
+                 fused: bool | None = None):  # modulated-conv implementation (ModulatedConv2d; None = by device)
         super().__init__()
         self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, fused=fused)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, fused=fused)
@@ -118,7 +118,7 @@ class SynthesisNetwork(nn.Module):
                  img_size: int,  # output resolution, a power of two >= 8
                  channel_base: int = 4096,  # channels(res) = min(channel_base // res, channel_max)
                  channel_max: int = 128,  # channel cap
-                 fused: bool = True):  # grouped-conv modulated convolution
+                 fused: bool | None = None):  # modulated-conv implementation (ModulatedConv2d; None = by device)
         super().__init__()
         k = _log2_size(img_size)
         self.w_dim, self.img_size, self.num_ws = w_dim, img_size, 2 * k - 2
@@ -164,7 +164,7 @@ class Generator(nn.Module):
                  w_avg_beta: float = 0.995,  # decay of the tracked w average
                  channel_base: int = 4096,  # synthesis channels(res) = min(channel_base // res, channel_max)
                  channel_max: int = 128,  # synthesis channel cap
-                 fused_modconv: bool = True):  # grouped-conv (True) or activation-scaling (False) modconv
+                 fused_modconv: bool | None = None):  # grouped-conv (True), activation-scaling (False), None = by device
         super().__init__()
         self.z_dim, self.w_dim, self.img_size = z_dim, w_dim, img_size
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, mapping_lr_mul, w_avg_beta)

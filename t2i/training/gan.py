@@ -240,7 +240,8 @@ class Trainer:
         groups, meta = ckpt.load_snapshot(folder)
         mine = dataclasses.asdict(self.cfg)
         diff = sorted(k for k in set(mine) | set(meta["config"])
-                      if json.dumps(mine.get(k)) != json.dumps(meta["config"].get(k)) and k != "vocab_size")
+                      if json.dumps(mine.get(k)) != json.dumps(meta["config"].get(k))
+                      and k not in ("vocab_size", *self.family.runtime_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
         try:
