@@ -37,8 +37,8 @@ from torch import Tensor
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
 from t2i.imageio import prepare_upload
-from t2i.models.cigan import CIGAN, generate_from_text, text_guided_optimise
-from t2i.pipeline import CaptionError, check_caption
+from t2i.models.cigan import CIGAN, generate_from_text, optimise_latent, text_guided_optimise
+from t2i.pipeline import check_caption, encode_caption
 from t2i.viz.grids import tile, to_pil
 
 # --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
@@ -114,32 +114,17 @@ def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: 
     Its gradient on w is 2/tau * (E_p[t_k] - t): it moves w only along what tells the requested text from its
     alternatives (the attributes the text does not name cancel), and fades once the text wins.
     t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative). Returns (w, G(w)) detached."""
-    with torch.inference_mode(False), torch.enable_grad():
-        w = w_init.detach().clone().requires_grad_(True)
-        t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
-        x_ref = None if x_ref is None else x_ref.detach().clone()
-        opt = torch.optim.Adam([w], lr=lr)
-        for i in range(steps):
-            d_pos = (w - t).pow(2).sum(-1)  # [N]
-            d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
-            logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
-            loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
-            if lam_l2 > 0:
-                loss = loss + lam_l2 * d_pos.mean()
-            if lam_per > 0 or lam_pix > 0:
-                img = G.synthesis(w, noise_mode="const")
-                if lam_per > 0:
-                    loss = loss + lam_per * perceptual(img, x_ref)
-                if lam_pix > 0:
-                    loss = loss + lam_pix * torch.nn.functional.mse_loss(img, x_ref)
-            (w.grad,) = torch.autograd.grad(loss, [w])
-            opt.step()
-            w.grad = None
-            if progress is not None:
-                progress(i + 1, steps)
-        with torch.no_grad():
-            img = G.synthesis(w, noise_mode="const")
-    return w.detach(), img.detach()
+    t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
+
+    def text_loss(w: Tensor) -> Tensor:
+        d_pos = (w - t).pow(2).sum(-1)  # [N]
+        d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
+        logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
+        loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
+        return loss + lam_l2 * d_pos.mean() if lam_l2 > 0 else loss
+
+    return optimise_latent(G, w_init, text_loss, steps, lr, lam_per=lam_per, x_ref=x_ref, perceptual=perceptual,
+                           progress=progress, lam_pix=lam_pix)
 
 
 def pil_to_tensor(img: Image.Image) -> Tensor:
@@ -227,12 +212,7 @@ class EditPipeline:
         ids, lengths, read, unknown = [], [], [], []
         for c in texts:
             c = check_caption(c)
-            enc = self.vocab.encode(c, self.max_words)
-            if enc.length == 0:
-                toks = tokenize(c)
-                hint = f" (unknown: {', '.join(enc.unknown[:8])})" if toks else " (no English words found)"
-                raise CaptionError(f"none of the words of {c[:60]!r} are in the model's vocabulary{hint}; "
-                                   "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
+            enc = encode_caption(self.vocab, c, self.max_words)
             ids.append(enc.ids)
             lengths.append(enc.length)
             read.append([self.vocab.itos[i] for i in enc.ids[:enc.length]])

@@ -48,6 +48,17 @@ def check_caption(text) -> str:
     return text[:MAX_CAPTION_CHARS]
 
 
+def encode_caption(vocab: Vocabulary, caption: str, max_words: int):
+    """vocab.encode(caption) for a checked caption; a CaptionError that names the unknown words when no word of it
+    is in the vocabulary."""
+    enc = vocab.encode(caption, max_words)
+    if enc.length == 0:
+        hint = f" (unknown: {', '.join(enc.unknown[:8])})" if tokenize(caption) else " (no English words found)"
+        raise CaptionError(f"none of the words of {caption[:60]!r} are in the model's vocabulary{hint}; "
+                           "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
+    return enc
+
+
 class TextToImagePipeline:
     """A text-conditional generator + its frozen DAMSM text encoder + vocabulary, loaded from a model folder."""
 
@@ -86,12 +97,7 @@ class TextToImagePipeline:
         out = []
         for c in captions:
             if c not in self._text_cache:
-                enc = self.vocab.encode(c, self.max_words)
-                if enc.length == 0:
-                    toks = tokenize(c)
-                    hint = f" (unknown: {', '.join(enc.unknown[:8])})" if toks else " (no English words found)"
-                    raise CaptionError(f"none of the words of {c[:60]!r} are in the model's vocabulary{hint}; "
-                                       "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
+                enc = encode_caption(self.vocab, c, self.max_words)
                 tok = torch.tensor([enc.ids], device=self.device)
                 words, sent = self.text_encoder(tok, torch.tensor([enc.length], device=self.device))
                 mask = tok == 0

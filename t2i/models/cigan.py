@@ -586,6 +586,20 @@ def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: flo
     progress: called as progress(i, steps) after step i = 1..steps (e.g. a Gradio progress bar).
     Safe under torch.no_grad()/inference_mode(); G's parameters receive no .grad.
     """
+    t = t.detach().clone()
+    if w_init.dim() == 3 and t.dim() == 2:
+        t = t.unsqueeze(1)
+    return optimise_latent(G, w_init, lambda w: (w - t).pow(2).sum(dim=-1).mean(), steps=steps, lr=lr,
+                           lam_per=lam_per, x_ref=x_ref, perceptual=perceptual, progress=progress, lam_pix=lam_pix,
+                           noise_mode=noise_mode)
+
+
+def optimise_latent(G, w_init: Tensor, text_loss: Callable[[Tensor], Tensor], steps: int, lr: float,
+                    lam_per: float = 0.0, x_ref: Tensor | None = None, perceptual: Callable | None = None,
+                    progress=None, lam_pix: float = 0.0, noise_mode: str = "const") -> tuple[Tensor, Tensor]:
+    """The optimisation loop of the text-guided edits: Adam on w for `steps` steps of
+    text_loss(w) + lam_per * perceptual(G(w), x_ref) + lam_pix * MSE(G(w), x_ref); returns (w, G(w)) detached.
+    text_loss is ||w - t||^2 (text_guided_optimise) or the contrastive score of t2i.edit.optimise_contrastive."""
     needs_image = lam_per > 0 or lam_pix > 0
     if needs_image and x_ref is None:
         raise ValueError("lam_per/lam_pix > 0 need x_ref (the image to preserve)")
@@ -594,13 +608,10 @@ def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: flo
     synth = _synth(G, noise_mode)
     with torch.inference_mode(False), torch.enable_grad():
         w = w_init.detach().clone().requires_grad_(True)
-        t = t.detach().clone()
-        if w.dim() == 3 and t.dim() == 2:
-            t = t.unsqueeze(1)
         x_ref = None if x_ref is None else x_ref.detach().clone()
         opt = torch.optim.Adam([w], lr=lr)
         for i in range(steps):
-            loss = (w - t).pow(2).sum(dim=-1).mean()
+            loss = text_loss(w)
             if needs_image:
                 img = synth(w)
                 if lam_per > 0:
