@@ -190,3 +190,16 @@ def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_ti
     a = load_file(str(tmp_path / "a" / "run" / "model.safetensors"))
     b = load_file(str(tmp_path / "b" / "run" / "model.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the evals drew no training randomness
+
+
+def test_tensorboard_mirror_of_the_log(tmp_path, cub_tiny, tiny_damsm):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, tensorboard=True), dict(TINY)).train()
+    ea = EventAccumulator(str(tmp_path / "run" / "tb"))
+    ea.Reload()
+    assert {"g_loss", "d_loss", "imgs_per_s"} <= set(ea.Tags()["scalars"])
+    rows = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    events = ea.Scalars("g_loss")
+    assert [e.step for e in events] == [1, 2, 3, 4]
+    assert [round(e.value, 4) for e in events] == [round(r["g_loss"], 4) for r in rows]

@@ -49,7 +49,8 @@ def set_rng_state(state: dict) -> None:
 class JsonlLog:
     """Append-only JSONL log; on resume, lines past the resumed step are dropped so the log continues cleanly."""
 
-    def __init__(self, path: str | Path, resume_step: int | None = None):
+    def __init__(self, path: str | Path, resume_step: int | None = None, tensorboard: str | Path | None = None):
+        """tensorboard: a folder to mirror every numeric value into as TensorBoard scalars (needs tensorboard)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_step is not None and self.path.is_file():
@@ -57,6 +58,13 @@ class JsonlLog:
             self.path.write_text("".join(ln + "\n" for ln in keep))
         elif resume_step is None and self.path.is_file():
             self.path.unlink()
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:  # the package is in requirements.txt; a trimmed install may lack it
+                raise RuntimeError("tensorboard logging needs the tensorboard package: pip install tensorboard") from e
+            self.tb = SummaryWriter(str(tensorboard), purge_step=resume_step)
 
     @staticmethod
     def _step(line: str) -> int:
@@ -68,6 +76,14 @@ class JsonlLog:
     def write(self, **record) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.tb is not None and "step" in record:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    self.tb.add_scalar(k, v, record["step"])
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
 
     def read(self) -> list[dict]:
         if not self.path.is_file():

@@ -48,6 +48,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between quick evals (AttrAcc, R-precision) of the EMA generator; 0 = off
     eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
     classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
+    tensorboard: bool = False  # also write every logged number as TensorBoard scalars to <out>/tb
     log_every: int = 20  # steps between log lines
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
     channels_last: bool = True  # channels-last memory format for the conv nets (faster oneDNN/cuDNN kernels)
@@ -332,7 +333,8 @@ class Trainer:
     def train(self, stop_after: int | None = None) -> dict:
         """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
         step, wall = self.resume()
-        log = JsonlLog(self.out / "log.jsonl", resume_step=step if step else None) if self.rank == 0 else None
+        log = JsonlLog(self.out / "log.jsonl", resume_step=step if step else None,
+                       tensorboard=self.out / "tb" if self.tc.tensorboard else None) if self.rank == 0 else None
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         target = self.tc.steps if stop_after is None else min(self.tc.steps, step + stop_after)
@@ -392,4 +394,6 @@ class Trainer:
                 break
         stop.restore()
         bar.close()
+        if log is not None:
+            log.close()
         return logs
