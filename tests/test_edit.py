@@ -271,3 +271,26 @@ def test_stylegan_snapshot_warm_starts_whatever_the_modconv_implementation(cigan
     assert Trainer(tc(tmp_path / "auto"), {**TINY, "stage": "stylegan"}).resume()[0] == 1
     with pytest.raises(ckpt.CheckpointError, match="another model config"):
         Trainer(tc(tmp_path / "wide"), {**TINY, "stage": "stylegan", "channel_max": 32}).resume()
+
+
+def test_encoder_snapshot_warm_starts_onto_a_newer_generator(cigan, cub_tiny, tmp_path):
+    """Stage 2 warm-started from a snapshot taken over another frozen StyleGAN2: the trained nets (E, its EMA, the
+    discriminators) and the step come from the snapshot, the frozen generator from this run's generator_ckpt."""
+    from t2i.edit import load_cigan
+    from t2i.training.gan import Trainer, load_run_config
+
+    snap = ckpt.save_snapshot(cigan["s2"], tmp_path / "snap")
+    newer = _train(cub_tiny, tmp_path / "s1b", 5, stage="stylegan")  # another generator
+    tc = load_run_config(None, {"train.model": "cigan", "train.data": str(cub_tiny), "train.out": str(tmp_path / "o"),
+                                "train.steps": 4, "train.batch_size": 2, "train.init": str(snap)})[0]
+    tr = Trainer(tc, {**TINY, "stage": "encoder", "generator_ckpt": str(newer)})
+    assert tr.resume()[0] == 2
+    groups, _ = ckpt.load_snapshot(snap)
+    for k, v in tr.nets["G"].state_dict().items():
+        torch.testing.assert_close(v, groups["nets.G"][k].to(v.dtype))
+    _, _, nets = load_cigan(newer)
+    want, old = nets["stylegan"].state_dict(), groups["nets.Gen"]
+    got = tr.nets["Gen"].state_dict()
+    assert any(not torch.equal(want[k], old[k].to(want[k].dtype)) for k in want)  # the two generators differ
+    for k in want:
+        torch.testing.assert_close(got[k], want[k])

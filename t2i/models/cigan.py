@@ -282,6 +282,7 @@ class CIGAN(Family):
     needs_perceptual = True  # (stage 2 only, see uses_perceptual)
     g_keys = ("G",)
     runtime_fields = ("fused_modconv",)
+    source_fields = ("generator_ckpt", "encoder_ckpt")
 
     # --- what the trainer needs to know ---
     @classmethod

@@ -80,6 +80,7 @@ class Family:
     g_keys: ClassVar[tuple[str, ...]] = ("G",)
     needs_perceptual: ClassVar[bool] = False
     runtime_fields: ClassVar[tuple[str, ...]] = ()  # config fields that change how, not what, is computed
+    source_fields: ClassVar[tuple[str, ...]] = ()  # config fields naming frozen pretrained inputs (a warm start may swap them)
 
     @classmethod
     def config_from_dict(cls, d: dict):

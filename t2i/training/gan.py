@@ -235,18 +235,22 @@ class Trainer:
 
     def warm_start(self, folder: str) -> tuple[int, float]:
         """Networks, EMA, step and wall time from a snapshot (optimisers start afresh: with Adam's beta1 = 0 only
-        the second moment is lost, and it re-adapts within tens of steps); its log.jsonl continues here."""
+        the second moment is lost, and it re-adapts within tens of steps); its log.jsonl continues here.
+        Frozen nets (no trainable parameter, e.g. CI-GAN's pretrained StyleGAN2 in stage 2) keep what this run's
+        config loaded (Family.source_fields), so a trained net can be warm-started onto a newer frozen input."""
         import shutil
 
         groups, meta = ckpt.load_snapshot(folder)
         mine = dataclasses.asdict(self.cfg)
         diff = sorted(k for k in set(mine) | set(meta["config"])
                       if json.dumps(mine.get(k)) != json.dumps(meta["config"].get(k))
-                      and k not in ("vocab_size", *self.family.runtime_fields))
+                      and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
         try:
             for k, v in self.nets.items():
+                if not any(p.requires_grad for p in _unwrap(v).parameters()):
+                    continue  # frozen input: from the config's source, not the snapshot
                 _unwrap(v).load_state_dict(groups[f"nets.{k}"])
             self.ema.module.load_state_dict(groups["ema"])
         except (KeyError, RuntimeError) as e:
