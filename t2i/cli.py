@@ -116,6 +116,8 @@ def _add_edit(sub):
     p.add_argument("--out", required=True, help="PNG to write (input | inversion | edited)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: t2i.edit.DEFAULT_STEPS)")
     p.add_argument("--lam", type=float, default=1.0, help="preservation strength (0 = text only, 1 = default)")
+    p.add_argument("--invert-steps", type=int, default=None,
+                   help="In-Domain refinement steps of the inversion before the edit (default: t2i.edit.INVERT_STEPS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -355,10 +357,11 @@ def cmd_eval(a) -> int:
 
 
 def cmd_edit(a) -> int:
-    from t2i.edit import DEFAULT_STEPS, edit_file
+    from t2i.edit import DEFAULT_STEPS, INVERT_STEPS, edit_file
 
     res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
-                    lam=a.lam, seed=a.seed, device=a.device)
+                    lam=a.lam, seed=a.seed, device=a.device,
+                    invert_steps=INVERT_STEPS if a.invert_steps is None else a.invert_steps)
     if res.unknown:
         print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
     for note in res.notes:

@@ -37,13 +37,14 @@ from torch import Tensor
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
 from t2i.imageio import prepare_upload
-from t2i.models.cigan import CIGAN, generate_from_text, optimise_latent, text_guided_optimise
+from t2i.models.cigan import CIGAN, generate_from_text, invert, optimise_latent, text_guided_optimise
 from t2i.pipeline import check_caption, encode_caption
 from t2i.viz.grids import tile, to_pil
 
 # --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
 DEFAULT_STEPS = 50  # Adam steps of the text-guided optimisation (the app's default)
 DEFAULT_LR = 0.01  # Adam learning rate on w (a coordinate moves at most about lr per step)
+INVERT_STEPS = 0  # In-Domain refinement steps of the inversion before the edit (0 = the encoder's code as is)
 PER_WEIGHT = 1.0  # lam_per at lam = 1: weight of the perceptual term (the paper's preservation term)
 PIX_WEIGHT = 0.0  # lam_pix at lam = 1: weight of the extra pixel-MSE preservation term (ours; 0 = paper only)
 GEN_STEPS = 50  # text-to-image steps (generate)
@@ -226,10 +227,10 @@ class EditPipeline:
         img = prepare_upload(image, size=self.img_size, notes=notes)
         return img, pil_to_tensor(img).to(self.device)
 
-    @torch.no_grad()
-    def invert(self, x: Tensor) -> Tensor:
-        """w = E(x) for images [N, 3, S, S] in [-1, 1]."""
-        return self.E(x.to(self.device))
+    def invert(self, x: Tensor, steps: int = 0, lr: float = DEFAULT_LR, progress=None) -> Tensor:
+        """w = E(x) for images [N, 3, S, S] in [-1, 1]; with steps > 0 refined by In-Domain inversion's
+        domain-regularised optimisation (t2i.models.cigan.invert: pixel MSE + ||w - E(G(w))||^2)."""
+        return invert(self.E, self.G, x.to(self.device), steps=steps, lr=lr, progress=progress)
 
     @torch.no_grad()
     def synthesize(self, w: Tensor) -> Tensor:
@@ -253,12 +254,17 @@ class EditPipeline:
     def edit_tensors(self, x: Tensor, t: Tensor, steps: int = DEFAULT_STEPS, lam: float = 1.0,
                      lr: float = DEFAULT_LR, per_weight: float = PER_WEIGHT, pix_weight: float = PIX_WEIGHT,
                      progress=None, texts: list[str] | None = None, contrastive: bool = False,
-                     lam_l2: float = 0.0, tau: float = 1.0) -> dict[str, Tensor]:
-        """Batched edit of images x [N, 3, S, S] towards text features t [N, w_dim]: returns w0 = E(x),
-        inversion G(w0), w, edited G(w) (all detached, images clamped to [-1, 1]). Each image's optimisation is
-        independent of the others in the batch (per-coordinate Adam), so batching changes nothing but speed."""
+                     lam_l2: float = 0.0, tau: float = 1.0, invert_steps: int = INVERT_STEPS) -> dict[str, Tensor]:
+        """Batched edit of images x [N, 3, S, S] towards text features t [N, w_dim]: returns w0 = E(x) (refined
+        for invert_steps steps, see invert), inversion G(w0), w, edited G(w) (all detached, images clamped to
+        [-1, 1]). Each image's optimisation is independent of the others in the batch (per-coordinate Adam), so
+        batching changes nothing but speed."""
         x = x.to(self.device)
-        w0 = self.invert(x)
+        total = max(invert_steps, 0) + max(steps, 0)  # progress counts both phases: progress(i, total)
+        w0 = self.invert(x, steps=invert_steps, lr=lr,
+                         progress=None if progress is None else (lambda i, _: progress(i, total)))
+        if progress is not None and invert_steps > 0:
+            progress = (lambda p: lambda i, _: p(invert_steps + i, total))(progress)
         inversion = self.synthesize(w0)
         lam_per, lam_pix = lam * per_weight, lam * pix_weight
         if steps <= 0:
@@ -288,14 +294,15 @@ class EditPipeline:
 
     # --- the app's calls --------------------------------------------------------------------------------------------
     def edit(self, image, text: str, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-             progress=None, lr: float = DEFAULT_LR) -> EditResult:
+             progress=None, lr: float = DEFAULT_LR, invert_steps: int = INVERT_STEPS) -> EditResult:
         """Edit an uploaded bird picture towards `text`.
 
         image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
         steps: optimisation steps (0 returns the inversion); lam: preservation strength (0 = text only,
         1 = the calibrated default, larger keeps more of the input); seed: accepted for symmetry with generate:
         editing is deterministic (constant noise, deterministic start E(x)), so the seed changes nothing;
-        progress: called as progress(i, steps) after every step.
+        progress: called as progress(i, n) after every step (n = invert_steps + steps);
+        invert_steps: In-Domain refinement steps of the inversion before the edit (0 = E(x) as is).
         Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
         t0 = time.perf_counter()
         text = check_caption(text)
@@ -303,10 +310,11 @@ class EditPipeline:
         lam = _check_float("the preservation strength (lam)", lam, 0.0, 1e4)
         lr = _check_float("the learning rate", lr, 1e-6, 10.0)
         _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
+        invert_steps = _check_int("invert_steps", invert_steps, 0, MAX_STEPS)
         t, read, unknown = self.encode_text([text])
         notes: list[str] = []
         img, x = self.prepare(image, notes)
-        out = self.edit_tensors(x, t, steps=steps, lam=lam, lr=lr, progress=progress)
+        out = self.edit_tensors(x, t, steps=steps, lam=lam, lr=lr, progress=progress, invert_steps=invert_steps)
         inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
         return EditResult(original=img, inversion=inv, edited=edited, seconds=time.perf_counter() - t0,
                           w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
@@ -332,10 +340,10 @@ def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:
 
 
 def edit_file(model, image, text: str, out, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-              device: str = "cpu") -> EditResult:
+              device: str = "cpu", invert_steps: int = INVERT_STEPS) -> EditResult:
     """Load, edit and write the strip to `out` (PNG); returns the result."""
     pipe = EditPipeline.from_pretrained(model, device=device)
-    res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed)
+    res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, invert_steps=invert_steps)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     edit_strip(res).save(out)

@@ -204,7 +204,8 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
         lat = []
         for j in range(min(latency_n, len(plan))):
             img = to_pil(x_all[j:j + 1])[0]
-            lat.append(pipe.edit(img, plan[j]["text"], steps=steps, lam=lam, lr=lr).seconds)
+            lat.append(pipe.edit(img, plan[j]["text"], steps=steps, lam=lam, lr=lr,
+                                 **{k: v for k, v in edit_kw.items() if k == "invert_steps"}).seconds)
         m["edit/latency_s"] = float(np.median(lat))
     if sheet is not None:
         from t2i.viz.grids import tile, to_pil
