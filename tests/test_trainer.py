@@ -192,6 +192,29 @@ def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_ti
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the evals drew no training randomness
 
 
+def test_best_quick_eval_checkpoint_is_kept(tmp_path, cub_tiny, tiny_damsm, monkeypatch):
+    """<out>/best holds the checkpoint of the best quick-eval AttrAcc so far, also across a resume."""
+    from t2i.pipeline import TextToImagePipeline
+
+    scores, written = iter([0.3, 0.5, 0.4, 0.45, 0.6]), {}
+
+    def fake_eval(self):
+        written.setdefault("weights", []).append((self.out / "model.safetensors").read_bytes())
+        return {"eval/attr_acc": next(scores), "eval/r_precision": 0.0, "eval/n_images": 1}
+
+    monkeypatch.setattr(Trainer, "quick_eval", fake_eval)
+    tc = _tc(tmp_path, cub_tiny, tiny_damsm, steps=6, eval_every=2, save_every=100)
+    Trainer(tc, dict(TINY)).train()
+    best = tmp_path / "run" / "best"
+    rec = json.loads((best / "config.json").read_text())
+    assert rec["quick_eval"]["step"] == 4 and rec["quick_eval"]["eval/attr_acc"] == 0.5
+    assert (best / "model.safetensors").read_bytes() == written["weights"][1]
+    TextToImagePipeline.from_pretrained(best)  # a loadable model folder
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=8, eval_every=2, save_every=100), dict(TINY)).train()
+    assert json.loads((best / "config.json").read_text())["quick_eval"]["step"] == 4  # 0.45 < 0.5: kept
+    assert not (tmp_path / "run" / "best.tmp").exists() and not (tmp_path / "run" / "best.old").exists()
+
+
 def test_tensorboard_mirror_of_the_log(tmp_path, cub_tiny, tiny_damsm):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -48,6 +48,7 @@ class TrainConfig:
     eval_every: int = 0  # steps between quick evals (AttrAcc, R-precision) of the EMA generator; 0 = off
     eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
     classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
+    keep_best: bool = True  # with quick evals: copy the checkpoint of the best AttrAcc so far to <out>/best
     tensorboard: bool = False  # also write every logged number as TensorBoard scalars to <out>/tb
     log_every: int = 20  # steps between log lines
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
@@ -302,6 +303,32 @@ class Trainer:
         return {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
                 "eval/n_images": m["n_images"]}
 
+    def keep_best(self, step: int, metrics: dict) -> bool:
+        """Copy the model folder just written to <out>/best when its quick-eval AttrAcc beats the one there (GAN
+        scores swing between evals; ship the best with `python -m t2i ship <out>/best`). True when copied."""
+        import shutil
+
+        best, tmp, old = self.out / "best", self.out / "best.tmp", self.out / "best.old"
+        prev = -1.0
+        if (best / ckpt.CONFIG).is_file():
+            prev = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {}).get("eval/attr_acc", -1.0)
+        if metrics["eval/attr_acc"] <= prev:
+            return False
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name in (ckpt.WEIGHTS, ckpt.VOCAB):
+            if (self.out / name).is_file():
+                shutil.copyfile(self.out / name, tmp / name)
+        record = json.loads((self.out / ckpt.CONFIG).read_text())
+        record["quick_eval"] = {"step": step, **metrics}
+        (tmp / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+        shutil.rmtree(old, ignore_errors=True)
+        if best.exists():
+            best.rename(old)
+        tmp.rename(best)
+        shutil.rmtree(old, ignore_errors=True)
+        return True
+
     # --- loop ----------------------------------------------------------------------------------------------------
     def _context(self, batch, step: int) -> StepContext:
         real = batch["image"].to(self.device, non_blocking=True)
@@ -388,7 +415,9 @@ class Trainer:
                         self.save(step, wall)
                     metrics = self.quick_eval()
                     log.write(step=step, wall_s=round(wall, 2), **metrics)
-                    tqdm.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+                    best = self.tc.keep_best and self.keep_best(step, metrics)
+                    tqdm.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items())
+                               + (f" (best so far -> {self.out / 'best'})" if best else ""))
                     t_last = time.time()  # the eval is not training time
             if stop.requested(self.world, self.device):
                 if self.rank == 0:
