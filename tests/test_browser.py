@@ -39,10 +39,10 @@ def test_type_a_caption_and_generate(page, tmp_path):
     page.click("#generate-btn")
     page.wait_for_function(
         "() => (document.querySelector('#gen-info') || {}).innerText?.includes('brown')")
-    page.wait_for_selector("#gallery img")
-    imgs = page.locator("#gallery img")
-    assert imgs.count() == 4
-    assert page.locator("#gallery img").first.evaluate("el => el.complete && el.naturalWidth") >= 64
+    # the gallery renders its images one by one: wait until all four have loaded (a busy CPU makes this slow)
+    page.wait_for_function("() => { const im = [...document.querySelectorAll('#gallery img')];"
+                           " return im.length >= 4 && im.every(el => el.complete && el.naturalWidth >= 64); }")
+    assert page.locator("#gallery img").count() == 4
     assert "4 images" in page.locator("#gen-info").inner_text()
     shot = tmp_path / "screenshot_generate.png"
     page.screenshot(path=str(shot), full_page=True)
