@@ -64,6 +64,22 @@ def _add_train_gan(tsub):
                                     "machine that has no run folder.")
     s.add_argument("run", help="GAN run folder (with train_state.pt)")
     s.add_argument("--out", required=True, help="snapshot folder to write, e.g. train/snapshots/swfgan-synthbirds-64")
+    s = tsub.add_parser("cigan-codes", help="CI-GAN stage-3 targets: refined inversions of the training images",
+                        description="Example: python -m t2i train cigan-codes --encoder runs/cigan-encoder-g10k "
+                                    "--data data/synthbirds-64 --out runs/cigan-codes-g10k/codes.safetensors\n"
+                                    "Resumable (rerun to continue); point the aligner config's code_bank at the file "
+                                    "and set its invert_steps / invert_lr / wplus to the same values.",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--encoder", required=True, help="CI-GAN encoder-stage folder (E + its StyleGAN2)")
+    s.add_argument("--data", required=True, help="dataset root")
+    s.add_argument("--out", required=True, help="code bank file to write or extend (.safetensors)")
+    s.add_argument("--split", default="train")
+    s.add_argument("--limit", type=int, default=None, help="invert only N images (a seeded random subset)")
+    s.add_argument("--steps", type=int, default=100, help="refinement steps per image")
+    s.add_argument("--lr", type=float, default=0.05, help="refinement Adam learning rate")
+    s.add_argument("--w", dest="wplus", action="store_false", help="one code per image (W) instead of W+")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--device", default="cpu")
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -117,7 +133,7 @@ def _add_edit(sub):
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: t2i.edit.DEFAULT_STEPS)")
     p.add_argument("--lam", type=float, default=1.0, help="preservation strength (0 = text only, 1 = default)")
     p.add_argument("--invert-steps", type=int, default=None,
-                   help="In-Domain refinement steps of the inversion before the edit (default: t2i.edit.INVERT_STEPS)")
+                   help="refinement steps of the inversion before the edit (default: the model's invert_steps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -300,6 +316,13 @@ def cmd_train(a) -> int:
         size = (dest / "snapshot.safetensors").stat().st_size / 2 ** 20
         print(f"snapshot of {a.run} -> {dest} ({size:.1f} MiB)")
         return 0
+    if a.what == "cigan-codes":
+        from t2i.training.cigan_codes import build_code_bank
+
+        out = build_code_bank(a.encoder, a.data, a.out, split=a.split, limit=a.limit, steps=a.steps, lr=a.lr,
+                              wplus=a.wplus, batch=a.batch_size, device=a.device)
+        print(f"code bank -> {out}")
+        return 0
     if a.what == "gan":
         from t2i.training.gan import Trainer, load_run_config
 
@@ -357,11 +380,10 @@ def cmd_eval(a) -> int:
 
 
 def cmd_edit(a) -> int:
-    from t2i.edit import DEFAULT_STEPS, INVERT_STEPS, edit_file
+    from t2i.edit import DEFAULT_STEPS, edit_file
 
     res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
-                    lam=a.lam, seed=a.seed, device=a.device,
-                    invert_steps=INVERT_STEPS if a.invert_steps is None else a.invert_steps)
+                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps)
     if res.unknown:
         print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
     for note in res.notes:

@@ -44,7 +44,12 @@ from t2i.viz.grids import tile, to_pil
 # --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
 DEFAULT_STEPS = 50  # Adam steps of the text-guided optimisation (the app's default)
 DEFAULT_LR = 0.01  # Adam learning rate on w (a coordinate moves at most about lr per step)
-INVERT_STEPS = 0  # In-Domain refinement steps of the inversion before the edit (0 = the encoder's code as is)
+# The inversion of an upload before the edit (refinement steps, its learning rate, W or W+) is the model's own:
+# the aligner config's invert_steps / invert_lr / wplus, the way its training targets w' were made (None below =
+# the model's setting). The refinement is pixel MSE only: In-Domain inversion's regulariser lam_enc*||w - E(G(w))||^2
+# held the code near our weak E's colourless solution (100 steps at lr 0.05 in W: PSNR 18.1 dB with lam_enc = 2,
+# 22.4 dB without, 60 SynthBirds test images).
+INVERT_LAM_ENC = 0.0
 PER_WEIGHT = 1.0  # lam_per at lam = 1: weight of the perceptual term (the paper's preservation term)
 PIX_WEIGHT = 0.0  # lam_pix at lam = 1: weight of the extra pixel-MSE preservation term (ours; 0 = paper only)
 GEN_STEPS = 50  # text-to-image steps (generate)
@@ -118,8 +123,12 @@ def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: 
     t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
 
     def text_loss(w: Tensor) -> Tensor:
-        d_pos = (w - t).pow(2).sum(-1)  # [N]
-        d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
+        if w.dim() == 3:  # W+ [N, L, D]: squared distances averaged over the layers
+            d_pos = (w - t.unsqueeze(1)).pow(2).sum(-1).mean(-1)  # [N]
+            d_alt = (w.unsqueeze(1) - t_alt.unsqueeze(2)).pow(2).sum(-1).mean(-1)  # [N, K]
+        else:
+            d_pos = (w - t).pow(2).sum(-1)  # [N]
+            d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
         logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
         loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
         return loss + lam_l2 * d_pos.mean() if lam_l2 > 0 else loss
@@ -227,10 +236,19 @@ class EditPipeline:
         img = prepare_upload(image, size=self.img_size, notes=notes)
         return img, pil_to_tensor(img).to(self.device)
 
-    def invert(self, x: Tensor, steps: int = 0, lr: float = DEFAULT_LR, progress=None) -> Tensor:
-        """w = E(x) for images [N, 3, S, S] in [-1, 1]; with steps > 0 refined by In-Domain inversion's
-        domain-regularised optimisation (t2i.models.cigan.invert: pixel MSE + ||w - E(G(w))||^2)."""
-        return invert(self.E, self.G, x.to(self.device), steps=steps, lr=lr, progress=progress)
+    def invert(self, x: Tensor, steps: int | None = None, lr: float | None = None, progress=None,
+               wplus: bool | None = None) -> Tensor:
+        """w = E(x) for images [N, 3, S, S] in [-1, 1], refined for `steps` Adam steps on the pixel MSE
+        (t2i.models.cigan.invert), in W+ with wplus ([N, num_ws, w_dim]). None = the model's setting (cfg.invert_*);
+        a W+ model always returns W+ codes (E(x) repeated over the layers when steps = 0)."""
+        steps = self.cfg.invert_steps if steps is None else steps
+        lr = self.cfg.invert_lr if lr is None else lr
+        wplus = self.cfg.wplus if wplus is None else wplus
+        w = invert(self.E, self.G, x.to(self.device), steps=steps, lr=lr, progress=progress, wplus=wplus,
+                   lam_enc=INVERT_LAM_ENC)
+        if (wplus or self.cfg.wplus) and w.dim() == 2:
+            w = w.unsqueeze(1).repeat(1, self.G.synthesis.num_ws, 1)
+        return w
 
     @torch.no_grad()
     def synthesize(self, w: Tensor) -> Tensor:
@@ -254,14 +272,16 @@ class EditPipeline:
     def edit_tensors(self, x: Tensor, t: Tensor, steps: int = DEFAULT_STEPS, lam: float = 1.0,
                      lr: float = DEFAULT_LR, per_weight: float = PER_WEIGHT, pix_weight: float = PIX_WEIGHT,
                      progress=None, texts: list[str] | None = None, contrastive: bool = False,
-                     lam_l2: float = 0.0, tau: float = 1.0, invert_steps: int = INVERT_STEPS) -> dict[str, Tensor]:
+                     lam_l2: float = 0.0, tau: float = 1.0, invert_steps: int | None = None,
+                     invert_lr: float | None = None, wplus: bool | None = None) -> dict[str, Tensor]:
         """Batched edit of images x [N, 3, S, S] towards text features t [N, w_dim]: returns w0 = E(x) (refined
         for invert_steps steps, see invert), inversion G(w0), w, edited G(w) (all detached, images clamped to
         [-1, 1]). Each image's optimisation is independent of the others in the batch (per-coordinate Adam), so
         batching changes nothing but speed."""
         x = x.to(self.device)
+        invert_steps = self.cfg.invert_steps if invert_steps is None else invert_steps
         total = max(invert_steps, 0) + max(steps, 0)  # progress counts both phases: progress(i, total)
-        w0 = self.invert(x, steps=invert_steps, lr=lr,
+        w0 = self.invert(x, steps=invert_steps, lr=invert_lr, wplus=wplus,
                          progress=None if progress is None else (lambda i, _: progress(i, total)))
         if progress is not None and invert_steps > 0:
             progress = (lambda p: lambda i, _: p(invert_steps + i, total))(progress)
@@ -294,7 +314,7 @@ class EditPipeline:
 
     # --- the app's calls --------------------------------------------------------------------------------------------
     def edit(self, image, text: str, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-             progress=None, lr: float = DEFAULT_LR, invert_steps: int = INVERT_STEPS) -> EditResult:
+             progress=None, lr: float = DEFAULT_LR, invert_steps: int | None = None) -> EditResult:
         """Edit an uploaded bird picture towards `text`.
 
         image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
@@ -302,7 +322,7 @@ class EditPipeline:
         1 = the calibrated default, larger keeps more of the input); seed: accepted for symmetry with generate:
         editing is deterministic (constant noise, deterministic start E(x)), so the seed changes nothing;
         progress: called as progress(i, n) after every step (n = invert_steps + steps);
-        invert_steps: In-Domain refinement steps of the inversion before the edit (0 = E(x) as is).
+        invert_steps: refinement steps of the inversion before the edit (0 = E(x) as is; None = the model's).
         Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
         t0 = time.perf_counter()
         text = check_caption(text)
@@ -310,7 +330,8 @@ class EditPipeline:
         lam = _check_float("the preservation strength (lam)", lam, 0.0, 1e4)
         lr = _check_float("the learning rate", lr, 1e-6, 10.0)
         _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
-        invert_steps = _check_int("invert_steps", invert_steps, 0, MAX_STEPS)
+        invert_steps = _check_int("invert_steps", self.cfg.invert_steps if invert_steps is None else invert_steps,
+                                  0, MAX_STEPS)
         t, read, unknown = self.encode_text([text])
         notes: list[str] = []
         img, x = self.prepare(image, notes)
@@ -340,7 +361,7 @@ def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:
 
 
 def edit_file(model, image, text: str, out, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-              device: str = "cpu", invert_steps: int = INVERT_STEPS) -> EditResult:
+              device: str = "cpu", invert_steps: int | None = None) -> EditResult:
     """Load, edit and write the strip to `out` (PNG); returns the result."""
     pipe = EditPipeline.from_pretrained(model, device=device)
     res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, invert_steps=invert_steps)

@@ -375,3 +375,22 @@ def test_latent_tsne_writes_png(tmp_path):
     assert 0 <= latent_frechet(ws, near) < latent_frechet(ws, far)
     with pytest.raises(ValueError):
         latent_tsne(ws, near, labels[:5])
+
+
+def test_code_bank_lookup_marks_missing_rows_and_wplus_text_encoder():
+    from t2i.models.cigan import CodeBank
+
+    bank = CodeBank()
+    with pytest.raises(ValueError, match="empty"):
+        bank(torch.tensor([0]))
+    codes = torch.randn(2, 3, 4)
+    bank.fill(codes, torch.tensor([2, 0]))
+    got, ok = bank(torch.tensor([0, 1, 2, 5]))
+    assert ok.tolist() == [True, False, True, False]
+    assert torch.equal(got[0], codes[1]) and torch.equal(got[2], codes[0])
+    assert bank.state_dict() == {}  # never saved with a run
+    cfg = tiny("aligner", invert_steps=2, wplus=True)
+    t = CIGAN.make_text_encoder(cfg)(torch.tensor([[3, 4, 0]]), torch.tensor([2]))
+    assert t.shape == (1, 2 * 4 - 2, cfg.w_dim)  # 16 px: num_ws = 6
+    with pytest.raises(ValueError, match="invert_steps"):
+        tiny("aligner", wplus=True)

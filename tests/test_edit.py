@@ -310,3 +310,36 @@ def test_encoder_snapshot_warm_starts_onto_a_newer_generator(cigan, cub_tiny, tm
     assert any(not torch.equal(want[k], old[k].to(want[k].dtype)) for k in want)  # the two generators differ
     for k in want:
         torch.testing.assert_close(got[k], want[k])
+
+
+def test_code_bank_wplus_aligner_edits_and_generates(cigan, cub_tiny, tmp_path, capsys):
+    """The refined-inversion recipe: `train cigan-codes` writes (and resumes) a bank of W+ codes; an aligner with
+    invert_steps/wplus trains on it (rows without a code sit out); its EditPipeline inverts uploads the same way
+    and edits / generates in W+. A bank built otherwise is refused."""
+    from t2i.training.cigan_codes import read_code_bank
+
+    bank = tmp_path / "codes.safetensors"
+    args = ["train", "cigan-codes", "--encoder", str(cigan["s2"]), "--data", str(cub_tiny), "--out", str(bank),
+            "--steps", "2", "--batch-size", "2"]
+    assert main(args + ["--limit", "2"]) == 0
+    codes, idx, meta = read_code_bank(bank)
+    assert codes.shape[0] == 2 and codes.dim() == 3 and meta["wplus"] is True and len(set(idx.tolist())) == 2
+    assert main(args) == 0  # resumes: keeps the first 2, adds the rest of the (3-image) split
+    codes3, idx3, _ = read_code_bank(bank)
+    assert idx3[:2].tolist() == idx.tolist() and torch.equal(codes3[:2], codes) and sorted(idx3.tolist()) == [0, 1, 2]
+    assert main(args[:-2] + ["--steps", "3"]) == 2 and "other settings" in capsys.readouterr().err
+
+    s3 = _train(cub_tiny, tmp_path / "s3w", 3, stage="aligner", encoder_ckpt=str(cigan["s2"]), code_bank=str(bank),
+                invert_steps=2, wplus=True)
+    log = [json.loads(line) for line in (s3 / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r.get("infonce", 0.0)) for r in log)
+    p = EditPipeline.from_pretrained(s3)
+    assert p.cfg.wplus and p.cfg.invert_steps == 2
+    res = p.edit(_bird(), TEXT, steps=2)
+    num_ws = p.G.synthesis.num_ws
+    assert res.w_inverted.shape == (1, num_ws, 16) and res.w_edited.shape == (1, num_ws, 16)
+    assert not torch.equal(res.w_edited, res.w_inverted)
+    assert len(p.generate(TEXT, n=2, steps=2)) == 2
+    with pytest.raises(ValueError, match="does not match"):
+        _train(cub_tiny, tmp_path / "bad", 1, stage="aligner", encoder_ckpt=str(cigan["s2"]), code_bank=str(bank),
+               invert_steps=5, wplus=True)

@@ -104,6 +104,14 @@ class CIGANConfig:
     text_embed_dim: int = 256  # word embedding size
     text_hidden: int = 256  # LSTM hidden size
     text_dropout: float = 0.1  # dropout on word embeddings
+    # how the stage-3 targets w'_i are made from x_i (and uploads are inverted before an edit): E(x) refined for
+    # invert_steps Adam steps at invert_lr on the pixel MSE (In-Domain inversion's encoder + optimisation), in W+
+    # when wplus (then t has one code per synthesis layer: dim t = dim w' = num_ws x w_dim). 0 steps = E(x), the paper.
+    invert_steps: int = 0  # refinement steps (0 = w' = E(x))
+    invert_lr: float = 0.05  # refinement Adam learning rate
+    wplus: bool = False  # W+ codes and text features (needs invert_steps > 0: E gives one w)
+    code_bank: str | None = None  # precomputed w'_i of the training images (t2i.training.cigan_codes), needed
+    #                               when invert_steps > 0 (refining every batch would cost 100x the step)
     # --- optimisers (None = the stage's default from STAGE_OPTIM; config_for_stage resets them) ---
     lr_g: float | None = None  # Adam lr of the trained net: 0.002 (StyleGAN2) / 5e-4 (E) / 1e-3 (E_text)
     lr_d: float | None = None  # Adam lr of the discriminators: 0.002 / 5e-4 / unused
@@ -121,6 +129,8 @@ class CIGANConfig:
         self.betas = tuple(float(b) for b in (betas if self.betas is None else self.betas))  # JSON gives a list
         if len(self.betas) != 2:
             raise ValueError(f"cigan: betas must have two entries, got {self.betas}")
+        if self.wplus and self.invert_steps <= 0:
+            raise ValueError("cigan: wplus=True needs invert_steps > 0 (the encoder gives one w, not a W+ code)")
         n_down = _log2_size(self.img_size) - 2
         if self.enc_blocks < n_down:
             raise ValueError(f"cigan: enc_blocks={self.enc_blocks} < {n_down} downsamplings needed at {self.img_size} px")
@@ -205,29 +215,56 @@ class LatentDiscriminator(nn.Module):
 
 # --- stage 3 network -------------------------------------------------------------------------------------------
 class TextEncoder(nn.Module):
-    """CI-GAN E_text: token ids -> t in R^{w_dim}. Embedding + one-layer LSTM; the final hidden state of the
-    last real token goes through a linear layer to w_dim (the paper: 'a one-layer LSTM ... dim(t) = dim(w')')."""
+    """CI-GAN E_text: token ids -> t in R^{w_dim} (or W+: R^{num_ws x w_dim}). Embedding + one-layer LSTM; the final
+    hidden state of the last real token goes through a linear layer (the paper: 'a one-layer LSTM ... dim(t) = dim(w')')."""
 
     def __init__(self, vocab_size: int,  # vocabulary size (index 0 = <end>/padding)
                  w_dim: int = 128,  # output size = latent size
                  embed_dim: int = 256,  # word embedding size
                  hidden: int = 256,  # LSTM hidden size
-                 dropout: float = 0.1):  # dropout on the embeddings
+                 dropout: float = 0.1,  # dropout on the embeddings
+                 num_ws: int = 0):  # 0: t in W [N, w_dim]; > 0: t in W+ [N, num_ws, w_dim]
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.drop = nn.Dropout(dropout)
         self.lstm = nn.LSTM(embed_dim, hidden, num_layers=1, batch_first=True)
-        self.proj = nn.Linear(hidden, w_dim)
-        self.w_dim = w_dim
+        self.proj = nn.Linear(hidden, w_dim * max(num_ws, 1))
+        self.w_dim, self.num_ws = w_dim, num_ws
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """tokens [N, L] long (padded with 0), lengths [N] (number of real tokens) -> t [N, w_dim]."""
+        """tokens [N, L] long (padded with 0), lengths [N] (number of real tokens) -> t [N, w_dim] ([N, num_ws, w_dim])."""
         assert tokens.dim() == 2 and lengths.shape == tokens.shape[:1], (tokens.shape, lengths.shape)
         x = self.drop(self.embed(tokens))
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.detach().cpu().clamp(min=1, max=tokens.shape[1]),
                                                    batch_first=True, enforce_sorted=False)
         _, (h, _) = self.lstm(packed)  # h [1, N, hidden], back in input order
-        return self.proj(h[-1])
+        t = self.proj(h[-1])
+        return t.view(len(t), self.num_ws, self.w_dim) if self.num_ws else t
+
+
+class CodeBank(nn.Module):
+    """The stage-3 targets w'_i of the training images (t2i.training.cigan_codes), looked up by dataset row.
+    Non-persistent buffers: filled by CIGAN.attach_pretrained from cfg.code_bank, never saved with the run."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("codes", torch.zeros(0), persistent=False)
+        self.register_buffer("has", torch.zeros(0, dtype=torch.bool), persistent=False)
+
+    def fill(self, codes: Tensor, indices: Tensor) -> None:
+        n = int(indices.max()) + 1 if len(indices) else 0
+        self.codes = torch.zeros(n, *codes.shape[1:], device=self.codes.device)
+        self.has = torch.zeros(n, dtype=torch.bool, device=self.codes.device)
+        self.codes[indices.to(self.codes.device)] = codes.to(self.codes)
+        self.has[indices.to(self.codes.device)] = True
+
+    def forward(self, indices: Tensor) -> tuple[Tensor, Tensor]:
+        """indices [N] -> (codes [N, ...] (zeros where missing), available [N] bool)."""
+        if len(self.has) == 0:
+            raise ValueError("the code bank is empty: CIGAN.attach_pretrained fills it from cfg.code_bank")
+        idx = indices.to(self.has.device).clamp(max=len(self.has) - 1)
+        ok = self.has[idx] & (indices.to(self.has.device) < len(self.has))
+        return self.codes[idx], ok
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -282,7 +319,7 @@ class CIGAN(Family):
     needs_perceptual = True  # (stage 2 only, see uses_perceptual)
     g_keys = ("G",)
     runtime_fields = ("fused_modconv",)
-    source_fields = ("generator_ckpt", "encoder_ckpt")
+    source_fields = ("generator_ckpt", "encoder_ckpt", "code_bank")
 
     # --- what the trainer needs to know ---
     @classmethod
@@ -325,7 +362,8 @@ class CIGAN(Family):
 
     @staticmethod
     def make_text_encoder(cfg) -> TextEncoder:
-        return TextEncoder(cfg.vocab_size, cfg.w_dim, cfg.text_embed_dim, cfg.text_hidden, cfg.text_dropout)
+        num_ws = 2 * _log2_size(cfg.img_size) - 2 if cfg.wplus else 0
+        return TextEncoder(cfg.vocab_size, cfg.w_dim, cfg.text_embed_dim, cfg.text_hidden, cfg.text_dropout, num_ws)
 
     @classmethod
     def build(cls, cfg) -> dict[str, nn.Module]:
@@ -337,8 +375,11 @@ class CIGAN(Family):
             if cfg.cycle:
                 nets["D_latent"] = LatentDiscriminator(cfg.w_dim, cfg.latent_d_hidden, cfg.latent_d_layers)
             return nets
-        return {"G": cls.make_text_encoder(cfg), "Enc": cls.make_encoder(cfg).requires_grad_(False).eval(),
+        nets = {"G": cls.make_text_encoder(cfg), "Enc": cls.make_encoder(cfg).requires_grad_(False).eval(),
                 "Gen": frozen_gen}
+        if cfg.invert_steps > 0:
+            nets["Bank"] = CodeBank()
+        return nets
 
     @classmethod
     def attach_pretrained(cls, nets: dict[str, nn.Module], cfg,
@@ -382,8 +423,28 @@ class CIGAN(Family):
                                  "generator_ckpt (the encoder checkpoint holds no generator)")
                 gen.load_state_dict(gparts["G"], strict=True)
             enc.requires_grad_(False).eval()
+            if "Bank" in nets:
+                cls._fill_bank(_unwrap(nets["Bank"]), cfg)
         gen.requires_grad_(False).eval()
         return nets
+
+    @staticmethod
+    def _fill_bank(bank: CodeBank, cfg) -> None:
+        """Load cfg.code_bank into `bank`, checking that it was built the way cfg.invert_* says."""
+        from t2i.training.cigan_codes import read_code_bank
+
+        if not cfg.code_bank:
+            raise ValueError("cigan aligner with invert_steps > 0 needs code_bank (build it with: python -m t2i "
+                             "cigan-codes --encoder <encoder_ckpt> --steps <invert_steps> --out <file>)")
+        codes, indices, meta = read_code_bank(cfg.code_bank)
+        want = {"steps": cfg.invert_steps, "lr": cfg.invert_lr, "wplus": cfg.wplus, "w_dim": cfg.w_dim,
+                "img_size": cfg.img_size}
+        bad = [f"{k}={meta.get(k)!r} (config {v!r})" for k, v in want.items() if meta.get(k) != v]
+        if bad:
+            raise ValueError(f"code bank {cfg.code_bank} does not match the config: {', '.join(bad)}")
+        if len(codes) < 2:
+            raise ValueError(f"code bank {cfg.code_bank} holds {len(codes)} codes; InfoNCE needs at least 2")
+        bank.fill(codes, indices)
 
     # --- loss steps ---
     @classmethod
@@ -498,14 +559,24 @@ class CIGAN(Family):
         if int(ctx.tokens.max()) >= ctx.cfg.vocab_size:
             raise ValueError(f"token id {int(ctx.tokens.max())} >= vocab_size {ctx.cfg.vocab_size}: set the cigan "
                              "config's vocab_size to the vocabulary's size")
-        with torch.no_grad():
-            w_inv = nets["Enc"](ctx.real)
         t = nets["G"](ctx.tokens, ctx.lengths)
+        if "Bank" in nets:  # w'_i precomputed (refined inversions); rows the bank lacks sit out this step
+            if ctx.indices is None:
+                raise ValueError("cigan aligner with a code bank needs ctx.indices (the batch's dataset rows)")
+            w_inv, ok = nets["Bank"](ctx.indices)
+            if int(ok.sum()) < 2:
+                return t.sum() * 0.0, {"bank_rows": int(ok.sum())}
+            t, w_inv = t[ok], w_inv[ok]
+        else:
+            with torch.no_grad():
+                w_inv = nets["Enc"](ctx.real)
+        t, w_inv = t.flatten(1), w_inv.flatten(1)  # W+: one long code per image
         loss = infonce_l2(t, w_inv)
         with torch.no_grad():
             d = torch.cdist(w_inv, t).pow(2)
             top1 = (d.argmin(dim=1) == torch.arange(len(t), device=t.device)).float().mean()
-        return loss, {"infonce": loss.item(), "l2_pos": d.diagonal().mean().item(), "top1": top1.item()}
+        return loss, {"infonce": loss.item(), "l2_pos": d.diagonal().mean().item(), "top1": top1.item(),
+                      "pairs": len(t)}
 
     # --- shipping, inference and preview ---
     ROLES = {"G": None, "Gen": "stylegan", "Enc": "encoder"}  # role names of the nets for the pipeline
@@ -635,10 +706,12 @@ def _encode(E, x: Tensor) -> Tensor:
 
 
 def invert(E, G, x: Tensor, steps: int = 0, lr: float = 0.01, lam_per: float = 0.0, perceptual: Callable | None = None,
-           lam_enc: float = 2.0, progress=None, noise_mode: str = "const") -> Tensor:
+           lam_enc: float = 2.0, progress=None, noise_mode: str = "const", wplus: bool = False) -> Tensor:
     """w = E(x) for images x [N, 3, S, S] in [-1, 1]. With steps > 0 the code is refined by In-Domain inversion's
     domain-regularised optimisation: min_w ||x - G(w)||^2 + lam_per * perceptual(G(w), x) + lam_enc * ||w - E(G(w))||^2
-    (E and G frozen; G may be None when steps == 0). Returns w [N, w_dim] detached."""
+    (E and G frozen; G may be None when steps == 0). wplus=True refines one code per synthesis layer (W+, as
+    In-Domain inversion does for StyleGAN; E(G(w)) regularises every layer's code). Returns w [N, w_dim] (W) or
+    [N, num_ws, w_dim] (W+, steps > 0 only) detached."""
     w0 = _encode(E, x)
     if steps <= 0:
         return w0
@@ -646,12 +719,15 @@ def invert(E, G, x: Tensor, steps: int = 0, lr: float = 0.01, lam_per: float = 0
         raise ValueError("lam_per > 0 needs a perceptual loss")
     synth = _synth(G, noise_mode)
     with torch.inference_mode(False), torch.enable_grad():
-        w = w0.clone().requires_grad_(True)
+        w = (w0.unsqueeze(1).repeat(1, _unwrap(G).synthesis.num_ws, 1) if wplus else w0).clone().requires_grad_(True)
         x = x.detach().clone()
         opt = torch.optim.Adam([w], lr=lr)
         for i in range(steps):
             img = synth(w)
-            loss = F.mse_loss(img, x) + lam_enc * F.mse_loss(E(img), w)
+            loss = F.mse_loss(img, x)
+            if lam_enc > 0:
+                e = E(img)
+                loss = loss + lam_enc * F.mse_loss(e.unsqueeze(1).expand_as(w) if wplus else e, w)
             if lam_per > 0:
                 loss = loss + lam_per * perceptual(img, x)
             (w.grad,) = torch.autograd.grad(loss, [w])
@@ -674,4 +750,6 @@ def generate_from_text(G, mapping: nn.Module | None, t: Tensor, steps: int = 100
                     device=generator.device if generator is not None else t.device).to(t.device)
     with torch.no_grad():
         w0 = mapping(z, psi=psi)
+    if t.dim() == 3:  # W+ text features: the random start repeated over the layers
+        w0 = w0.unsqueeze(1).repeat(1, t.shape[1], 1)
     return text_guided_optimise(G, w0, t, steps=steps, lr=lr, progress=progress, noise_mode=noise_mode)

@@ -64,6 +64,7 @@ class StepContext:
     class_ids: Tensor | None = None
     tokens: Tensor | None = None  # [N, L] caption token ids (for families with their own text encoder)
     lengths: Tensor | None = None  # [N] caption lengths
+    indices: Tensor | None = None  # [N] dataset rows of the images (for per-image precomputed targets)
 
 
 class Family:

@@ -339,7 +339,7 @@ class Trainer:
                 words, sent, mask = self.damsm.encode_text(tokens, lengths)
         return StepContext(real=real, sent=sent, words=words, word_mask=mask, cfg=self.cfg, damsm=self.damsm,
                            perceptual=self.perceptual, step=step, class_ids=batch["class_id"].to(self.device),
-                           tokens=tokens, lengths=lengths)
+                           tokens=tokens, lengths=lengths, indices=batch["index"])
 
     def ema_decay_at(self, step: int) -> float:
         """EMA decay after `step` generator steps (0 = copy)."""
