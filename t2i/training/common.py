@@ -161,3 +161,12 @@ def fit(model: nn.Module, loss_fn: Callable, loader, out: str | Path, steps: int
                                         "step": step})
     bar.close()
     return metrics
+
+
+def bf16_autocast_ok(device) -> bool:
+    """Whether bf16 autocast pays on `device`: always on CUDA; on CPU only with native bf16 (AVX512-BF16/AMX)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
+        bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
 from t2i.models.registry import StepContext, get_family
-from t2i.training.common import JsonlLog, infinite, pick_device, rng_state, seed_everything, set_rng_state
+from t2i.training.common import (JsonlLog, bf16_autocast_ok, infinite, pick_device, rng_state, seed_everything,
+                                 set_rng_state)
 
 
 @dataclass
@@ -354,12 +355,7 @@ class Trainer:
 
     @property
     def amp_on(self) -> bool:
-        if not self.tc.amp:
-            return False
-        if self.device.type == "cuda":
-            return True
-        return self.device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
-            bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return self.tc.amp and bf16_autocast_ok(self.device)
 
     def train(self, stop_after: int | None = None) -> dict:
         """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
