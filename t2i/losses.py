@@ -68,11 +68,12 @@ def path_length_penalty(images: Tensor, w: Tensor, mean_path: Tensor, decay: flo
 
 
 # --- contrastive ----------------------------------------------------------------------------------------------
-def infonce_l2(t: Tensor, w: Tensor) -> Tensor:
-    """CI-GAN text-latent alignment: -sum_i log softmax_k(-||t_k - w_i||^2)[i], averaged over the batch."""
+def infonce_l2(t: Tensor, w: Tensor, tau: float = 1.0) -> Tensor:
+    """CI-GAN text-latent alignment: -sum_i log softmax_k(-||t_k - w_i||^2 / tau)[i], averaged over the batch
+    (tau = 1 in the paper)."""
     assert t.shape == w.shape and t.dim() == 2, (t.shape, w.shape)
     d = torch.cdist(w, t).pow(2)  # [N(w_i), N(t_k)]
-    return F.cross_entropy(-d, torch.arange(len(w), device=w.device))
+    return F.cross_entropy(-d / tau, torch.arange(len(w), device=w.device))
 
 
 # --- perceptual -----------------------------------------------------------------------------------------------

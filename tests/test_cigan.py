@@ -394,3 +394,6 @@ def test_code_bank_lookup_marks_missing_rows_and_wplus_text_encoder():
     assert t.shape == (1, 2 * 4 - 2, cfg.w_dim)  # 16 px: num_ws = 6
     with pytest.raises(ValueError, match="invert_steps"):
         tiny("aligner", wplus=True)
+    w, t = torch.randn(8, 32) * 10, torch.randn(8, 32) * 10
+    assert infonce_l2(t, w, tau=1e6).item() == pytest.approx(np.log(8), abs=1e-3)  # a huge temperature: uniform
+    assert infonce_l2(w + 0.1, w, tau=1.0).item() < 1e-3 < infonce_l2(w + 0.1, w, tau=1e3).item()

@@ -110,6 +110,8 @@ class CIGANConfig:
     invert_steps: int = 0  # refinement steps (0 = w' = E(x))
     invert_lr: float = 0.05  # refinement Adam learning rate
     wplus: bool = False  # W+ codes and text features (needs invert_steps > 0: E gives one w)
+    infonce_tau: float = 1.0  # InfoNCE temperature on the squared distances (paper: 1; W+ codes lie ~1,400 apart
+    #                           squared, where tau = 1 makes the softmax a hard nearest-neighbour choice)
     code_bank: str | None = None  # precomputed w'_i of the training images (t2i.training.cigan_codes), needed
     #                               when invert_steps > 0 (refining every batch would cost 100x the step)
     # --- optimisers (None = the stage's default from STAGE_OPTIM; config_for_stage resets them) ---
@@ -571,7 +573,7 @@ class CIGAN(Family):
             with torch.no_grad():
                 w_inv = nets["Enc"](ctx.real)
         t, w_inv = t.flatten(1), w_inv.flatten(1)  # W+: one long code per image
-        loss = infonce_l2(t, w_inv)
+        loss = infonce_l2(t, w_inv, ctx.cfg.infonce_tau)
         with torch.no_grad():
             d = torch.cdist(w_inv, t).pow(2)
             top1 = (d.argmin(dim=1) == torch.arange(len(t), device=t.device)).float().mean()
