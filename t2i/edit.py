@@ -119,16 +119,18 @@ def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: 
     InfoNCE-L2 score of the aligner) + lam_l2 * ||w - t||^2 + lam_per * perceptual(G(w), x) + lam_pix * mse(G(w), x).
     Its gradient on w is 2/tau * (E_p[t_k] - t): it moves w only along what tells the requested text from its
     alternatives (the attributes the text does not name cancel), and fades once the text wins.
-    t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative). Returns (w, G(w)) detached."""
+    t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative); W+ text features add a layer axis
+    after N / K. Returns (w, G(w)) detached."""
     t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
 
+    if w_init.dim() == 3 and t.dim() == 2:  # W+ codes, W text features: one t for every layer
+        t, t_alt = t.unsqueeze(1), t_alt.unsqueeze(2)
+
     def text_loss(w: Tensor) -> Tensor:
-        if w.dim() == 3:  # W+ [N, L, D]: squared distances averaged over the layers
-            d_pos = (w - t.unsqueeze(1)).pow(2).sum(-1).mean(-1)  # [N]
-            d_alt = (w.unsqueeze(1) - t_alt.unsqueeze(2)).pow(2).sum(-1).mean(-1)  # [N, K]
-        else:
-            d_pos = (w - t).pow(2).sum(-1)  # [N]
-            d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K]
+        d_pos = (w - t).pow(2).sum(-1)  # [N] (W) or [N, L] (W+)
+        d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K] or [N, K, L]
+        if w.dim() == 3:  # W+: squared distances averaged over the layers
+            d_pos, d_alt = d_pos.mean(-1), d_alt.mean(-1)
         logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
         loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
         return loss + lam_l2 * d_pos.mean() if lam_l2 > 0 else loss
@@ -257,11 +259,12 @@ class EditPipeline:
 
     @torch.no_grad()
     def encode_alternatives(self, texts: list[str]) -> tuple[Tensor, Tensor]:
-        """Text features of each text's colour-swapped alternatives (contrast_texts): t_alt [N, K, D] padded,
+        """Text features of each text's colour-swapped alternatives (contrast_texts): t_alt [N, K, (L,) D] padded,
         mask [N, K] (True = real). Alternatives whose words the vocabulary lacks entirely are skipped."""
         alts = [[a for a in contrast_texts(c) if self.vocab.encode(a, self.max_words).length > 0] for c in texts]
         k = max([len(a) for a in alts] + [1])
-        t_alt = torch.zeros(len(texts), k, self.cfg.w_dim, device=self.device)
+        t_shape = (self.T.num_ws, self.cfg.w_dim) if self.T.num_ws else (self.cfg.w_dim,)
+        t_alt = torch.zeros(len(texts), k, *t_shape, device=self.device)
         mask = torch.zeros(len(texts), k, dtype=torch.bool, device=self.device)
         for i, a in enumerate(alts):
             if a:

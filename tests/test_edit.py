@@ -340,6 +340,11 @@ def test_code_bank_wplus_aligner_edits_and_generates(cigan, cub_tiny, tmp_path, 
     assert res.w_inverted.shape == (1, num_ws, 16) and res.w_edited.shape == (1, num_ws, 16)
     assert not torch.equal(res.w_edited, res.w_inverted)
     assert len(p.generate(TEXT, n=2, steps=2)) == 2
+    from t2i.edit import pil_to_tensor
+
+    t, _, _ = p.encode_text([TEXT])
+    out = p.edit_tensors(pil_to_tensor(_bird((32, 32))), t, steps=2, texts=[TEXT], contrastive=True)
+    assert out["w"].shape == (1, num_ws, 16) and torch.isfinite(out["edited"]).all()
     with pytest.raises(ValueError, match="does not match"):
         _train(cub_tiny, tmp_path / "bad", 1, stage="aligner", encoder_ckpt=str(cigan["s2"]), code_bank=str(bank),
                invert_steps=5, wplus=True)
