@@ -134,6 +134,8 @@ def _add_edit(sub):
     p.add_argument("--lam", type=float, default=1.0, help="preservation strength (0 = text only, 1 = default)")
     p.add_argument("--invert-steps", type=int, default=None,
                    help="refinement steps of the inversion before the edit (default: the model's invert_steps)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="weight of the DAMSM guidance term (ours; default t2i.edit.GUIDANCE; 0 = the paper's objective)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -380,10 +382,11 @@ def cmd_eval(a) -> int:
 
 
 def cmd_edit(a) -> int:
-    from t2i.edit import DEFAULT_STEPS, edit_file
+    from t2i.edit import DEFAULT_STEPS, GUIDANCE, edit_file
 
     res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
-                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps)
+                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps,
+                    guidance=GUIDANCE if a.guidance is None else a.guidance)
     if res.unknown:
         print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
     for note in res.notes:

@@ -38,6 +38,7 @@ CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
 DISPLAY_SIDE = 256  # images are shown at this side (the models make 32-256 px birds)
 MAX_IMAGES = 8  # per Generate request
 MAX_EDIT_STEPS = 300
+EDIT_GUIDANCE = 1.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit.GUIDANCE; a test keeps them equal)
 UPLOAD_WORK_SIDE = 1024  # uploads are brought down to this side before the edit model resizes them
 TSNE_FILES = {"tsne_cycle.png": "with cycle consistency", "tsne_nocycle.png": "without cycle consistency",
               "tsne.png": "t-SNE of W"}
@@ -873,7 +874,8 @@ class Studio:
         return prepare_upload(upload, max_side=UPLOAD_WORK_SIDE, notes=notes)
 
     def edit(self, upload, text: str, steps=50, lam=1.0, seed=0, model: str | None = None,
-             progress=None) -> EditOutput:
+             progress=None, guidance=None) -> EditOutput:
+        """guidance: weight of the DAMSM guidance term (None = t2i.edit.GUIDANCE; 0 = the paper's objective)."""
         if not self.edit_available():
             raise StudioError(self.edit_unavailable_message())
         notes: list[str] = []
@@ -881,12 +883,16 @@ class Studio:
         text = check_caption(text)
         try:
             steps, lam = int(steps), float(lam)
+            guidance = None if guidance is None else float(guidance)
         except (TypeError, ValueError):
-            raise StudioError("steps must be a whole number and the preservation strength a number") from None
+            raise StudioError("steps must be a whole number, the preservation strength and the guidance "
+                              "numbers") from None
         if not 1 <= steps <= MAX_EDIT_STEPS:
             raise StudioError(f"steps must be between 1 and {MAX_EDIT_STEPS}, got {steps}")
         if not 0 <= lam <= 100:
             raise StudioError(f"preservation strength must be between 0 and 100, got {lam}")
+        if guidance is not None and not 0 <= guidance <= 100:
+            raise StudioError(f"text guidance must be between 0 and 100, got {guidance}")
         seed = self._check_seed(seed)
         names = [e.name for e in self.edit_models() if e.trained]
         model = model or names[0]
@@ -894,9 +900,11 @@ class Studio:
             raise StudioError(f"{model!r} is not an editing model; available: {', '.join(names)}")
         pipe = self.pipeline(model)
         with self._run_locks[model]:
-            res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress)
+            kw = {} if guidance is None else {"guidance": guidance}
+            res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress, **kw)
         secs = float(getattr(res, "seconds", 0.0))
-        info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g} · {secs:.1f} s"]
+        g = "" if guidance is None else f" · text guidance {guidance:g}"
+        info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g}{g} · {secs:.1f} s"]
         if notes:
             info.append("Upload: " + "; ".join(notes) + ".")
         return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs)

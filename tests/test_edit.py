@@ -141,6 +141,48 @@ def test_bad_inputs_give_results_or_clear_errors(pipe):
             pipe.edit(_bird(), TEXT, **{"steps": 1, **kw})
 
 
+def test_damsm_guidance_moves_the_edit_towards_the_text_and_can_be_off(pipe):
+    from t2i.edit import GUIDANCE, EditPipeline, pil_to_tensor
+    from t2i.studio import EDIT_GUIDANCE
+
+    assert EDIT_GUIDANCE == GUIDANCE  # the app's slider starts at the library's default
+    x = pil_to_tensor(_bird((32, 32), seed=4))
+    t, _, _ = pipe.encode_text([TEXT])
+    runs = {g: pipe.edit_tensors(x, t, steps=8, lr=0.05, texts=[TEXT], guidance=g) for g in (0.0, 5.0)}
+    assert not torch.equal(runs[0.0]["w"], runs[5.0]["w"])
+    match = pipe.guidance_loss([TEXT], 1.0)  # DAMSM: the text against its colour-swapped alternatives
+    with torch.no_grad():
+        assert match(runs[5.0]["edited"]) < match(runs[0.0]["edited"])
+    with pytest.raises(ValueError, match="texts"):
+        pipe.edit_tensors(x, t, steps=1, guidance=1.0)
+    with pytest.raises(ValueError, match="guidance"):
+        pipe.edit(_bird(), TEXT, steps=1, guidance=-1)
+    # a pipeline without its DAMSM: a clear message, and editing with guidance 0 still works
+    nets = {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}
+    bare = EditPipeline(pipe.cfg, nets, pipe.vocab, pipe.record, damsm="/no/such/damsm")
+    with pytest.raises(ckpt.CheckpointError, match="guidance = 0"):
+        bare.edit(_bird(), TEXT, steps=1)
+    assert bare.edit(_bird(), TEXT, steps=1, guidance=0).edited.size == (32, 32)
+
+
+def test_damsm_contrast_loss_ignores_padding_and_has_gradients(tiny_damsm):
+    from t2i.data.vocab import Vocabulary
+    from t2i.text.damsm import load_damsm
+
+    model, vocab = load_damsm(tiny_damsm)
+    texts = ["a bird with a red belly", "a bird with a blue belly", "a bird with black wings"]
+    enc = [vocab.encode(c, 8) for c in texts]
+    words, sent, mask = model.encode_text(torch.tensor([e.ids for e in enc]), torch.tensor([e.length for e in enc]))
+    img = torch.rand(1, 3, 32, 32, requires_grad=True)
+    two = model.contrast_loss(img, words[:2], sent[:2], mask[:2])
+    padded = model.contrast_loss(img, words, sent, mask, valid=torch.tensor([[True, True, False]]))
+    three = model.contrast_loss(img, words, sent, mask)
+    assert torch.allclose(two, padded) and not torch.allclose(two, three)
+    (grad,) = torch.autograd.grad(two, img)
+    assert grad.abs().sum() > 0
+    assert isinstance(vocab, Vocabulary)
+
+
 def test_generate(pipe):
     calls = []
     a = pipe.generate(TEXT, seed=1, n=2, steps=2, progress=lambda i, t: calls.append((i, t)))

@@ -84,6 +84,17 @@ def test_cache_key_changes_with_weights_and_config_not_metrics(eval_setup, tmp_p
     assert report.model_key(folder)["config"] != k0["config"]
 
 
+def test_aligner_cache_key_follows_the_edit_defaults(monkeypatch):
+    from t2i import edit
+
+    aligner = {"model_type": "cigan", "config": {"stage": "aligner"}}
+    assert report.inference_defaults({"model_type": "cigan", "config": {"stage": "encoder"}}) == {}
+    assert report.inference_defaults({"model_type": "csagan", "config": {}}) == {}
+    before = report.inference_defaults(aligner)
+    monkeypatch.setattr(edit, "GUIDANCE", edit.GUIDANCE + 1.0)
+    assert report.inference_defaults(aligner) != before
+
+
 def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_root, tmp_path, monkeypatch):
     import t2i.eval.fid
     import t2i.eval.generators

@@ -130,7 +130,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
     edit_kw: further EditPipeline.edit_tensors arguments (per_weight, pix_weight); sheet: also write a PNG of
     the first 16 edits (input | inversion | edited) there; return_records: add the per-edit records."""
     from t2i.data.attributes import read_image_attributes
-    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, EditPipeline
+    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, GUIDANCE, EditPipeline
 
     steps = DEFAULT_STEPS if steps is None else steps
     lr = DEFAULT_LR if lr is None else lr
@@ -186,6 +186,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
     psnr_inv = _psnr_masked(inv, x_all)
     psnr_in = _psnr_masked(edited, inv, masks)  # how much the part itself changed (lower = more change)
     m = {"edit/n": len(plan), "edit/steps": steps, "edit/lam": lam, "edit/lr": lr,
+         "edit/guidance": float(edit_kw.get("guidance", GUIDANCE)),
          "edit/success": float(np.mean(succ)),
          **{f"edit/success/{a}": float(np.mean(v)) for a, v in by_attr.items() if v},
          "edit/target_on_inversion": float(np.mean(target_on_inv)),
@@ -205,7 +206,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
         for j in range(min(latency_n, len(plan))):
             img = to_pil(x_all[j:j + 1])[0]
             lat.append(pipe.edit(img, plan[j]["text"], steps=steps, lam=lam, lr=lr,
-                                 **{k: v for k, v in edit_kw.items() if k == "invert_steps"}).seconds)
+                                 **{k: v for k, v in edit_kw.items() if k in ("invert_steps", "guidance")}).seconds)
         m["edit/latency_s"] = float(np.median(lat))
     if sheet is not None:
         from t2i.viz.grids import tile, to_pil

@@ -66,6 +66,18 @@ def model_key(folder: str | Path) -> dict:
     return {"config": config_sha256(folder), "weights": file_sha256(weights)}
 
 
+def inference_defaults(record: dict) -> dict:
+    """The library defaults a model's numbers depend on beyond its own files (an aligner-stage CI-GAN: the edit and
+    text-to-image settings of t2i.edit), so that changing them re-evaluates it; {} for the others."""
+    if record.get("model_type") != "cigan" or record.get("config", {}).get("stage") != "aligner":
+        return {}
+    from t2i import edit
+
+    return {"edit_steps": edit.DEFAULT_STEPS, "edit_lr": edit.DEFAULT_LR, "guidance": edit.GUIDANCE,
+            "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": edit.PER_WEIGHT, "pix_weight": edit.PIX_WEIGHT,
+            "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI}
+
+
 def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path) -> dict:
     """What must be unchanged for a cached result to be reused (besides the model's own key)."""
     return {"data": str(Path(data_root).resolve()), "split": "test", "limit": limit, "seed": seed,
@@ -327,6 +339,8 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
             continue
         try:
             key = model_key(folder)
+            if inf := inference_defaults(ckpt.read_config(folder)):
+                key["inference"] = inf
         except ckpt.CheckpointError as e:
             results["skipped"][name] = "not trained yet (no weights)"
             log(f"[{i}/{len(listing)}] {name}: skipped ({e})")

@@ -643,7 +643,8 @@ def _synth(G, noise_mode: str = "const") -> Callable[[Tensor], Tensor]:
 
 def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: float = 0.01, lam_per: float = 0.0,
                          x_ref: Tensor | None = None, perceptual: Callable | None = None, progress=None,
-                         lam_pix: float = 0.0, noise_mode: str = "const") -> tuple[Tensor, Tensor]:
+                         lam_pix: float = 0.0, noise_mode: str = "const",
+                         image_loss: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """CI-GAN eq. 9: minimise ||w - t||^2 + lam_per * perceptual(G(w), x_ref) [+ lam_pix * MSE(G(w), x_ref)]
     over w with Adam, starting at w_init; returns (w, G(w)) detached.
 
@@ -657,6 +658,7 @@ def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: flo
     lam_per / x_ref / perceptual: the paper's preservation term for editing (x_ref = the source image).
     lam_pix:  an extra pixel-MSE preservation term (ours, default off; useful when the perceptual net is weak
               at low resolution).
+    image_loss: an optional further term on G(w) (ours: t2i.edit's DAMSM guidance).
     progress: called as progress(i, steps) after step i = 1..steps (e.g. a Gradio progress bar).
     Safe under torch.no_grad()/inference_mode(); G's parameters receive no .grad.
     """
@@ -665,17 +667,19 @@ def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: flo
         t = t.unsqueeze(1)
     return optimise_latent(G, w_init, lambda w: (w - t).pow(2).sum(dim=-1).mean(), steps=steps, lr=lr,
                            lam_per=lam_per, x_ref=x_ref, perceptual=perceptual, progress=progress, lam_pix=lam_pix,
-                           noise_mode=noise_mode)
+                           noise_mode=noise_mode, image_loss=image_loss)
 
 
 def optimise_latent(G, w_init: Tensor, text_loss: Callable[[Tensor], Tensor], steps: int, lr: float,
                     lam_per: float = 0.0, x_ref: Tensor | None = None, perceptual: Callable | None = None,
-                    progress=None, lam_pix: float = 0.0, noise_mode: str = "const") -> tuple[Tensor, Tensor]:
+                    progress=None, lam_pix: float = 0.0, noise_mode: str = "const",
+                    image_loss: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """The optimisation loop of the text-guided edits: Adam on w for `steps` steps of
-    text_loss(w) + lam_per * perceptual(G(w), x_ref) + lam_pix * MSE(G(w), x_ref); returns (w, G(w)) detached.
-    text_loss is ||w - t||^2 (text_guided_optimise) or the contrastive score of t2i.edit.optimise_contrastive."""
-    needs_image = lam_per > 0 or lam_pix > 0
-    if needs_image and x_ref is None:
+    text_loss(w) + lam_per * perceptual(G(w), x_ref) + lam_pix * MSE(G(w), x_ref) [+ image_loss(G(w))];
+    returns (w, G(w)) detached. text_loss is ||w - t||^2 (text_guided_optimise) or the contrastive score of
+    t2i.edit.optimise_contrastive; image_loss is any further term on the image (t2i.edit's DAMSM guidance)."""
+    needs_image = lam_per > 0 or lam_pix > 0 or image_loss is not None
+    if (lam_per > 0 or lam_pix > 0) and x_ref is None:
         raise ValueError("lam_per/lam_pix > 0 need x_ref (the image to preserve)")
     if lam_per > 0 and perceptual is None:
         raise ValueError("lam_per > 0 needs a perceptual loss (t2i.losses.PerceptualLoss)")
@@ -692,6 +696,8 @@ def optimise_latent(G, w_init: Tensor, text_loss: Callable[[Tensor], Tensor], st
                     loss = loss + lam_per * perceptual(img, x_ref)
                 if lam_pix > 0:
                     loss = loss + lam_pix * F.mse_loss(img, x_ref)
+                if image_loss is not None:
+                    loss = loss + image_loss(img)
             (w.grad,) = torch.autograd.grad(loss, [w])
             opt.step()
             w.grad = None

@@ -187,18 +187,26 @@ class DAMSM(nn.Module):
     def word_similarity(self, words: Tensor, word_mask: Tensor, regions: Tensor) -> Tensor:
         """R(Q_i, D_j) for every image i and caption j at once: [N_img, N_cap] (gamma2-aggregated cosine of each
         word with its attended region context; the maths of attend_regions, batched over all pairs). The context
-        c = reg @ attn is never built: c.w = sum_r attn * (reg.w) and |c|^2 = attn^T (reg^T reg) attn."""
+        c = reg @ attn is never built: c.w = sum_r attn * (reg.w) and |c|^2 = attn^T (reg^T reg) attn.
+        Grouped: words [N_img, K, D, L] and word_mask [N_img, K, L] score each image against its own K captions
+        only -> [N_img, K]."""
         c = self.cfg
         reg = regions.flatten(2)  # [I, D, R]
-        raw = torch.einsum("idr,cdl->icrl", reg, words)  # [I, C, R, L] word-region dot products
-        pad = word_mask[None, :, None, :]  # [1, C, 1, L]
+        if words.dim() == 4:  # grouped: image i against its own captions [i, k]
+            raw = torch.einsum("idr,ikdl->ikrl", reg, words)
+            pad = word_mask[:, :, None, :]  # [I, K, 1, L]
+            norms = words.norm(dim=2)  # [I, K, L]
+        else:
+            raw = torch.einsum("idr,cdl->icrl", reg, words)  # [I, C, R, L] word-region dot products
+            pad = word_mask[None, :, None, :]  # [1, C, 1, L]
+            norms = words.norm(dim=1).unsqueeze(0)  # [1, C, L]
         attn = torch.softmax(raw.masked_fill(pad, float("-inf")), dim=3).masked_fill(pad, 0.0)
         attn = torch.softmax(c.gamma1 * attn, dim=2)  # over regions
         dot = (attn * raw).sum(dim=2)  # [I, C, L] = c . w
         gram = torch.bmm(reg.transpose(1, 2), reg)  # [I, R, R]
         ctx_sq = (attn * torch.einsum("irs,icsl->icrl", gram, attn)).sum(dim=2)  # [I, C, L] = |c|^2
-        cos = dot / (ctx_sq.clamp(min=1e-16).sqrt() * words.norm(dim=1).unsqueeze(0)).clamp(min=1e-8)
-        cos = (cos * c.gamma2).exp().masked_fill(word_mask.unsqueeze(0), 0.0)
+        cos = dot / (ctx_sq.clamp(min=1e-16).sqrt() * norms).clamp(min=1e-8)
+        cos = (cos * c.gamma2).exp().masked_fill(pad.squeeze(2), 0.0)
         return torch.log(cos.sum(dim=2).clamp(min=1e-8)) / c.gamma2
 
     def losses(self, regions: Tensor, glob: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
@@ -209,6 +217,24 @@ class DAMSM(nn.Module):
         s_sim = F.cosine_similarity(glob.unsqueeze(1), sent.unsqueeze(0), dim=2)  # [N_img, N_cap]
         s_loss = _posterior_loss(g3 * s_sim, class_ids)
         return w_loss, s_loss
+
+    def contrast_loss(self, images: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
+                      valid: Tensor | None = None) -> Tensor:
+        """DAMSM matching of each image against its own K captions, the first being the one it should match:
+        words [N*K, D, L], sent [N*K, D], word_mask [N*K, L] grouped per image; valid [N, K] (False = padding).
+        Returns the mean cross-entropy of the word-level and the sentence-level posteriors (gamma3-scaled, as in
+        the DAMSM loss) over each image's K captions (the guidance term of t2i.edit: the edit text against its
+        colour-swapped alternatives)."""
+        n = len(images)
+        k = len(sent) // n
+        regions, glob = self.image_encoder(images)
+        word_sim = self.word_similarity(words.view(n, k, *words.shape[1:]), word_mask.view(n, k, -1), regions)
+        sent_sim = F.cosine_similarity(glob.unsqueeze(1), sent.view(n, k, -1), dim=2)  # [N, K]
+        target = torch.zeros(n, dtype=torch.long, device=images.device)
+        g3 = self.cfg.gamma3
+        if valid is not None:
+            word_sim, sent_sim = (s.masked_fill(~valid, float("-inf")) for s in (word_sim, sent_sim))
+        return F.cross_entropy(g3 * word_sim, target) + F.cross_entropy(g3 * sent_sim, target)
 
     def loss(self, images: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
              class_ids: Tensor | None = None) -> Tensor:
