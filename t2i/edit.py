@@ -199,7 +199,7 @@ class EditPipeline:
     synthesize, edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
 
     def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
-                 device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = GUIDANCE_DAMSM):
+                 device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None):
         self.cfg, self.record = cfg, record or {}
         self.device = torch.device(device)
         self.G = nets["stylegan"].to(self.device).eval().requires_grad_(False)
@@ -208,7 +208,7 @@ class EditPipeline:
         self.vocab, self.max_words = vocab, max_words
         self.img_size = int(cfg.img_size)
         self._perceptual = None
-        self.damsm_name, self._damsm = damsm, None
+        self.damsm_name, self._damsm = damsm, None  # None: GUIDANCE_DAMSM when first needed; "": no DAMSM
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "EditPipeline":
@@ -239,12 +239,13 @@ class EditPipeline:
         if self._damsm is None:
             from t2i.text.damsm import load_damsm
 
-            if not self.damsm_name:
+            name = GUIDANCE_DAMSM if self.damsm_name is None else self.damsm_name
+            if not name:
                 raise ckpt.CheckpointError("this edit pipeline has no DAMSM model for the guidance; use guidance = 0")
             try:
-                model, vocab = load_damsm(self.damsm_name, self.device)
+                model, vocab = load_damsm(name, self.device)
             except (ckpt.CheckpointError, OSError, ValueError) as e:
-                raise ckpt.CheckpointError(f"DAMSM guidance needs the DAMSM model {self.damsm_name!r} ({e}); "
+                raise ckpt.CheckpointError(f"DAMSM guidance needs the DAMSM model {name!r} ({e}); "
                                            "use guidance = 0 to edit without it") from None
             self._damsm = (model.requires_grad_(False), vocab)
         return self._damsm

@@ -274,10 +274,11 @@ def test_edit_command_writes_a_strip(cigan, tmp_path, capsys):
     assert "aligner" in capsys.readouterr().err
 
 
-def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tmp_path, monkeypatch):
+def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tiny_damsm, tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt, "SHIPPED", clf_folder.parent)  # the classifier as a shipped model
     import t2i.edit as edit_mod
 
+    monkeypatch.setattr(edit_mod, "GUIDANCE_DAMSM", str(tiny_damsm))  # the edits' DAMSM guidance
     monkeypatch.setattr(edit_mod, "DEFAULT_STEPS", 2)
     monkeypatch.setattr(edit_mod, "GEN_STEPS", 2)
     out = tmp_path / "m.json"
