@@ -173,6 +173,17 @@ def test_ema_decay_ramps_up_so_short_runs_forget_the_random_init(tmp_path, cub_t
     assert flat.ema_decay_at(10) == flat.tc.ema_decay
 
 
+def test_late_lr_decay_is_linear_then_flat_and_reaches_the_optimisers(tmp_path, cub_tiny, tiny_damsm):
+    const = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm), dict(TINY))
+    assert const.lr_factor(0) == const.lr_factor(10 ** 6) == 1.0  # off by default, as the papers
+    tc = _tc(tmp_path, cub_tiny, tiny_damsm, lr_decay_start=1, lr_decay_end=5, lr_decay_floor=0.2)
+    t = Trainer(tc, dict(TINY))
+    assert [t.lr_factor(s) for s in (0, 1, 3, 5, 9)] == pytest.approx([1.0, 1.0, 0.6, 0.2, 0.2])
+    t.train()  # 4 steps: the last one ran at step index 3
+    assert t.opt_g.param_groups[0]["lr"] == pytest.approx(t.cfg.lr_g * 0.6)
+    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(t.cfg.lr_d * 0.6)
+
+
 def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_tiny, tiny_damsm, studio_checkpoints):
     from safetensors.torch import load_file
 

@@ -58,6 +58,9 @@ class TrainConfig:
     ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
     dataset_name: str = "synthbirds"  # recorded in the model card
     init: str = ""  # warm-start snapshot folder (python -m t2i train snapshot) used when `out` has no training state
+    lr_decay_start: int = 0  # step where both learning rates start a linear decay (0 = constant rates, as the papers)
+    lr_decay_end: int = 0  # step where the decay reaches lr_decay_floor; the rates stay there afterwards
+    lr_decay_floor: float = 0.1  # final fraction of the configured learning rates
 
 
 def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[TrainConfig, dict]:
@@ -350,6 +353,21 @@ class Trainer:
             return min(self.tc.ema_decay, (1 + step) / (10 + step))
         return self.tc.ema_decay
 
+    def lr_factor(self, step: int) -> float:
+        """Fraction of the configured learning rates at `step`: 1, then linear to lr_decay_floor (ours, not in the
+        papers: a late decay for a run whose quick evals went flat). A function of the step only, so resumes agree."""
+        start, end, floor = self.tc.lr_decay_start, self.tc.lr_decay_end, self.tc.lr_decay_floor
+        if end <= start or step <= start:
+            return 1.0
+        return floor + (1.0 - floor) * max(0.0, 1.0 - (step - start) / (end - start))
+
+    def _set_lr(self, step: int) -> None:
+        f = self.lr_factor(step)
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            if opt is not None:
+                for g in opt.param_groups:
+                    g["lr"] = lr * f
+
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp_on)
 
@@ -378,6 +396,7 @@ class Trainer:
         while step < target:
             batch = next(data)
             ctx = self._context(batch, step)
+            self._set_lr(step)
             if self.opt_d is not None:
                 with self._autocast():
                     d_loss, d_logs = self.family.d_loss(self.nets, ctx)
