@@ -106,9 +106,9 @@ def _model_info(name):
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
-def generate(caption, model, seed, n, truncation):
+def generate(caption, model, seed, n, truncation, best_of=1):
     try:
-        g = STUDIO.generate(caption, model, seed, n, truncation)
+        g = STUDIO.generate(caption, model, seed, n, truncation, best_of)
     except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
         return [], None, "", _fail(err)
     return g.gallery, str(g.grid_path), g.info, HIDE
@@ -123,14 +123,14 @@ def select_image(evt: gr.SelectData):
     return k, gr.update(value=f"Look inside image #{k}")
 
 
-def copy_settings(caption, model, seed, n, truncation, index):
-    return (gr.Tabs(selected="inside"), caption, model, seed, n, truncation,
+def copy_settings(caption, model, seed, n, truncation, best_of, index):
+    return (gr.Tabs(selected="inside"), caption, model, seed, n, truncation, best_of,
             gr.update(value=min(int(index or 1), int(n or 1)), maximum=MAX_IMAGES))
 
 
-def look_inside(caption, model, seed, n, truncation, index, attribute):
+def look_inside(caption, model, seed, n, truncation, best_of, index, attribute):
     try:
-        r = STUDIO.look_inside(caption, model, seed, n, truncation, index, attribute or None)
+        r = STUDIO.look_inside(caption, model, seed, n, truncation, index, attribute or None, rerank=best_of)
     except Exception as err:  # noqa: BLE001
         return None, [], gr.update(value=[]), gr.update(value=None), None, gr.update(), "", "", _fail(err)
     attr = gr.update(choices=r.attribute_choices, value=r.attribute) if r.attribute_choices else gr.update()
@@ -139,9 +139,9 @@ def look_inside(caption, model, seed, n, truncation, index, attribute):
             r.cam_info if r.cam is not None else "", r.info, HIDE)
 
 
-def cam(caption, model, seed, n, truncation, index, attribute):
+def cam(caption, model, seed, n, truncation, best_of, index, attribute):
     try:
-        res = STUDIO.run(caption, model, seed, n, truncation)
+        res = STUDIO.run(caption, model, seed, n, truncation, best_of)
         i = int(index) - 1
         if not 0 <= i < len(res.images):
             raise ValueError(f"image number must be between 1 and {len(res.images)}")
@@ -249,6 +249,9 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                         n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Number of images")
                         truncation = gr.Slider(0, 2, value=0, step=0.05, label="Truncation",
                                                info="0 = the model's default · lower = more typical, less varied")
+                        best_of = gr.Slider(1, 8, value=1, step=1, label="Best of", elem_id="best-of",
+                                            info="draw this many per image, keep the ones that match the caption "
+                                                 "best (DAMSM) · slower")
                     gr.Examples(PROMPTS, inputs=caption, label="Example captions", examples_per_page=8,
                                 elem_id="prompt-examples")
                 with gr.Column(scale=7, min_width=360):
@@ -278,6 +281,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                     with gr.Row():
                         li_index = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="Image #")
                         li_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation")
+                        li_best = gr.Slider(1, 8, value=1, step=1, label="Best of")
                     li_go = gr.Button("Look inside", variant="primary")
                     li_err = gr.Markdown(visible=False, elem_classes="t2i-error")
                     li_image = gr.Image(label="The image", type="pil", format="png", height=300, interactive=False)
@@ -392,14 +396,14 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                 "[API](?view=api) for scripted use with `gradio_client`.", elem_classes="t2i-muted")
 
     # --- events ---------------------------------------------------------------------------------------------
-    gen_inputs = [caption, model, seed, n, truncation]
+    gen_inputs = [caption, model, seed, n, truncation, best_of]
     go.click(generate, gen_inputs, [gallery, download, info, err], api_name="generate")
     caption.submit(generate, gen_inputs, [gallery, download, info, err], api_name="generate_on_enter")
     model.change(_model_info, model, model_info, api_name="model_info")
     dice.click(random_seed, None, seed, api_name="random_seed")
     gallery.select(select_image, None, [selected, look], api_name="select_image")
 
-    li_inputs = [li_caption, li_model, li_seed, li_n, li_trunc, li_index]
+    li_inputs = [li_caption, li_model, li_seed, li_n, li_trunc, li_best, li_index]
     li_outputs = [li_image, li_stages, li_masks, li_attn, li_cam, li_attr, li_cam_info, li_info, li_err]
     look.click(copy_settings, gen_inputs + [selected], [tabs] + li_inputs, api_name="copy_settings").then(
         look_inside, li_inputs + [li_attr], li_outputs, api_name="look_inside_selected")

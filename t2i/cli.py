@@ -118,6 +118,9 @@ def _add_eval(sub):
     p.add_argument("--results", default=None, help="with --all: output folder (default: results/)")
     p.add_argument("--readme", default=None, help="with --all: the README whose marked table to update")
     p.add_argument("--no-readme", action="store_true", help="with --all: leave the README alone")
+    p.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="text-to-image models: each test image is the best DAMSM match of K draws (default 1, the "
+                        "protocol of the README table; R-precision then uses the reranking DAMSM too)")
 
 
 def _add_edit(sub):
@@ -248,6 +251,8 @@ def _add_generate(sub):
     s.add_argument("--n", type=int, default=4, help="images per caption")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--truncation", type=float, default=None, help="default: the model's own")
+    s.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="draw K per image and keep the ones the DAMSM encoders match best to the caption (default 1)")
     s.add_argument("--device", default="cpu")
 
 
@@ -256,7 +261,7 @@ def cmd_generate(a) -> int:
     from t2i.viz.grids import tile
 
     pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
-    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation)
+    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of)
     for cap, unk in zip(res.captions[::a.n], res.unknown[::a.n]):
         if unk:
             print(f"note: ignored words not in the vocabulary of {a.model}: {', '.join(unk)} ({cap[:40]!r})")
@@ -359,6 +364,8 @@ def cmd_eval(a) -> int:
 
         if a.model:
             raise ValueError("give either a model folder or --all, not both")
+        if a.best_of != 1:
+            raise ValueError("--best-of is for one model at a time; the --all table uses single draws")
         res = evaluate_all(a.checkpoints, data=a.data, limit=a.limit, device=a.device, force=a.force,
                            results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
                            damsm=a.damsm, classifier=a.classifier)
@@ -371,7 +378,7 @@ def cmd_eval(a) -> int:
     from t2i.eval.run import evaluate
 
     metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
-                       damsm=a.damsm, classifier=a.classifier)
+                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of)
     print_table(metrics, f"evaluation of {a.model or a.data}")
     out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
                                        else Path("results") / "eval.json")

@@ -44,6 +44,7 @@ from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
 from t2i.imageio import prepare_upload
 from t2i.models.cigan import CIGAN, generate_from_text, invert, optimise_latent, text_guided_optimise
 from t2i.pipeline import check_caption, encode_caption
+from t2i.text.damsm import SHIPPED_DAMSM
 from t2i.viz.grids import tile, to_pil
 
 # --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
@@ -65,7 +66,7 @@ PIX_WEIGHT = 0.0  # lam_pix at lam = 1: weight of the extra pixel-MSE preservati
 # it should be. 60 test edits: success 0.10 -> 0.33, preservation 0.72 -> 0.61 (guidance 1); guidance = 0 is the
 # paper's method.
 GUIDANCE = 1.0
-GUIDANCE_DAMSM = "damsm-synthbirds-64"  # the DAMSM model folder (local, shipped or Hub) used for the guidance
+GUIDANCE_DAMSM = SHIPPED_DAMSM  # the DAMSM model folder (local, shipped or Hub) used for the guidance
 GEN_STEPS = 50  # text-to-image steps (generate)
 GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate

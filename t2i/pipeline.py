@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,10 +18,11 @@ from PIL import Image
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import Vocabulary, tokenize
 from t2i.models.registry import get_family
-from t2i.text.damsm import DAMSMConfig, TextEncoder
+from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME, DAMSMConfig, TextEncoder
 from t2i.viz.grids import to_pil
 
 MAX_CAPTION_CHARS = 2000  # longer input is cut here before tokenising (only 18 words are used anyway)
+MAX_RERANK = 16  # best-of-k: at most 16 candidates per image
 
 
 class CaptionError(ValueError):
@@ -37,6 +39,7 @@ class GenerationResult:
     words: list[list[str]] = field(default_factory=list)  # the words the model read, per image
     unknown: list[list[str]] = field(default_factory=list)  # words dropped (not in the vocabulary)
     seconds: float = 0.0  # generation time
+    scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
 
 
 def check_caption(text) -> str:
@@ -69,6 +72,7 @@ class TextToImagePipeline:
         self.text_encoder = text_encoder.to(device).eval().requires_grad_(False)
         self.vocab, self.device, self.max_words = vocab, torch.device(device), max_words
         self._text_cache: OrderedDict[str, tuple] = OrderedDict()
+        self._damsm = None  # (DAMSM, vocabulary) for best-of-k, loaded when first asked for
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "TextToImagePipeline":
@@ -114,8 +118,10 @@ class TextToImagePipeline:
     # --- images -----------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
-                 return_tensors: bool = False) -> GenerationResult:
-        """n images per caption. Same captions + seed -> same images. truncation: None = the model's default."""
+                 rerank: int = 1, return_tensors: bool = False) -> GenerationResult:
+        """n images per caption. Same captions + seed -> same images. truncation: None = the model's default.
+        rerank k > 1: draw k candidates per image and keep the n that the DAMSM encoders match best to the caption,
+        best first (like CLIP reranking; ours, the papers sample once); rerank 1 draws exactly the plain images."""
         import time
 
         if isinstance(captions, str):
@@ -124,22 +130,67 @@ class TextToImagePipeline:
             raise CaptionError("no caption given")
         if not 1 <= n <= 64:
             raise CaptionError(f"n must be between 1 and 64, got {n}")
+        if not 1 <= int(rerank) <= MAX_RERANK:
+            raise CaptionError(f"best-of-k must be between 1 (off) and {MAX_RERANK}, got {rerank}")
+        k = int(rerank)
         captions = [check_caption(c) for c in captions]
         t0 = time.perf_counter()
-        caps = [c for c in captions for _ in range(n)]
+        caps = [c for c in captions for _ in range(n * k)]
         words, sent, mask, read, unknown = self.encode(caps)
         trunc = getattr(self.cfg, "truncation", None) if truncation is None else truncation
         g = torch.Generator().manual_seed(int(seed))
         z = self.generator.sample_z(len(caps), generator=g, truncation=trunc or None).to(self.device)
         out = self.generator(z, sent, words, mask)
+        scores = []
+        if k > 1:
+            match = self.match_scores(out.images[-1], caps).view(len(captions), n * k)
+            top = match.topk(n, dim=1)  # best first
+            keep = (top.indices + torch.arange(len(captions), device=match.device)[:, None] * n * k).flatten()
+            out = select_images(out, keep)
+            scores = top.values.flatten().tolist()
+            idx = keep.tolist()
+            caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
         result = GenerationResult(
             captions=caps, images=to_pil(out.images[-1]), stages=[to_pil(im) for im in out.images],
             masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
-            words=read, unknown=unknown, seconds=time.perf_counter() - t0)
+            words=read, unknown=unknown, seconds=time.perf_counter() - t0, scores=scores)
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result
+
+    def damsm(self):
+        """(DAMSM, vocabulary) the model was trained with (its run config names it), else the shipped one."""
+        if self._damsm is None:
+            from t2i.text.damsm import load_damsm
+
+            named = (self.record.get("train") or {}).get("damsm")
+            for name in ([named, Path(named).name] if named else []) + [DAMSM_NAME]:
+                try:
+                    self._damsm = load_damsm(name, self.device)
+                    break
+                except ckpt.CheckpointError:
+                    continue
+            else:
+                raise ckpt.CheckpointError(f"best-of-k needs DAMSM encoders: neither {named!r} nor {DAMSM_NAME!r} "
+                                           "could be loaded")
+        return self._damsm
+
+    @torch.inference_mode()
+    def match_scores(self, images: torch.Tensor, captions: list[str]) -> torch.Tensor:
+        """DAMSM match [N] of each image [N, 3, H, W] in [-1, 1] with its caption (higher = better)."""
+        model, vocab = self.damsm()
+        tok, ln, _ = vocab.batch(captions)
+        words, sent, mask = model.encode_text(tok.to(self.device), ln.to(self.device))
+        return torch.cat([model.match(images[s:s + 256].float(), words[s:s + 256], sent[s:s + 256], mask[s:s + 256])
+                          for s in range(0, len(images), 256)])
+
+
+def select_images(out, keep: torch.Tensor):
+    """The GenOutput of the images `keep` (indices) only."""
+    return dataclasses.replace(out, images=[im[keep] for im in out.images],
+                               masks={k: v[keep] for k, v in out.masks.items()},
+                               word_attn={k: v[keep] for k, v in out.word_attn.items()})
 
 
 def list_models(root=None) -> list[dict]:

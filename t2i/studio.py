@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from t2i import checkpoint as ckpt
 from t2i.imageio import prepare_upload
-from t2i.pipeline import GenerationResult, check_caption, list_models, load_pipeline
+from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, list_models, load_pipeline
 from t2i.viz.grids import overlay
 
 log = logging.getLogger("t2i.studio")
@@ -617,9 +617,19 @@ class Studio:
             raise StudioError(f"truncation must be between 0 (model default) and 4, got {t}")
         return t
 
-    def run(self, caption: str, model: str, seed=0, n=4, truncation=None) -> GenerationResult:
-        """The raw GenerationResult, cached per (model, caption, seed, n, truncation) so Look inside and Download
-        reuse what Generate made."""
+    @staticmethod
+    def _check_rerank(k) -> int:
+        try:
+            k = int(k if k not in (None, "") else 1)
+        except (TypeError, ValueError):
+            raise StudioError(f"best-of must be a whole number, got {k!r}") from None
+        if not 1 <= k <= MAX_RERANK:
+            raise StudioError(f"best-of must be between 1 (off) and {MAX_RERANK}, got {k}")
+        return k
+
+    def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> GenerationResult:
+        """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and
+        Download reuse what Generate made."""
         if not model:
             gens = self.generators()
             why = (f": none found in {self.root}" if not gens else
@@ -627,22 +637,26 @@ class Studio:
             raise StudioError("no model selected" + why)
         caption = check_caption(caption)
         seed, n, truncation = self._check_seed(seed), self._check_n(n), self._check_truncation(truncation)
-        key = (model, caption, seed, n, truncation)
+        rerank = self._check_rerank(rerank)
+        key = (model, caption, seed, n, truncation, rerank)
         with self._lock:
             if key in self._results:
                 self._results.move_to_end(key)
                 return self._results[key]
         gen = self._generator(model)
+        if rerank > 1 and isinstance(gen, _EditAsGenerator):
+            raise StudioError("best-of is for the text-to-image GANs: CI-GAN already optimises each image toward "
+                              "the text; set best-of to 1")
         with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
-            res = gen(caption, seed=seed, n=n, truncation=truncation)
+            res = gen(caption, seed=seed, n=n, truncation=truncation, **({"rerank": rerank} if rerank > 1 else {}))
         with self._lock:
             self._results[key] = res
             while len(self._results) > self._result_cache:
                 self._results.popitem(last=False)
         return res
 
-    def generate(self, caption: str, model: str, seed=0, n=4, truncation=None) -> Generation:
-        res = self.run(caption, model, seed, n, truncation)
+    def generate(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> Generation:
+        res = self.run(caption, model, seed, n, truncation, rerank)
         n = len(res.images)
         gallery = [(upscale(im), f"#{i + 1} · seed {seed}") for i, im in enumerate(res.images)]
         grid = self._grid_png(res, model, seed)
@@ -665,7 +679,7 @@ class Studio:
         meta.add_text("model", model)
         meta.add_text("seed", str(seed))
         meta.add_text("software", "T2I Studio")
-        digest = hashlib.sha1(f"{model}|{res.captions[0]}|{seed}|{len(ims)}".encode()).hexdigest()[:10]
+        digest = hashlib.sha1(f"{model}|{res.captions[0]}|{seed}|{len(ims)}|{res.scores}".encode()).hexdigest()[:10]
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model)[:40]
         path = self.out_dir / f"t2i_{safe}_seed{seed}_{digest}.png"
         grid.save(path, pnginfo=meta)
@@ -687,6 +701,9 @@ class Studio:
         side = res.images[0].size[0]
         parts = [f"**{n} image{'s' if n != 1 else ''}** from `{model}` · seed {seed} · {side}×{side} px · "
                  f"{res.seconds:.2f} s"]
+        if res.scores:
+            parts.append("Best of several draws each, by DAMSM match to the caption (best first): "
+                         + " · ".join(f"{s:.2f}" for s in res.scores))
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))
         if res.unknown and res.unknown[0]:
@@ -752,9 +769,9 @@ class Studio:
         return heatmap(upscale(image), cam), info, attribute
 
     def look_inside(self, caption: str, model: str, seed=0, n=4, truncation=None, index=1,
-                    attribute: str | None = None) -> Inside:
+                    attribute: str | None = None, rerank=1) -> Inside:
         """Everything the model shows about image #index (1-based) of a Generate request."""
-        res = self.run(caption, model, seed, n, truncation)
+        res = self.run(caption, model, seed, n, truncation, rerank)
         try:
             i = int(index) - 1
         except (TypeError, ValueError):

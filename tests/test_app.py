@@ -42,7 +42,7 @@ def test_api_lists_every_tab(client):
 
 
 def test_generate(client):
-    gallery, grid, info, err = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, api_name="/generate")
+    gallery, grid, info, err = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 1, api_name="/generate")
     assert error_text(err) == ""
     assert len(gallery) == 4 and gallery[0]["caption"] == "#1 · seed 7"
     assert Image.open(local(gallery[0]["image"])).size == (256, 256)
@@ -52,10 +52,12 @@ def test_generate(client):
     assert isinstance(client.predict(api_name="/random_seed"), (int, float))
     assert "SWF-GAN" in client.predict("swfgan-tiny", api_name="/model_info")
     assert "AttrAcc 0.512" in client.predict("swfgan-tiny", api_name="/model_info")
+    gallery, grid, info, err = client.predict(CAPTION, "swfgan-tiny", 7, 2, 0, 3, api_name="/generate")
+    assert error_text(err) == "" and len(gallery) == 2 and "Best of several draws" in info
 
 
 def test_look_inside(client):
-    out = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 3, None, api_name="/look_inside")
+    out = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 1, 3, None, api_name="/look_inside")
     image, stages, masks, attn, cam, attr, cam_info, info, err = out
     assert error_text(err) == "" and Path(local(image)).is_file()
     assert len(stages) == 1 and len(value(masks)) == 3 and shown(masks)
@@ -63,13 +65,13 @@ def test_look_inside(client):
     assert Path(local(cam)).is_file() and "Grad-CAM" in cam_info
     assert value(attr) in ("has_belly_color::white", "has_wing_color::black")
     assert "Image #3 of 4" in info
-    cam2, cam_info2, err2 = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 3, "has_crown_color::red",
+    cam2, cam_info2, err2 = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 1, 3, "has_crown_color::red",
                                            api_name="/cam")
     assert error_text(err2) == "" and "crown = red" in cam_info2
     # a one-stage model without masks: those views are hidden, not empty boxes
-    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 1, None, api_name="/look_inside")
+    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 1, 1, None, api_name="/look_inside")
     assert not shown(out[2]) and not shown(out[3]) and "no word attention" in out[7]
-    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 5, None, api_name="/look_inside")
+    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 1, 5, None, api_name="/look_inside")
     assert "between 1 and 2" in error_text(out[-1])
 
 
@@ -105,15 +107,15 @@ def test_latent_space_and_models(client):
     ("flibber jabberwock snark", "none of the words"),
 ])
 def test_bad_captions_show_a_message(client, caption, expect):
-    gallery, grid, info, err = client.predict(caption, "dfgan-tiny", 0, 2, 0, api_name="/generate")
+    gallery, grid, info, err = client.predict(caption, "dfgan-tiny", 0, 2, 0, 1, api_name="/generate")
     assert expect in error_text(err) and gallery == [] and grid is None
 
 
 def test_5000_character_caption(client):
     long_ok = ("a small bird with a red belly and black wings " * 120)[:5000]
-    gallery, grid, info, err = client.predict(long_ok, "dfgan-tiny", 0, 2, 0, api_name="/generate")
+    gallery, grid, info, err = client.predict(long_ok, "dfgan-tiny", 0, 2, 0, 1, api_name="/generate")
     assert error_text(err) == "" and len(gallery) == 2 and "Long caption" in info
-    gallery, grid, info, err = client.predict("z" * 5000, "dfgan-tiny", 0, 2, 0, api_name="/generate")
+    gallery, grid, info, err = client.predict("z" * 5000, "dfgan-tiny", 0, 2, 0, 1, api_name="/generate")
     msg = error_text(err)
     assert "vocabulary" in msg and len(msg) < 700
 

@@ -48,6 +48,10 @@ def test_generator_evaluation_reports_every_number(synth_root, synth_models):
     for k in ("attr_acc", "attr_acc_ceiling", "fid", "r_precision", "gen_images_per_s", "params_G"):
         assert k in m, k
     assert 0 <= m["attr_acc"] <= 1 and m["fid"] > 0 and m["n_images"] == 12
+    b = evaluate_generator(synth_models / "gan", synth_root, limit=12, damsm=str(synth_models / "damsm"),
+                           classifier=str(synth_models / "clf"), fid=False, best_of=3)
+    assert b["best_of"] == 3 and b["n_images"] == 12 and "fid" not in b
+    assert b["attr_acc_ceiling"] == m["attr_acc_ceiling"] and "best_of" not in m
 
 
 def test_attr_acc_counts_only_mentioned_attributes():

@@ -216,6 +216,31 @@ def test_generate_packages_gallery_grid_and_info(studio):
     assert other.result.images[0].tobytes() != g.result.images[0].tobytes()
 
 
+def test_best_of_keeps_the_best_matching_draws(studio):
+    pipe = studio.pipeline("swfgan-tiny")
+    caps = [CAPTION, "a bird with a red crown"]
+    plain = pipe(caps, seed=5, n=2)
+    assert pipe(caps, seed=5, n=2, rerank=1).images[0].tobytes() == plain.images[0].tobytes() and plain.scores == []
+    best = pipe(caps, seed=5, n=2, rerank=3, return_tensors=True)
+    pool = pipe(caps, seed=5, n=6, return_tensors=True)  # the same 6 draws per caption
+    match = pipe.match_scores(pool.tensors.images[-1], pool.captions).view(2, 6)
+    assert best.captions == [CAPTION, CAPTION, caps[1], caps[1]]
+    for c in range(2):
+        top = match[c].topk(2)
+        assert best.scores[2 * c:2 * c + 2] == pytest.approx(top.values.tolist(), abs=1e-5)  # best first
+        for j, i in enumerate(top.indices.tolist()):
+            assert best.images[2 * c + j].tobytes() == pool.images[6 * c + i].tobytes()
+            assert (best.masks["block1"][2 * c + j] == pool.masks["block1"][6 * c + i]).all()
+    assert match.max() > match.min()  # the DAMSM scores tell the draws apart
+    with pytest.raises(CaptionError, match="best-of"):
+        pipe(CAPTION, rerank=99)
+    g = studio.generate(CAPTION, "swfgan-tiny", seed=5, n=2, rerank=3)
+    assert "Best of several draws" in g.info and len(g.gallery) == 2
+    assert g.result.images[0].tobytes() == pipe(CAPTION, seed=5, n=2, rerank=3).images[0].tobytes()
+    r = studio.look_inside(CAPTION, "swfgan-tiny", seed=5, n=2, index=2, rerank=3)
+    assert r.image.tobytes() == g.gallery[1][0].tobytes()
+
+
 @pytest.mark.parametrize("caption, match", [
     ("", "empty"),
     ("   ", "empty"),
@@ -238,6 +263,7 @@ def test_long_caption_is_cut_not_refused(studio):
 
 @pytest.mark.parametrize("kw, match", [({"n": 0}, "between 1 and 8"), ({"n": 99}, "between 1 and 8"),
                                         ({"seed": -1}, "seed"), ({"truncation": 9}, "truncation"),
+                                        ({"rerank": 0}, "best-of"), ({"rerank": "many"}, "best-of"),
                                         ({"model": ""}, "no model selected")])
 def test_bad_settings(studio, kw, match):
     args = {"caption": CAPTION, "model": "dfgan-tiny", **kw}
@@ -392,6 +418,8 @@ def test_edit_with_an_edit_pipeline(cigan_root, tmp_path):
         s.edit(rgba, "a blue belly", steps=0)
     g = s.generate("a blue bird", "cigan-tiny", seed=1, n=2)  # CI-GAN also serves Generate (images only)
     assert len(g.gallery) == 2 and g.result.masks == {}
+    with pytest.raises(StudioError, match="best-of is for the text-to-image GANs"):
+        s.generate("a blue bird", "cigan-tiny", seed=1, n=2, rerank=2)
     # concurrent first requests load the model once
     s2 = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o2")
     _FakeEditPipeline.loads = 0

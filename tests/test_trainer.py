@@ -125,6 +125,10 @@ def test_generate_cli_writes_a_grid_and_refuses_bad_captions(tmp_path, cub_tiny,
     assert Image.open(out).size[0] > 64 and "zzzunknown" in capsys.readouterr().out
     assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "   "]) == 2
     assert "caption is empty" in capsys.readouterr().err
+    assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "--n", "3", "--best-of", "2",
+                 "a white bird"]) == 0 and Image.open(out).size[0] > 3 * 64
+    assert main(["generate", "--model", str(tmp_path / "run"), "--out", str(out), "--best-of", "0", "a bird"]) == 2
+    assert "best-of" in capsys.readouterr().err
 
 
 def test_cpu_bf16_autocast_follows_the_hardware_and_the_switch(tmp_path, cub_tiny, tiny_damsm):

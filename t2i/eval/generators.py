@@ -12,8 +12,8 @@ from tqdm.auto import tqdm
 
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
+from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME
 
-DAMSM_NAME = "damsm-synthbirds-64"
 CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
 
 
@@ -72,13 +72,13 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
 
 
 @torch.no_grad()
-def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50):
+def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50, best_of: int = 1):
     pairs = test_captions(data, seed)
     images, caps = [], []
     t0 = time.perf_counter()
     for s in tqdm(range(0, len(pairs), batch), desc="generate", leave=False):
         chunk = [c for _, c in pairs[s:s + batch]]
-        res = pipe(chunk, seed=seed + s, n=1, return_tensors=True)
+        res = pipe(chunk, seed=seed + s, n=1, rerank=best_of, return_tensors=True)
         images.append(res.tensors.images[-1].float().cpu())
         caps += chunk
     secs = time.perf_counter() - t0
@@ -86,13 +86,16 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
 
 
 def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,
-                       damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME, fid: bool = True) -> dict:
+                       damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME, fid: bool = True,
+                       best_of: int = 1) -> dict:
+    """The test-caption metrics of a generator; best_of k > 1: each image is the best DAMSM match of k draws (then
+    R-precision, measured with the same DAMSM, is no longer an independent score)."""
     from t2i.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(model, device=device)
     size = pipe.record.get("resolution", 64)
     data = CaptionDataset(data_root, "test", size, vocab=pipe.vocab, augment=False, limit=limit)
-    images, caps, idx, secs = generate_for_test(pipe, data, seed)
+    images, caps, idx, secs = generate_for_test(pipe, data, seed, best_of=best_of)
     real = torch.stack([data[i]["image"] for i in idx])
     class_ids = torch.tensor([data.samples[i].class_id for i in idx])
     image_attrs = None
@@ -106,4 +109,6 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")
     metrics["train_wall_s"] = pipe.record.get("train_wall_s")
+    if best_of > 1:
+        metrics["best_of"] = best_of
     return metrics

@@ -58,7 +58,7 @@ def _latencies(url: str, model: str, clients: int, calls: int, caption: str) -> 
         for j in range(calls):
             t = time.perf_counter()
             try:
-                res = c.predict(caption, model, 1000 * k + j, 4, 0.88, api_name="/generate")
+                res = c.predict(caption, model, 1000 * k + j, 4, 0.88, 1, api_name="/generate")
             except Exception as e:  # noqa: BLE001 - the app refused the request (e.g. an unknown model)
                 errors.append(str(e))
                 return

@@ -60,7 +60,8 @@ def fid_sanity_check(data_root, size: int = 64, limit: int | None = None, device
 
 
 def evaluate(model: str | None, data: str | None = None, fid_check: bool = False, limit: int | None = None,
-             device: str | None = None, damsm: str | None = None, classifier: str | None = None) -> dict:
+             device: str | None = None, damsm: str | None = None, classifier: str | None = None,
+             best_of: int = 1) -> dict:
     """Metrics of whatever `model` holds; damsm / classifier: the evaluation models for generators
     (default: the shipped damsm-synthbirds-64 and attr-classifier-synthbirds-64)."""
     from t2i.training.common import pick_device
@@ -100,7 +101,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
 
         metrics.update(evaluate_generator(model, root, limit=limit, device=dev, damsm=damsm or DAMSM_NAME,
-                                          classifier=classifier or CLASSIFIER_NAME))
+                                          classifier=classifier or CLASSIFIER_NAME, best_of=best_of))
     if fid_check:
         metrics.update(fid_sanity_check(root, size, limit=limit, device=dev))
     return metrics

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+SHIPPED_DAMSM = "damsm-synthbirds-64"  # the shipped DAMSM encoders (R-precision, edit guidance, best-of-k)
+
 
 @dataclass
 class DAMSMConfig:
@@ -208,6 +210,13 @@ class DAMSM(nn.Module):
         cos = dot / (ctx_sq.clamp(min=1e-16).sqrt() * norms).clamp(min=1e-8)
         cos = (cos * c.gamma2).exp().masked_fill(pad.squeeze(2), 0.0)
         return torch.log(cos.sum(dim=2).clamp(min=1e-8)) / c.gamma2
+
+    def match(self, images: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor) -> Tensor:
+        """How well each image matches its own caption [N]: the sentence cosine plus the word-level R(Q, D), the two
+        DAMSM scores (best-of-k reranking in TextToImagePipeline)."""
+        regions, glob = self.image_encoder(images)
+        word = self.word_similarity(words.unsqueeze(1), word_mask.unsqueeze(1), regions)[:, 0]
+        return F.cosine_similarity(glob, sent, dim=1) + word
 
     def losses(self, regions: Tensor, glob: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
                class_ids: Tensor | None = None) -> tuple[Tensor, Tensor]:
