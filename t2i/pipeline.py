@@ -40,6 +40,7 @@ class GenerationResult:
     unknown: list[list[str]] = field(default_factory=list)  # words dropped (not in the vocabulary)
     seconds: float = 0.0  # generation time
     scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
+    best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
 
 
 def check_caption(text) -> str:
@@ -154,7 +155,7 @@ class TextToImagePipeline:
             captions=caps, images=to_pil(out.images[-1]), stages=[to_pil(im) for im in out.images],
             masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
-            words=read, unknown=unknown, seconds=time.perf_counter() - t0, scores=scores)
+            words=read, unknown=unknown, seconds=time.perf_counter() - t0, scores=scores, best_of=k)
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result

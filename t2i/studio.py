@@ -702,7 +702,7 @@ class Studio:
         parts = [f"**{n} image{'s' if n != 1 else ''}** from `{model}` · seed {seed} · {side}×{side} px · "
                  f"{res.seconds:.2f} s"]
         if res.scores:
-            parts.append("Best of several draws each, by DAMSM match to the caption (best first): "
+            parts.append(f"Best {n} of {n * res.best_of} draws, by DAMSM match to the caption (best first): "
                          + " · ".join(f"{s:.2f}" for s in res.scores))
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))

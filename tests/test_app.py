@@ -53,7 +53,7 @@ def test_generate(client):
     assert "SWF-GAN" in client.predict("swfgan-tiny", api_name="/model_info")
     assert "AttrAcc 0.512" in client.predict("swfgan-tiny", api_name="/model_info")
     gallery, grid, info, err = client.predict(CAPTION, "swfgan-tiny", 7, 2, 0, 3, api_name="/generate")
-    assert error_text(err) == "" and len(gallery) == 2 and "Best of several draws" in info
+    assert error_text(err) == "" and len(gallery) == 2 and "Best 2 of 6 draws" in info
 
 
 def test_look_inside(client):

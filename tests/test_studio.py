@@ -224,7 +224,7 @@ def test_best_of_keeps_the_best_matching_draws(studio):
     best = pipe(caps, seed=5, n=2, rerank=3, return_tensors=True)
     pool = pipe(caps, seed=5, n=6, return_tensors=True)  # the same 6 draws per caption
     match = pipe.match_scores(pool.tensors.images[-1], pool.captions).view(2, 6)
-    assert best.captions == [CAPTION, CAPTION, caps[1], caps[1]]
+    assert best.captions == [CAPTION, CAPTION, caps[1], caps[1]] and best.best_of == 3 and plain.best_of == 1
     for c in range(2):
         top = match[c].topk(2)
         assert best.scores[2 * c:2 * c + 2] == pytest.approx(top.values.tolist(), abs=1e-5)  # best first
@@ -235,7 +235,7 @@ def test_best_of_keeps_the_best_matching_draws(studio):
     with pytest.raises(CaptionError, match="best-of"):
         pipe(CAPTION, rerank=99)
     g = studio.generate(CAPTION, "swfgan-tiny", seed=5, n=2, rerank=3)
-    assert "Best of several draws" in g.info and len(g.gallery) == 2
+    assert "Best 2 of 6 draws" in g.info and len(g.gallery) == 2
     assert g.result.images[0].tobytes() == pipe(CAPTION, seed=5, n=2, rerank=3).images[0].tobytes()
     r = studio.look_inside(CAPTION, "swfgan-tiny", seed=5, n=2, index=2, rerank=3)
     assert r.image.tobytes() == g.gallery[1][0].tobytes()
