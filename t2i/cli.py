@@ -118,9 +118,10 @@ def _add_eval(sub):
     p.add_argument("--results", default=None, help="with --all: output folder (default: results/)")
     p.add_argument("--readme", default=None, help="with --all: the README whose marked table to update")
     p.add_argument("--no-readme", action="store_true", help="with --all: leave the README alone")
-    p.add_argument("--best-of", type=int, default=1, metavar="K",
-                   help="text-to-image models: each test image is the best DAMSM match of K draws (default 1, the "
-                        "protocol of the README table; R-precision then uses the reranking DAMSM too)")
+    p.add_argument("--best-of", type=int, default=None, metavar="K",
+                   help="one model: each test image is the best DAMSM match of K draws (default 1, the protocol of the "
+                        "README table; R-precision then uses the reranking DAMSM too); with --all: the K of the table's "
+                        "'AttrAcc best of K' column (default 8; 1 skips it)")
 
 
 def _add_edit(sub):
@@ -360,25 +361,25 @@ def cmd_train(a) -> int:
 
 def cmd_eval(a) -> int:
     if a.all:
-        from t2i.eval.report import README, evaluate_all, headline
+        from t2i.eval.report import BEST_OF, README, evaluate_all, headline
 
         if a.model:
             raise ValueError("give either a model folder or --all, not both")
-        if a.best_of != 1:
-            raise ValueError("--best-of is for one model at a time; the --all table uses single draws")
         res = evaluate_all(a.checkpoints, data=a.data, limit=a.limit, device=a.device, force=a.force,
                            results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
-                           damsm=a.damsm, classifier=a.classifier)
+                           damsm=a.damsm, classifier=a.classifier,
+                           best_of=BEST_OF if a.best_of is None else a.best_of)
         for name, e in res["models"].items():
             m = headline(e["metrics"])
             print(f"  {name:<32} attr_acc {m.get('attr_acc', float('nan')):.4f}  fid {m.get('fid', float('nan')):.2f}"
-                  f"  r_precision {m.get('r_precision', float('nan')):.4f}")
+                  f"  r_precision {m.get('r_precision', float('nan')):.4f}"
+                  + (f"  attr_acc best of {m['best_of']} {m['attr_acc_best_of']:.4f}" if "attr_acc_best_of" in m else ""))
         failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]
         return 1 if failed else 0
     from t2i.eval.run import evaluate
 
     metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
-                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of)
+                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1)
     print_table(metrics, f"evaluation of {a.model or a.data}")
     out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
                                        else Path("results") / "eval.json")

@@ -117,6 +117,10 @@ def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_ro
     assert json.loads((ck / "dfgan-tiny" / "config.json").read_text())["metrics"]["fid"] == m["fid"]
     table = (res_dir / "results.md").read_text()
     assert "| `dfgan-tiny` | DF-GAN |" in table and f"{m['attr_acc']:.3f} ({m['attr_acc_ceiling']:.3f})" in table
+    # the best-of-k column: AttrAcc of the DAMSM-reranked draws, beside the single draws
+    assert m["best_of"] == report.BEST_OF and 0 <= m["attr_acc_best_of"] <= 1
+    assert f"AttrAcc best of {report.BEST_OF} ↑" in table
+    assert f"({m['attr_acc_ceiling']:.3f}) | {m['attr_acc_best_of']:.3f} |" in table
     text = readme.read_text()
     assert table.strip() in text and text.startswith("# Project\n\nIntro text.") and text.endswith("After.\n")
 
@@ -124,23 +128,30 @@ def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_ro
     calls = []
 
     def fake_eval(folder, data_root, **kw):
-        calls.append(folder.name)
-        return {"attr_acc": 0.25, "fid": 99.0, "r_precision": 0.5, "n_images": 4, "params_G": 10}
+        calls.append((folder.name, kw.get("best_of", 1)))
+        return {"attr_acc": 0.25 if kw.get("best_of", 1) == 1 else 0.375, "fid": 99.0, "r_precision": 0.5,
+                "n_images": 4, "params_G": 10}
 
     monkeypatch.setattr(t2i.eval.generators, "evaluate_generator", fake_eval)
     shutil.copytree(ck / "dfgan-tiny", ck / "dfgan-tiny-b")
     try:
         assert main(args) == 0
-        assert calls == ["dfgan-tiny-b"]
+        assert calls == [("dfgan-tiny-b", 1), ("dfgan-tiny-b", report.BEST_OF)]
         res2 = json.loads((res_dir / "results.json").read_text())
         assert res2["models"]["dfgan-tiny"] == {**entry, "path": res2["models"]["dfgan-tiny"]["path"]}
-        assert "| `dfgan-tiny-b` |" in readme.read_text()
+        assert res2["models"]["dfgan-tiny-b"]["metrics"]["attr_acc_best_of"] == 0.375
+        assert "| `dfgan-tiny-b` | DF-GAN | 0.250 | 0.375 |" in readme.read_text()
         calls.clear()
         assert main(args + ["--limit", "3"]) == 0  # another protocol: both again
-        assert sorted(calls) == ["dfgan-tiny", "dfgan-tiny-b"]
+        assert sorted(calls) == [("dfgan-tiny", 1), ("dfgan-tiny", 8), ("dfgan-tiny-b", 1), ("dfgan-tiny-b", 8)]
         calls.clear()
-        assert main(args + ["--limit", "3", "--force"]) == 0
-        assert sorted(calls) == ["dfgan-tiny", "dfgan-tiny-b"]
+        assert main(args + ["--limit", "3", "--best-of", "4"]) == 0  # another k: only the best-of column again
+        assert sorted(calls) == [("dfgan-tiny", 4), ("dfgan-tiny-b", 4)] and "AttrAcc best of 4" in readme.read_text()
+        calls.clear()
+        assert main(args + ["--limit", "3", "--best-of", "1"]) == 0  # 1: nothing new, the cached column stays
+        assert calls == [] and "AttrAcc best of 4" in readme.read_text()
+        assert main(args + ["--limit", "3", "--force", "--best-of", "1"]) == 0
+        assert sorted(calls) == [("dfgan-tiny", 1), ("dfgan-tiny-b", 1)] and "best of" not in readme.read_text()
     finally:
         shutil.rmtree(ck / "dfgan-tiny-b")
 
