@@ -29,8 +29,8 @@ torch.set_num_threads(int(os.environ.get("T2I_THREADS", "0")) or max(1, (os.cpu_
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from t2i.studio import (EDIT_GUIDANCE, EXAMPLES_DIR, FAMILY_INFO, MAX_EDIT_STEPS, MAX_IMAGES, Studio,  # noqa: E402
-                        example_images, read_prompts, upscale, user_message)
+from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, FAMILY_INFO, MAX_EDIT_STEPS, MAX_IMAGES,  # noqa: E402
+                        Studio, example_images, read_prompts, upscale, user_message)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 log = logging.getLogger("t2i.app")
@@ -249,7 +249,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                         n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Number of images")
                         truncation = gr.Slider(0, 2, value=0, step=0.05, label="Truncation",
                                                info="0 = the model's default · lower = more typical, less varied")
-                        best_of = gr.Slider(1, 8, value=1, step=1, label="Best of", elem_id="best-of",
+                        best_of = gr.Slider(1, 8, value=BEST_OF, step=1, label="Best of", elem_id="best-of",
                                             info="draw this many per image, keep the ones that match the caption "
                                                  "best (DAMSM) · slower")
                     gr.Examples(PROMPTS, inputs=caption, label="Example captions", examples_per_page=8,
@@ -281,7 +281,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                     with gr.Row():
                         li_index = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="Image #")
                         li_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation")
-                        li_best = gr.Slider(1, 8, value=1, step=1, label="Best of")
+                        li_best = gr.Slider(1, 8, value=BEST_OF, step=1, label="Best of")
                     li_go = gr.Button("Look inside", variant="primary")
                     li_err = gr.Markdown(visible=False, elem_classes="t2i-error")
                     li_image = gr.Image(label="The image", type="pil", format="png", height=300, interactive=False)

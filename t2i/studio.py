@@ -37,6 +37,7 @@ EXAMPLES_DIR = ckpt.REPO_ROOT / "examples"
 CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
 DISPLAY_SIDE = 256  # images are shown at this side (the models make 32-256 px birds)
 MAX_IMAGES = 8  # per Generate request
+BEST_OF = 4  # the Generate tab's default best-of-k (DAMSM reranking of the GANs' draws; 1 = plain draws)
 MAX_EDIT_STEPS = 300
 EDIT_GUIDANCE = 1.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit.GUIDANCE; a test keeps them equal)
 UPLOAD_WORK_SIDE = 1024  # uploads are brought down to this side before the edit model resizes them
@@ -644,9 +645,8 @@ class Studio:
                 self._results.move_to_end(key)
                 return self._results[key]
         gen = self._generator(model)
-        if rerank > 1 and isinstance(gen, _EditAsGenerator):
-            raise StudioError("best-of is for the text-to-image GANs: CI-GAN already optimises each image toward "
-                              "the text; set best-of to 1")
+        if isinstance(gen, _EditAsGenerator):
+            rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
         with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
             res = gen(caption, seed=seed, n=n, truncation=truncation, **({"rerank": rerank} if rerank > 1 else {}))
         with self._lock:
@@ -660,7 +660,10 @@ class Studio:
         n = len(res.images)
         gallery = [(upscale(im), f"#{i + 1} · seed {seed}") for i, im in enumerate(res.images)]
         grid = self._grid_png(res, model, seed)
-        return Generation(res, gallery, grid, self._info(res, model, seed))
+        info = self._info(res, model, seed)
+        if self._check_rerank(rerank) > 1 and res.best_of == 1:
+            info += "  \nBest of applies to the text-to-image GANs: CI-GAN optimises each image toward the text."
+        return Generation(res, gallery, grid, info)
 
     def _grid_png(self, res: GenerationResult, model: str, seed) -> Path:
         side = res.images[0].size[0]

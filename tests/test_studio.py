@@ -418,8 +418,9 @@ def test_edit_with_an_edit_pipeline(cigan_root, tmp_path):
         s.edit(rgba, "a blue belly", steps=0)
     g = s.generate("a blue bird", "cigan-tiny", seed=1, n=2)  # CI-GAN also serves Generate (images only)
     assert len(g.gallery) == 2 and g.result.masks == {}
-    with pytest.raises(StudioError, match="best-of is for the text-to-image GANs"):
-        s.generate("a blue bird", "cigan-tiny", seed=1, n=2, rerank=2)
+    g2 = s.generate("a blue bird", "cigan-tiny", seed=1, n=2, rerank=4)  # best-of does not apply: one draw each
+    assert "Best of applies to the text-to-image GANs" in g2.info and "Best of applies" not in g.info
+    assert [im.tobytes() for im in g2.result.images] == [im.tobytes() for im in g.result.images]
     # concurrent first requests load the model once
     s2 = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o2")
     _FakeEditPipeline.loads = 0
