@@ -163,6 +163,24 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     other = _tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "third"), init=str(snap))
     with pytest.raises(ckpt.CheckpointError, match="another model config"):
         Trainer(other, {**TINY, "nf": 8}).resume()
+    # a snapshot older than a config field (its config lacks it) warm-starts while the field keeps its default
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(snap / ckpt.SNAPSHOT), "pt") as h:
+        meta = dict(h.metadata())
+    cfg = json.loads(meta["config"])
+    field = next(k for k in sorted(cfg) if k not in TINY and isinstance(cfg[k], (int, float))
+                 and not isinstance(cfg[k], bool) and k != "vocab_size")
+    old = tmp_path / "old-snap"
+    old.mkdir()
+    save_file(load_file(str(snap / ckpt.SNAPSHOT)), str(old / ckpt.SNAPSHOT),
+              metadata={**meta, "config": json.dumps({k: v for k, v in cfg.items() if k != field})})
+    assert Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "5"), init=str(old)),
+                   dict(TINY)).resume()[0] == 2
+    with pytest.raises(ckpt.CheckpointError, match=f"another model config \\({field}\\)"):
+        Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "6"), init=str(old)),
+                {**TINY, field: cfg[field] + 1}).resume()
     with pytest.raises(ckpt.CheckpointError, match="no warm-start snapshot"):
         Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "4"), init=str(tmp_path / "nope")),
                 dict(TINY)).resume()

@@ -247,8 +247,12 @@ class Trainer:
 
         groups, meta = ckpt.load_snapshot(folder)
         mine = dataclasses.asdict(self.cfg)
-        diff = sorted(k for k in set(mine) | set(meta["config"])
-                      if json.dumps(mine.get(k)) != json.dumps(meta["config"].get(k))
+        # a field added to the config after the snapshot was made counts as its default (what the snapshot ran)
+        defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(self.cfg)}
+        theirs = {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **meta["config"]}
+        diff = sorted(k for k in set(mine) | set(theirs)
+                      if json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
                       and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
