@@ -241,6 +241,17 @@ def test_best_of_keeps_the_best_matching_draws(studio):
     assert r.image.tobytes() == g.gallery[1][0].tobytes()
 
 
+def test_best_of_without_damsm_encoders_says_so(studio_checkpoints, monkeypatch):
+    import t2i.pipeline as pl
+
+    pipe = pl.TextToImagePipeline.from_pretrained(studio_checkpoints / "dfgan-tiny")
+    pipe.record = {**pipe.record, "train": {**(pipe.record.get("train") or {}), "damsm": "/nowhere/damsm-x"}}
+    monkeypatch.setattr(pl, "DAMSM_NAME", "/nowhere/damsm-shipped")
+    with pytest.raises(ckpt.CheckpointError, match="best-of-k needs DAMSM encoders"):
+        pipe(CAPTION, n=2, rerank=2)
+    assert len(pipe(CAPTION, n=2).images) == 2  # plain draws need no DAMSM
+
+
 @pytest.mark.parametrize("caption, match", [
     ("", "empty"),
     ("   ", "empty"),
