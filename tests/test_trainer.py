@@ -248,6 +248,28 @@ def test_best_quick_eval_checkpoint_is_kept(tmp_path, cub_tiny, tiny_damsm, monk
     assert not (tmp_path / "run" / "best.tmp").exists() and not (tmp_path / "run" / "best.old").exists()
 
 
+def test_keep_evals_keeps_every_evaluated_checkpoint(tmp_path, cub_tiny, tiny_damsm, monkeypatch):
+    """keep_evals: <out>/evals/step-N holds the model of each quick eval, its score in the config."""
+    from t2i.pipeline import TextToImagePipeline
+
+    scores, written = iter([0.5, 0.3, 0.4]), []
+
+    def fake_eval(self):
+        written.append((self.out / "model.safetensors").read_bytes())
+        return {"eval/attr_acc": next(scores), "eval/r_precision": 0.0, "eval/n_images": 1}
+
+    monkeypatch.setattr(Trainer, "quick_eval", fake_eval)
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=6, eval_every=2, save_every=100, keep_evals=True),
+            dict(TINY)).train()
+    kept = sorted((tmp_path / "run" / "evals").iterdir())
+    assert [k.name for k in kept] == ["step-000002", "step-000004", "step-000006"]
+    for k, w, acc in zip(kept, written, (0.5, 0.3, 0.4)):
+        assert (k / "model.safetensors").read_bytes() == w
+        assert json.loads((k / "config.json").read_text())["quick_eval"]["eval/attr_acc"] == acc
+    assert written[0] != written[2]
+    TextToImagePipeline.from_pretrained(kept[1])
+
+
 def test_tensorboard_mirror_of_the_log(tmp_path, cub_tiny, tiny_damsm):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -50,6 +50,7 @@ class TrainConfig:
     eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
     classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
     keep_best: bool = True  # with quick evals: copy the checkpoint of the best AttrAcc so far to <out>/best
+    keep_evals: bool = False  # with quick evals: also keep every evaluated checkpoint as <out>/evals/step-NNNNNN
     tensorboard: bool = False  # also write every logged number as TensorBoard scalars to <out>/tb
     log_every: int = 20  # steps between log lines
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
@@ -314,16 +315,22 @@ class Trainer:
     def keep_best(self, step: int, metrics: dict) -> bool:
         """Copy the model folder just written to <out>/best when its quick-eval AttrAcc beats the one there (GAN
         scores swing between evals; ship the best with `python -m t2i ship <out>/best`). True when copied."""
-        import shutil
-
-        best, tmp, old = self.out / "best", self.out / "best.tmp", self.out / "best.old"
+        best = self.out / "best"
         prev = -1.0
         if (best / ckpt.CONFIG).is_file():
             prev = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {}).get("eval/attr_acc", -1.0)
         if metrics["eval/attr_acc"] <= prev:
             return False
+        self.copy_model(best, step, metrics)
+        return True
+
+    def copy_model(self, dest: Path, step: int, metrics: dict) -> None:
+        """Atomically replace `dest` with a copy of the model folder just written, its quick eval in the config."""
+        import shutil
+
+        tmp, old = dest.with_name(dest.name + ".tmp"), dest.with_name(dest.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        tmp.mkdir(parents=True)
         for name in (ckpt.WEIGHTS, ckpt.VOCAB):
             if (self.out / name).is_file():
                 shutil.copyfile(self.out / name, tmp / name)
@@ -331,11 +338,10 @@ class Trainer:
         record["quick_eval"] = {"step": step, **metrics}
         (tmp / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
         shutil.rmtree(old, ignore_errors=True)
-        if best.exists():
-            best.rename(old)
-        tmp.rename(best)
+        if dest.exists():
+            dest.rename(old)
+        tmp.rename(dest)
         shutil.rmtree(old, ignore_errors=True)
-        return True
 
     # --- loop ----------------------------------------------------------------------------------------------------
     def _context(self, batch, step: int) -> StepContext:
@@ -435,6 +441,8 @@ class Trainer:
                     metrics = self.quick_eval()
                     log.write(step=step, wall_s=round(wall, 2), **metrics)
                     best = self.tc.keep_best and self.keep_best(step, metrics)
+                    if self.tc.keep_evals:
+                        self.copy_model(self.out / "evals" / f"step-{step:06d}", step, metrics)
                     tqdm.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items())
                                + (f" (best so far -> {self.out / 'best'})" if best else ""))
                     t_last = time.time()  # the eval is not training time
