@@ -106,6 +106,10 @@ def _add_eval(sub):
     p.add_argument("--fid-check", action="store_true",
                    help="FID sanity check on real data: train vs test and test vs degraded copies")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+    p.add_argument("--skip", type=int, default=0, metavar="N",
+                   help="one text-to-image model: start at test image N (with --limit: images N..N+limit), same "
+                        "captions and seeds as a full run; a held-out check for a checkpoint chosen on the first "
+                        "images (the trainer's quick evals use the first 500)")
     p.add_argument("--device", default=None)
     p.add_argument("--all", action="store_true",
                    help="evaluate every model folder in --checkpoints on the same test captions and seeds; write "
@@ -365,6 +369,8 @@ def cmd_eval(a) -> int:
 
         if a.model:
             raise ValueError("give either a model folder or --all, not both")
+        if a.skip:
+            raise ValueError("--skip is for one model; --all always scores the table's test images")
         res = evaluate_all(a.checkpoints, data=a.data, limit=a.limit, device=a.device, force=a.force,
                            results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
                            damsm=a.damsm, classifier=a.classifier,
@@ -379,7 +385,7 @@ def cmd_eval(a) -> int:
     from t2i.eval.run import evaluate
 
     metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
-                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1)
+                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1, skip=a.skip)
     print_table(metrics, f"evaluation of {a.model or a.data}")
     out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
                                        else Path("results") / "eval.json")

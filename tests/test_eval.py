@@ -54,6 +54,31 @@ def test_generator_evaluation_reports_every_number(synth_root, synth_models):
     assert b["attr_acc_ceiling"] == m["attr_acc_ceiling"] and "best_of" not in m
 
 
+def test_skip_scores_later_test_images_as_a_full_run_draws_them(synth_root, synth_models, tmp_path, capsys):
+    from t2i.data.captions import CaptionDataset
+    from t2i.eval.generators import evaluate_generator, generate_for_test
+    from t2i.pipeline import TextToImagePipeline
+
+    pipe = TextToImagePipeline.from_pretrained(synth_models / "gan")
+    data = CaptionDataset(synth_root, "test", 64, vocab=pipe.vocab, augment=False, limit=12)
+    full, full_caps, full_idx, _ = generate_for_test(pipe, data, 0, batch=3)
+    part, caps, idx, _ = generate_for_test(pipe, data, 0, batch=3, skip=6)
+    assert idx == full_idx[6:] == list(range(6, 12)) and caps == full_caps[6:]
+    assert torch.equal(part, full[6:]) and not torch.equal(part, full[:6])
+    kw = dict(damsm=str(synth_models / "damsm"), classifier=str(synth_models / "clf"), fid=False)
+    m = evaluate_generator(synth_models / "gan", synth_root, limit=4, skip=8, **kw)
+    assert m["n_images"] == 4 and m["skip"] == 8 and 0 <= m["attr_acc"] <= 1
+    with pytest.raises(ValueError, match="only"):
+        evaluate_generator(synth_models / "gan", synth_root, skip=10 ** 6, **kw)
+    out = tmp_path / "s.json"
+    assert main(["eval", str(synth_models / "gan"), "--data", str(synth_root), "--limit", "4", "--skip", "8",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["n_images"] == 4
+    capsys.readouterr()
+    assert main(["eval", str(synth_models / "clf"), "--data", str(synth_root), "--skip", "8"]) == 2
+    assert "--skip is for text-to-image generators" in capsys.readouterr().err
+
+
 def test_attr_acc_counts_only_mentioned_attributes():
     from t2i.eval.attributes import AttrClassifier, AttrClassifierConfig, attr_acc
 

@@ -61,7 +61,7 @@ def fid_sanity_check(data_root, size: int = 64, limit: int | None = None, device
 
 def evaluate(model: str | None, data: str | None = None, fid_check: bool = False, limit: int | None = None,
              device: str | None = None, damsm: str | None = None, classifier: str | None = None,
-             best_of: int = 1) -> dict:
+             best_of: int = 1, skip: int = 0) -> dict:
     """Metrics of whatever `model` holds; damsm / classifier: the evaluation models for generators
     (default: the shipped damsm-synthbirds-64 and attr-classifier-synthbirds-64)."""
     from t2i.training.common import pick_device
@@ -76,6 +76,8 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
     size = record.get("resolution", 64)
     root = ensure_synthbirds(data or record.get("data_root"), size)
     kind = record["model_type"]
+    if skip and kind in ("damsm", "attr-classifier", "cigan"):
+        raise ValueError(f"--skip is for text-to-image generators; {model} is a {kind} model")
     if kind == "damsm":
         from t2i.text.damsm import load_damsm
         from t2i.training.damsm import evaluate_damsm
@@ -101,7 +103,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
 
         metrics.update(evaluate_generator(model, root, limit=limit, device=dev, damsm=damsm or DAMSM_NAME,
-                                          classifier=classifier or CLASSIFIER_NAME, best_of=best_of))
+                                          classifier=classifier or CLASSIFIER_NAME, best_of=best_of, skip=skip))
     if fid_check:
         metrics.update(fid_sanity_check(root, size, limit=limit, device=dev))
     return metrics
