@@ -176,7 +176,7 @@ def pick_example(evt: gr.SelectData):
     return EXAMPLE_IMAGES[int(evt.index)] if EXAMPLE_IMAGES else None
 
 
-def edit(upload, text, steps, lam, seed, model, guidance=None, progress=gr.Progress()):
+def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, progress=gr.Progress()):
     if not STUDIO.edit_available():
         msg = STUDIO.edit_unavailable_message()
         gr.Warning("Editing model not available")
@@ -186,7 +186,8 @@ def edit(upload, text, steps, lam, seed, model, guidance=None, progress=gr.Progr
         progress((int(i), int(total)), desc="optimising the latent towards the text", unit="steps")
 
     try:
-        out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report, guidance=guidance)
+        out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report, guidance=guidance,
+                          part_mask=bool(part_only))
     except Exception as err:  # noqa: BLE001
         return None, None, None, None, "", _fail(err)
     big = [upscale(im) for im in (out.original, out.inversion, out.edited)]
@@ -344,9 +345,12 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                                              info="more = closer to the text, slower")
                         ed_lam = gr.Slider(0, 10, value=1.0, step=0.1, label="Preservation strength",
                                            info="higher keeps more of the photo")
-                    ed_guid = gr.Slider(0, 5, value=EDIT_GUIDANCE, step=0.1, label="Text guidance (DAMSM)",
+                    ed_guid = gr.Slider(0, 20, value=EDIT_GUIDANCE, step=0.5, label="Text guidance (DAMSM)",
                                         info="pushes the named part towards the named colour; 0 = the paper's "
                                              "method (latent pull only)")
+                    ed_part = gr.Checkbox(True, label="Change only the part the text names",
+                                          info="keeps the rest of the photo as it is (a part segmenter finds the "
+                                               "belly, wings, crown ...); off = the generator redoes the whole bird")
                     with gr.Row():
                         ed_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                         ed_model = gr.Dropdown(edit_models, value=edit_models[0] if edit_models else None,
@@ -415,7 +419,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
 
     ed_examples.select(pick_example, None, ed_upload, api_name="pick_example")
     ed_upload.change(prepare_upload, ed_upload, [ed_preview, ed_ready, ed_err], api_name="prepare_upload")
-    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid],
+    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid, ed_part],
                 [ed_orig, ed_inv, ed_out, ed_slider, ed_info, ed_err], api_name="edit")
 
     lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")

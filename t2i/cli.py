@@ -17,13 +17,18 @@ def _add_data(sub):
     s.add_argument("--seed", type=int, default=0, help="random seed; same seed, same dataset")
     s.add_argument("--workers", type=int, default=2, help="rendering processes")
     s.add_argument("--grid", default=None, help="also write a contact sheet PNG here")
+    s.add_argument("--independent", action="store_true",
+                   help="draw every attribute of every image on its own (no species combinations): the training "
+                        "set of the part-reading classifier that judges edits")
 
 
 def _add_train(sub):
     p = sub.add_parser("train", help="train a model (resumes from OUT when a run is there)")
     tsub = p.add_subparsers(dest="what", required=True)
     for name, helptext, steps, bs, lr in (("damsm", "DAMSM text + image encoders", 3000, 48, 0.002),
-                                          ("attr-classifier", "SynthBirds attribute classifier", 1500, 64, 1e-3)):
+                                          ("attr-classifier", "SynthBirds attribute classifier", 1500, 64, 1e-3),
+                                          ("part-segmenter", "part segmenter of the part-masked edits (SynthBirds "
+                                           "part maps; t2i.partseg)", 2000, 32, 2e-3)):
         s = tsub.add_parser(name, help=helptext)
         s.add_argument("--data", required=True, help="dataset root (AttnGAN layout)")
         s.add_argument("--out", required=True, help="model folder to write (and resume from)")
@@ -143,7 +148,11 @@ def _add_edit(sub):
     p.add_argument("--invert-steps", type=int, default=None,
                    help="refinement steps of the inversion before the edit (default: the model's invert_steps)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="weight of the DAMSM guidance term (ours; default t2i.edit.GUIDANCE; 0 = the paper's objective)")
+                   help="weight of the DAMSM guidance term (ours; default t2i.edit.MASKED_GUIDANCE, with "
+                        "--whole-image t2i.edit.GUIDANCE; 0 = the paper's objective)")
+    p.add_argument("--whole-image", action="store_true",
+                   help="let the generator redo the whole picture (the paper's edit) instead of changing only the "
+                        "parts the text names (the part-masked edit, default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -312,7 +321,7 @@ def print_table(rows: dict[str, object], title: str = "") -> None:
 def cmd_data(a) -> int:
     from t2i.data.synthbirds import contact_sheet, write_synthbirds
 
-    root = write_synthbirds(a.out, size=a.size, n=a.n, seed=a.seed, workers=a.workers)
+    root = write_synthbirds(a.out, size=a.size, n=a.n, seed=a.seed, workers=a.workers, independent=a.independent)
     print(f"SynthBirds written to {root}")
     if a.grid:
         contact_sheet(root, a.grid)
@@ -355,6 +364,10 @@ def cmd_train(a) -> int:
         from t2i.training.damsm import train_damsm
 
         metrics = train_damsm(a.data, a.out, backbone=a.backbone, pretrain_steps=a.pretrain_steps, **common)
+    elif a.what == "part-segmenter":
+        from t2i.partseg import train_part_segmenter
+
+        metrics = train_part_segmenter(a.data, a.out, **common)
     else:
         from t2i.eval.attributes import train_attr_classifier
 
@@ -396,11 +409,11 @@ def cmd_eval(a) -> int:
 
 
 def cmd_edit(a) -> int:
-    from t2i.edit import DEFAULT_STEPS, GUIDANCE, edit_file
+    from t2i.edit import DEFAULT_STEPS, edit_file
 
     res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
-                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps,
-                    guidance=GUIDANCE if a.guidance is None else a.guidance)
+                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps, guidance=a.guidance,
+                    part_mask=not a.whole_image)
     if res.unknown:
         print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
     for note in res.notes:

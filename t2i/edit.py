@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
@@ -67,6 +68,14 @@ PIX_WEIGHT = 0.0  # lam_pix at lam = 1: weight of the extra pixel-MSE preservati
 # paper's method.
 GUIDANCE = 1.0
 GUIDANCE_DAMSM = SHIPPED_DAMSM  # the DAMSM model folder (local, shipped or Hub) used for the guidance
+# Part-masked edits (ours, default on; part_mask=False is the whole-image edit): the edited image is
+# m * G(w) + (1 - m) * x, m the soft mask of the parts the text recolours (t2i.partseg: the part segmenter on the
+# upload, the parts from the text), and the guidance sees that composite, so the colour has to land in the part
+# and the rest of the upload is kept as it is. MASKED_* are the settings of this mode (see the module docstring).
+PART_SEGMENTER = "partseg-synthbirds-64"  # the part segmenter folder (local, shipped or Hub)
+MASK_DILATE = 1  # px the part mask is grown by
+MASKED_GUIDANCE = 10.0  # DAMSM guidance weight of a masked edit (guidance=None)
+MASKED_LR = 0.05  # Adam learning rate of a masked edit (lr=None)
 GEN_STEPS = 50  # text-to-image steps (generate)
 GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
@@ -200,7 +209,8 @@ class EditPipeline:
     synthesize, edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
 
     def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
-                 device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None):
+                 device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None,
+                 segmenter: str | None = None):
         self.cfg, self.record = cfg, record or {}
         self.device = torch.device(device)
         self.G = nets["stylegan"].to(self.device).eval().requires_grad_(False)
@@ -210,6 +220,7 @@ class EditPipeline:
         self.img_size = int(cfg.img_size)
         self._perceptual = None
         self.damsm_name, self._damsm = damsm, None  # None: GUIDANCE_DAMSM when first needed; "": no DAMSM
+        self.segmenter_name, self._segmenter = segmenter, None  # None: PART_SEGMENTER when first needed; "": none
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "EditPipeline":
@@ -250,6 +261,31 @@ class EditPipeline:
                                            "use guidance = 0 to edit without it") from None
             self._damsm = (model.requires_grad_(False), vocab)
         return self._damsm
+
+    @property
+    def segmenter(self):
+        """The part segmenter of the part-masked edits (t2i.partseg), loaded on first use and kept. CheckpointError
+        when it cannot be loaded (editing with part_mask=False still works)."""
+        if self._segmenter is None:
+            from t2i.partseg import load_part_segmenter
+
+            name = PART_SEGMENTER if self.segmenter_name is None else self.segmenter_name
+            if not name:
+                raise ckpt.CheckpointError("this edit pipeline has no part segmenter; edit the whole image "
+                                           "(part_mask=False)")
+            try:
+                self._segmenter = load_part_segmenter(name, self.device)
+            except (ckpt.CheckpointError, OSError, ValueError) as e:
+                raise ckpt.CheckpointError(f"part-masked editing needs the part segmenter {name!r} ({e}); "
+                                           "edit the whole image instead (part_mask=False)") from None
+        return self._segmenter
+
+    def part_masks(self, x: Tensor, texts: list[str]) -> Tensor:
+        """Soft masks [N, 1, S, S] of the parts each text recolours (t2i.partseg.text_parts) in images x; all ones
+        for a text that names no part (the whole image is edited)."""
+        from t2i.partseg import part_mask, text_parts
+
+        return part_mask(self.segmenter, x.to(self.device), [text_parts(c) for c in texts], dilate=MASK_DILATE)
 
     def guidance_loss(self, texts: list[str], weight: float):
         """image -> weight * DAMSM matching loss of each image [N, 3, S, S] against its text versus the text's
@@ -323,17 +359,28 @@ class EditPipeline:
         return t_alt, mask
 
     def edit_tensors(self, x: Tensor, t: Tensor, steps: int = DEFAULT_STEPS, lam: float = 1.0,
-                     lr: float = DEFAULT_LR, per_weight: float = PER_WEIGHT, pix_weight: float = PIX_WEIGHT,
+                     lr: float | None = None, per_weight: float = PER_WEIGHT, pix_weight: float = PIX_WEIGHT,
                      progress=None, texts: list[str] | None = None, contrastive: bool = False,
                      lam_l2: float = 0.0, tau: float = 1.0, invert_steps: int | None = None,
                      invert_lr: float | None = None, wplus: bool | None = None,
-                     guidance: float | None = None) -> dict[str, Tensor]:
+                     guidance: float | None = None, part_mask: bool = False,
+                     masks: Tensor | None = None) -> dict[str, Tensor]:
         """Batched edit of images x [N, 3, S, S] towards text features t [N, w_dim]: returns w0 = E(x) (refined
         for invert_steps steps, see invert), inversion G(w0), w, edited G(w) (all detached, images clamped to
         [-1, 1]). Each image's optimisation is independent of the others in the batch (per-coordinate Adam), so
         batching changes nothing but speed. guidance: weight of the DAMSM guidance term (needs the texts; None =
-        GUIDANCE when the texts are given, else 0; 0 = the paper's objective only)."""
+        GUIDANCE, or MASKED_GUIDANCE for a masked edit, when the texts are given, else 0; 0 = the paper's objective
+        only). part_mask: the part-masked edit (needs the texts): edited = m * G(w) + (1 - m) * x with m the mask
+        of the parts each text names (part_masks), also what the guidance and the perceptual term see; masks:
+        give m [N, 1, S, S] in [0, 1] yourself instead (returned as "mask"). lr: None = DEFAULT_LR, or MASKED_LR
+        for a masked edit."""
         x = x.to(self.device)
+        if part_mask and masks is None:
+            if texts is None:
+                raise ValueError("a part-masked edit needs the texts (they name the parts)")
+            masks = self.part_masks(x, texts)
+        masked = masks is not None
+        lr = (MASKED_LR if masked else DEFAULT_LR) if lr is None else lr
         invert_steps = self.cfg.invert_steps if invert_steps is None else invert_steps
         total = max(invert_steps, 0) + max(steps, 0)  # progress counts both phases: progress(i, total)
         w0 = self.invert(x, steps=invert_steps, lr=invert_lr, wplus=wplus,
@@ -344,13 +391,26 @@ class EditPipeline:
         lam_per, lam_pix = lam * per_weight, lam * pix_weight
         image_loss = None
         if guidance is None:
-            guidance = GUIDANCE if texts is not None else 0.0
+            guidance = (MASKED_GUIDANCE if masked else GUIDANCE) if texts is not None else 0.0
         if guidance > 0 and steps > 0:
             if texts is None:
                 raise ValueError("DAMSM guidance needs the texts; pass texts=[...] or guidance=0")
             image_loss = self.guidance_loss(texts, guidance)
+        extra = {} if masks is None else {"mask": masks}
+        if masked:  # the composite is the edit: the guidance and the preservation terms judge it, not G(w)
+            m = masks.to(self.device)
+            composite = (lambda m_, x_: lambda img: m_ * img + (1 - m_) * x_)(m, x.detach())
+            terms = [image_loss] if image_loss is not None else []
+            if lam_per > 0:
+                terms.append(lambda img: lam_per * self.perceptual(img, x))
+            if lam_pix > 0:
+                terms.append(lambda img: lam_pix * F.mse_loss(img, x))
+            image_loss = (lambda img: sum(f(composite(img)) for f in terms)) if terms else None
+            lam_per = lam_pix = 0.0
+        else:
+            composite = None
         if steps <= 0:
-            return {"w0": w0, "inversion": inversion, "w": w0.clone(), "edited": inversion.clone()}
+            return {"w0": w0, "inversion": inversion, "w": w0.clone(), "edited": inversion.clone(), **extra}
         if contrastive:
             if texts is None:
                 raise ValueError("contrastive editing needs the texts (their colour-swapped alternatives)")
@@ -364,7 +424,9 @@ class EditPipeline:
                                           x_ref=x if lam_per > 0 or lam_pix > 0 else None,
                                           perceptual=self.perceptual if lam_per > 0 else None, progress=progress,
                                           lam_pix=lam_pix, image_loss=image_loss)
-        return {"w0": w0, "inversion": inversion, "w": w, "edited": img.clamp(-1, 1)}
+        img = img.clamp(-1, 1)
+        return {"w0": w0, "inversion": inversion, "w": w, "edited": img if composite is None else composite(img),
+                **extra}
 
     def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
                          psi: float = GEN_PSI, progress=None) -> Tensor:
@@ -376,8 +438,8 @@ class EditPipeline:
 
     # --- the app's calls --------------------------------------------------------------------------------------------
     def edit(self, image, text: str, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-             progress=None, lr: float = DEFAULT_LR, invert_steps: int | None = None,
-             guidance: float = GUIDANCE) -> EditResult:
+             progress=None, lr: float | None = None, invert_steps: int | None = None,
+             guidance: float | None = None, part_mask: bool = True) -> EditResult:
         """Edit an uploaded bird picture towards `text`.
 
         image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
@@ -386,14 +448,16 @@ class EditPipeline:
         editing is deterministic (constant noise, deterministic start E(x)), so the seed changes nothing;
         progress: called as progress(i, n) after every step (n = invert_steps + steps);
         invert_steps: refinement steps of the inversion before the edit (0 = E(x) as is; None = the model's);
-        guidance: weight of the DAMSM guidance (see GUIDANCE; 0 = the paper's objective only).
+        guidance: weight of the DAMSM guidance (None = GUIDANCE, or MASKED_GUIDANCE with part_mask; 0 = the
+        paper's objective only); part_mask: change only the parts the text names and keep the rest of the upload
+        (ours; False = the whole image is the generator's, as in the paper); lr: None = the mode's default.
         Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
         t0 = time.perf_counter()
         text = check_caption(text)
         steps = _check_int("steps", steps, 0, MAX_STEPS)
         lam = _check_float("the preservation strength (lam)", lam, 0.0, 1e4)
-        lr = _check_float("the learning rate", lr, 1e-6, 10.0)
-        guidance = _check_float("the DAMSM guidance", guidance, 0.0, 1e3)
+        lr = None if lr is None else _check_float("the learning rate", lr, 1e-6, 10.0)
+        guidance = None if guidance is None else _check_float("the DAMSM guidance", guidance, 0.0, 1e3)
         _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
         invert_steps = _check_int("invert_steps", self.cfg.invert_steps if invert_steps is None else invert_steps,
                                   0, MAX_STEPS)
@@ -401,7 +465,7 @@ class EditPipeline:
         notes: list[str] = []
         img, x = self.prepare(image, notes)
         out = self.edit_tensors(x, t, steps=steps, lam=lam, lr=lr, progress=progress, invert_steps=invert_steps,
-                                texts=[text], guidance=guidance)
+                                texts=[text], guidance=guidance, part_mask=bool(part_mask))
         inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
         return EditResult(original=img, inversion=inv, edited=edited, seconds=time.perf_counter() - t0,
                           w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
@@ -427,10 +491,12 @@ def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:
 
 
 def edit_file(model, image, text: str, out, steps: int = DEFAULT_STEPS, lam: float = 1.0, seed: int = 0,
-              device: str = "cpu", invert_steps: int | None = None, guidance: float = GUIDANCE) -> EditResult:
+              device: str = "cpu", invert_steps: int | None = None, guidance: float | None = None,
+              part_mask: bool = True) -> EditResult:
     """Load, edit and write the strip to `out` (PNG); returns the result."""
     pipe = EditPipeline.from_pretrained(model, device=device)
-    res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, invert_steps=invert_steps, guidance=guidance)
+    res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, invert_steps=invert_steps, guidance=guidance,
+                    part_mask=part_mask)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     edit_strip(res).save(out)

@@ -39,7 +39,8 @@ DISPLAY_SIDE = 256  # images are shown at this side (the models make 32-256 px b
 MAX_IMAGES = 8  # per Generate request
 BEST_OF = 4  # the Generate tab's default best-of-k (DAMSM reranking of the GANs' draws; 1 = plain draws)
 MAX_EDIT_STEPS = 300
-EDIT_GUIDANCE = 1.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit.GUIDANCE; a test keeps them equal)
+EDIT_GUIDANCE = 10.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit.MASKED_GUIDANCE, the default
+# part-masked edit; a test keeps them equal)
 UPLOAD_WORK_SIDE = 1024  # uploads are brought down to this side before the edit model resizes them
 TSNE_FILES = {"tsne_cycle.png": "with cycle consistency", "tsne_nocycle.png": "without cycle consistency",
               "tsne.png": "t-SNE of W"}
@@ -81,6 +82,9 @@ FAMILY_INFO: dict[str, tuple[str, str, str]] = {
                         "and the CAM saliency views."),
     "damsm": ("DAMSM", "Xu et al., *AttnGAN*, CVPR 2018 (DAMSM text and image encoders)",
               "The frozen text encoder every GAN but CI-GAN reads captions with, and the R-precision metric."),
+    "part-segmenter": ("Part segmenter", "ours (a small U-Net on SynthBirds part maps)",
+                       "Finds the belly, wings, crown ... of an upload, so that an edit changes only the part the "
+                       "text names."),
 }
 
 # Metric keys (config.json "metrics") -> (label, format, lower is better)
@@ -894,8 +898,9 @@ class Studio:
         return prepare_upload(upload, max_side=UPLOAD_WORK_SIDE, notes=notes)
 
     def edit(self, upload, text: str, steps=50, lam=1.0, seed=0, model: str | None = None,
-             progress=None, guidance=None) -> EditOutput:
-        """guidance: weight of the DAMSM guidance term (None = t2i.edit.GUIDANCE; 0 = the paper's objective)."""
+             progress=None, guidance=None, part_mask: bool = True) -> EditOutput:
+        """guidance: weight of the DAMSM guidance term (None = the edit mode's default; 0 = the paper's objective);
+        part_mask: change only the parts the text names (t2i.edit's part-masked edit) or the whole picture."""
         if not self.edit_available():
             raise StudioError(self.edit_unavailable_message())
         notes: list[str] = []
@@ -921,10 +926,12 @@ class Studio:
         pipe = self.pipeline(model)
         with self._run_locks[model]:
             kw = {} if guidance is None else {"guidance": guidance}
-            res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress, **kw)
+            res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
+                            part_mask=bool(part_mask), **kw)
         secs = float(getattr(res, "seconds", 0.0))
         g = "" if guidance is None else f" · text guidance {guidance:g}"
-        info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g}{g} · {secs:.1f} s"]
+        where = " · named part only" if part_mask else " · whole picture"
+        info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g}{g}{where} · {secs:.1f} s"]
         if notes:
             info.append("Upload: " + "; ".join(notes) + ".")
         return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs)

@@ -372,7 +372,7 @@ class _FakeEditPipeline:
         time.sleep(0.05)
         return cls()
 
-    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None):
+    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True):
         from t2i.pipeline import check_caption
 
         check_caption(text)

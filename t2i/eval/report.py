@@ -39,7 +39,8 @@ TABLE_FILE = "results.md"
 SCHEMA = 1
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 EVALUATOR_TYPES = {"damsm": "evaluator (DAMSM encoders; `python -m t2i eval FOLDER` reports R-precision)",
-                   "attr-classifier": "evaluator (attribute classifier; `python -m t2i eval FOLDER` reports accuracy)"}
+                   "attr-classifier": "evaluator (attribute classifier; `python -m t2i eval FOLDER` reports accuracy)",
+                   "part-segmenter": "helper (part segmenter of the part-masked edits, t2i.partseg)"}
 BEST_OF = 8  # the table's best-of-k column (DAMSM reranking; ours, the papers sample once)
 # Table order: the baselines, then the seed documents' models in order.
 FAMILY_ORDER = ("dfgan", "ssagan", "swfgan", "csagan", "ecagan", "caegan", "ffgan", "cigan")
@@ -71,16 +72,22 @@ def model_key(folder: str | Path) -> dict:
     return {"config": config_sha256(folder), "weights": file_sha256(weights)}
 
 
+EDIT_JUDGE = "part-colour-reader-v1"  # the edit metrics' judge (t2i.eval.edits.PartColourReader): bump when it changes
+
+
 def inference_defaults(record: dict) -> dict:
     """The library defaults a model's numbers depend on beyond its own files (an aligner-stage CI-GAN: the edit and
     text-to-image settings of t2i.edit), so that changing them re-evaluates it; {} for the others."""
     if record.get("model_type") != "cigan" or record.get("config", {}).get("stage") != "aligner":
         return {}
     from t2i import edit
+    from t2i.eval.edits import EDIT_PART_MASK
 
     return {"edit_steps": edit.DEFAULT_STEPS, "edit_lr": edit.DEFAULT_LR, "guidance": edit.GUIDANCE,
             "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": edit.PER_WEIGHT, "pix_weight": edit.PIX_WEIGHT,
-            "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI}
+            "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI,
+            "part_mask": EDIT_PART_MASK, "masked_guidance": edit.MASKED_GUIDANCE, "masked_lr": edit.MASKED_LR,
+            "mask_dilate": edit.MASK_DILATE, "part_segmenter": edit.PART_SEGMENTER, "edit_judge": EDIT_JUDGE}
 
 
 def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path) -> dict:
@@ -229,7 +236,9 @@ def results_table(results: dict) -> str:
 CIGAN_COLUMNS = (("Stage", "stage", "{}"), ("StyleGAN2 FID ↓", "gen/fid", "{:.1f}"),
                  ("Inversion PSNR ↑ (dB)", "inv/psnr", "{:.2f}"), ("Latent cycle MSE ↓ (rel.)", "inv/cycle_mse", "{:.3f}"),
                  ("W Fréchet ↓", "inv/latent_fd", "{:.1f}"), ("Edit success ↑", "edit/success", "{:.3f}"),
-                 ("Preservation ↑", "edit/preservation", "{:.3f}"), ("PSNR outside part ↑ (dB)", "edit/psnr_outside", "{:.2f}"),
+                 ("Preservation ↑", "edit/preservation", "{:.3f}"),
+                 ("Perfect edit (success; preserv.)", "edit/success_ceiling", "{:.2f}"),
+                 ("PSNR outside part ↑ (dB)", "edit/psnr_outside", "{:.2f}"),
                  ("s / edit (batched; one request)", "edit/seconds_per_edit", "{:.2f}"))
 
 
@@ -241,8 +250,11 @@ def cigan_table(results: dict) -> str:
         return ""
     lines = ["**CI-GAN** (seed 004; inversion on 200 test images, latent cycle MSE = mean (w - E(G(w)))^2 over 200 "
              "sampled w, relative to the variance of w in brackets; edits: 200 test images, each asked to change "
-             "its belly, wing or crown colour; preservation = other attributes read the same on the edit as on the "
-             "inversion)", "",
+             "its belly, wing or crown colour, part-masked (t2i.edit); judged where the part is "
+             "(t2i.eval.edits.PartColourReader: mean colour in the SynthBirds part map, nearest training prototype): "
+             "success = the asked part reads as the asked colour, preservation = the other 7 part colours read the "
+             "same on the edit as on the input; perfect edit = the same scores for SynthBirds' re-render of the bird "
+             "with the one part changed)", "",
              "| Model | " + " | ".join(h for h, _, _ in CIGAN_COLUMNS) + " |",
              "|---|" + "|".join(["---"] + ["---:"] * (len(CIGAN_COLUMNS) - 1)) + "|"]
     for name, e in rows:
@@ -253,6 +265,8 @@ def cigan_table(results: dict) -> str:
             cell = _num(v, fmt) if key != "stage" else str(v or "–")
             if key == "inv/cycle_mse" and isinstance(m.get("inv/cycle_rel"), (int, float)) and v is not None:
                 cell += f" ({m['inv/cycle_rel']:.3f})"
+            if key == "edit/success_ceiling" and isinstance(m.get("edit/preservation_ceiling"), (int, float)):
+                cell += f"; {m['edit/preservation_ceiling']:.2f}"
             if key == "edit/seconds_per_edit" and isinstance(m.get("edit/latency_s"), (int, float)) and v is not None:
                 cell += f"; {m['edit/latency_s']:.2f}"
             cells.append(cell)

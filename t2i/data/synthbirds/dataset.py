@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .captions import make_captions
 from .render import render_bird
 from .schema import ATTR_REGIONS, ATTRIBUTES, PALETTE, PART_LABELS, VERSION, attribute_pairs
-from .species import make_species, vary_attributes
+from .species import make_species, random_attributes, vary_attributes
 
 CUB_TEST_SHARE = 2933 / 11788  # CUB-200-2011: 8,855 train / 2,933 test
 
@@ -36,11 +36,12 @@ def per_class_test_counts(counts: list[int], share: float = CUB_TEST_SHARE) -> l
 
 def _render_chunk(job: tuple) -> list[tuple]:
     """Worker: render, caption and write a chunk of images; returns [(id, bbox, attrs)]."""
-    root, size, seed, items = job
+    root, size, seed, items, independent = job
     cub = Path(root) / "CUB_200_2011"
     out = []
     for img_id, rel, species_attrs in items:
-        attrs = vary_attributes(species_attrs, np.random.default_rng([seed, 1, img_id]))
+        rng = np.random.default_rng([seed, 1, img_id])
+        attrs = random_attributes(rng) if independent else vary_attributes(species_attrs, rng)
         img, parts, bbox = render_bird(attrs, np.random.default_rng([seed, 2, img_id]), size)
         caps = make_captions(attrs, np.random.default_rng([seed, 3, img_id]))
         img.save(cub / "images" / f"{rel}.jpg", "JPEG", quality=95, subsampling=0)
@@ -51,12 +52,15 @@ def _render_chunk(job: tuple) -> list[tuple]:
 
 
 def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers: int = 2,
-                     progress: bool = True, n_classes: int = 200) -> Path:
+                     progress: bool = True, n_classes: int = 200, independent: bool = False) -> Path:
     """Render the SynthBirds dataset into `out` in the CUB-200-2011 / AttnGAN layout; returns out.
 
     size: image side (64, 128, 256); n: number of images (dealt round-robin over the classes);
     seed: species and images are deterministic from it; workers: processes (results do not depend
-    on it); progress: tqdm bar.
+    on it); progress: tqdm bar; independent: every image draws each attribute on its own (random_attributes)
+    instead of its species' combination, so that no attribute tells another: the training set of the part-reading
+    attribute classifier that judges edits (a classifier trained on species combinations reads the species,
+    not the part: a re-rendered bird with one part recoloured keeps its species' reading).
     """
     from tqdm import tqdm
 
@@ -81,7 +85,7 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
         d.mkdir(parents=True, exist_ok=True)
 
     chunk = 48
-    jobs = [(str(out), size, seed, [(i, rel, species[c][1]) for i, c, rel, _ in records[s:s + chunk]])
+    jobs = [(str(out), size, seed, [(i, rel, species[c][1]) for i, c, rel, _ in records[s:s + chunk]], independent)
             for s in range(0, len(records), chunk)]
     results: dict[int, tuple] = {}
     bar = tqdm(total=len(records), desc=f"SynthBirds {size}px", disable=not progress, unit="img")
@@ -140,7 +144,8 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
     meta = {"seed": seed, "size": size, "n": n, "version": VERSION, "attributes": ATTRIBUTES,
             "n_classes": n_classes, "n_train": sum(r[3] for r in records),
             "n_test": sum(not r[3] for r in records), "palette": PALETTE, "part_labels": PART_LABELS,
-            "attr_regions": ATTR_REGIONS, "species": {cls: a for cls, a in species}}
+            "attr_regions": ATTR_REGIONS, "independent": independent,
+            "species": {} if independent else {cls: a for cls, a in species}}
     (out / "synthbirds.json").write_text(json.dumps(meta, indent=1))
     return out
 

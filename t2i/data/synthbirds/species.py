@@ -84,3 +84,9 @@ def vary_attributes(attrs: dict, rng: np.random.Generator, p: float = 0.1) -> di
         others = [v for v in ATTRIBUTES[k] if v != a[k]]
         a[k] = others[int(rng.integers(len(others)))]
     return complete_attributes(a)
+
+
+def random_attributes(rng: np.random.Generator) -> dict:
+    """Every attribute drawn uniformly and independently (has_primary_color derived): a bird of no species."""
+    return complete_attributes({k: v[int(rng.integers(len(v)))] for k, v in ATTRIBUTES.items()
+                                if k != "has_primary_color"})

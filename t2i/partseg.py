@@ -1,0 +1,198 @@
+"""Part segmenter: which pixels of a bird picture are its belly, wings, crown, ... (ours, for the part-masked edits).
+
+CI-GAN's edit (t2i.edit) optimises the whole latent code, so on our 64 px StyleGAN2 a colour asked for one part
+spills over the neighbouring parts. The part-masked edit keeps the input outside the part the text names: it needs
+to know where that part is in an upload, which this small U-Net tells (trained on SynthBirds' part maps, the
+CUB-style segmentations/ folder; any bird dataset with part masks would do).
+
+    seg = load_part_segmenter("checkpoints/partseg-synthbirds-64")
+    probs = seg.probabilities(images)                  # [N, 1 + parts, S, S], images in [-1, 1]
+    mask = part_mask(seg, images, [("belly",), ...])   # [N, 1, S, S] soft mask of the named parts
+    text_parts("this bird has a red belly")            # ("belly",): the parts a text recolours
+
+python -m t2i train part-segmenter --data data/synthbirds-indep-64 --out checkpoints/partseg-synthbirds-64
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from t2i import checkpoint as ckpt
+from t2i.data.captions import CaptionDataset, crop_to_box
+
+MODEL_TYPE = "part-segmenter"
+# the attributes whose value is a part's colour: a text naming one of them recolours ATTR_REGIONS[attr]
+COLOUR_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color", "has_throat_color",
+                "has_upperparts_color")
+
+
+def default_parts() -> list[str]:
+    from t2i.data.synthbirds import PART_LABELS
+
+    return [PART_LABELS[k] for k in sorted(PART_LABELS)]
+
+
+@dataclass
+class PartSegConfig:
+    parts: list = field(default_factory=default_parts)  # class k + 1 is parts[k]; class 0 is the background
+    img_size: int = 64
+    nf: int = 16  # base width of the U-Net
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                         nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))
+
+
+class PartSegmenter(nn.Module):
+    """A three-level U-Net (S -> S/2 -> S/4 -> S/8 and back, skip connections) with one logit per part and one for
+    the background at every pixel."""
+
+    def __init__(self, cfg: PartSegConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = [cfg.nf, cfg.nf * 2, cfg.nf * 3, cfg.nf * 4]
+        self.down = nn.ModuleList([_conv(3, w[0]), _conv(w[0], w[1]), _conv(w[1], w[2]), _conv(w[2], w[3])])
+        self.up = nn.ModuleList([_conv(w[3] + w[2], w[2]), _conv(w[2] + w[1], w[1]), _conv(w[1] + w[0], w[0])])
+        self.head = nn.Conv2d(w[0], 1 + len(cfg.parts), 1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        size = images.shape[-2:]
+        s = self.cfg.img_size
+        x = images if size == (s, s) else F.interpolate(images, size=(s, s), mode="bilinear", align_corners=False,
+                                                         antialias=True)
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            x = block(torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], 1))
+        logits = self.head(x)
+        return logits if size == (s, s) else F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+
+    @torch.no_grad()
+    def probabilities(self, images: Tensor) -> Tensor:
+        return self(images).softmax(1)
+
+
+def text_parts(text: str) -> tuple[str, ...]:
+    """The parts a text asks to recolour ("a red belly and black wings" -> belly, wing, tail), from the part-colour
+    attributes it mentions (t2i.data.synthbirds.parse_caption); () when it names none (a whole-bird edit)."""
+    from t2i.data.synthbirds import ATTR_REGIONS, parse_caption
+
+    named = parse_caption(text)
+    return tuple(dict.fromkeys(p for a in COLOUR_ATTRS if a in named for p in ATTR_REGIONS[a]))
+
+
+@torch.no_grad()
+def part_mask(seg: PartSegmenter, images: Tensor, parts: list[tuple[str, ...]], dilate: int = 1) -> Tensor:
+    """Soft masks [N, 1, S, S] in [0, 1]: the probability that a pixel belongs to one of image i's parts[i],
+    grown by `dilate` px (max filter) so the part's edge is inside. An empty parts[i] gives an all-ones mask."""
+    probs = seg.probabilities(images)
+    index = {p: k + 1 for k, p in enumerate(seg.cfg.parts)}
+    out = torch.ones(len(images), 1, *images.shape[-2:], device=images.device)
+    for i, ps in enumerate(parts):
+        unknown = [p for p in ps if p not in index]
+        if unknown:
+            raise ValueError(f"the part segmenter knows {seg.cfg.parts}, not {unknown}")
+        if ps:
+            out[i, 0] = probs[i, [index[p] for p in ps]].sum(0)
+    if dilate > 0:
+        out = F.max_pool2d(out, 2 * dilate + 1, stride=1, padding=dilate)
+    return out.clamp(0, 1)
+
+
+def load_part_map(root, sample, size: int) -> np.ndarray:
+    """The SynthBirds part map CUB_200_2011/segmentations/<key>.png of a CaptionDataset sample, cropped and
+    resized exactly like its image (AttnGAN box crop, nearest neighbour): uint8 [size, size] of PART_LABELS ids."""
+    f = Path(root) / "CUB_200_2011" / "segmentations" / f"{sample.key}.png"
+    if not f.is_file():
+        raise FileNotFoundError(f"no part map {f}: SynthBirds' segmentations/ folder is needed")
+    with Image.open(f) as im:
+        return np.asarray(crop_to_box(im.convert("L"), sample.box).resize((size, size), Image.NEAREST))
+
+
+class PartMaps(Dataset):
+    """CaptionDataset images with their part maps (class ids 0..parts); flip: random horizontal flips of both."""
+
+    def __init__(self, base: CaptionDataset, root, flip: bool = False):
+        self.base, self.root, self.flip = base, root, flip
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        img = self.base[i]["image"]
+        target = torch.from_numpy(load_part_map(self.root, self.base.samples[i], self.base.size).astype(np.int64))
+        if self.flip and torch.rand(()) < 0.5:
+            img, target = img.flip(-1), target.flip(-1)
+        return {"image": img, "target": target}
+
+
+@torch.no_grad()
+def part_iou(model: PartSegmenter, data: PartMaps, device="cpu", batch: int = 128) -> dict[str, float]:
+    """Per-part intersection over union on a dataset, their mean, and the IoU of the whole bird (any part)."""
+    model.eval()
+    k = 1 + len(model.cfg.parts)
+    inter, union = torch.zeros(k + 1), torch.zeros(k + 1)
+    for b in DataLoader(data, batch_size=batch):
+        pred = model(b["image"].to(device)).argmax(1).cpu()
+        t = b["target"]
+        for c in range(1, k):
+            inter[c] += ((pred == c) & (t == c)).sum()
+            union[c] += ((pred == c) | (t == c)).sum()
+        inter[k] += ((pred > 0) & (t > 0)).sum()
+        union[k] += ((pred > 0) | (t > 0)).sum()
+    out = {f"iou/{p}": float(inter[c + 1] / union[c + 1]) for c, p in enumerate(model.cfg.parts) if union[c + 1] > 0}
+    out["iou/mean"] = sum(out.values()) / max(len(out), 1)
+    out["iou/bird"] = float(inter[k] / union[k].clamp(min=1))
+    return out
+
+
+def train_part_segmenter(data_root: str, out: str, img_size: int = 64, steps: int = 2000, batch_size: int = 32,
+                         lr: float = 2e-3, seed: int = 0, device: str | None = None, limit: int | None = None,
+                         init: str | None = None, eval_every: int = 500, nf: int = 16) -> dict:
+    """Train the part segmenter on a SynthBirds root's train split (cross-entropy per pixel; resumable, like the
+    attribute classifier); reports the per-part IoU on its test split."""
+    from t2i.training.common import fit, pick_device, seed_everything
+
+    seed_everything(seed)
+    dev = pick_device(device)
+    train = PartMaps(CaptionDataset(data_root, "train", img_size, augment=False, limit=limit), data_root, flip=True)
+    test = PartMaps(CaptionDataset(data_root, "test", img_size, augment=False, limit=limit), data_root)
+    cfg = PartSegConfig(img_size=img_size, nf=nf)
+    model = PartSegmenter(cfg).to(dev)
+
+    def loss_fn(m, b):
+        loss = F.cross_entropy(m(b["image"].to(dev)), b["target"].to(dev))
+        return loss, {"loss": loss.item()}
+
+    def save(folder: Path, step: int):
+        ckpt.save_model_folder(folder, MODEL_TYPE, dataclasses.asdict(cfg), {"segmenter": model}, step=step,
+                               resolution=img_size)
+
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True)
+    return fit(model, loss_fn, loader, out, steps, lr, save, eval_fn=lambda: part_iou(model, test, dev),
+               eval_every=eval_every, device=dev, desc="part-segmenter", cosine=True, init=init)
+
+
+def load_part_segmenter(name, device="cpu") -> PartSegmenter:
+    """A part-segmenter folder (local, shipped or Hub) -> PartSegmenter in eval mode, frozen."""
+    record = ckpt.read_config(name)
+    if record["model_type"] != MODEL_TYPE:
+        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a {MODEL_TYPE}")
+    try:
+        cfg = PartSegConfig(**record["config"])
+    except TypeError as e:
+        raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
+    model = PartSegmenter(cfg)
+    ckpt.load_modules({"segmenter": model}, ckpt.read_weights(name), str(name))
+    return model.to(device).eval().requires_grad_(False)
