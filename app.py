@@ -343,8 +343,9 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                     with gr.Row():
                         ed_steps = gr.Slider(5, MAX_EDIT_STEPS, value=50, step=5, label="Steps",
                                              info="more = closer to the text, slower")
-                        ed_lam = gr.Slider(0, 10, value=1.0, step=0.1, label="Preservation strength",
-                                           info="higher keeps more of the photo")
+                        ed_lam = gr.Slider(0, 10, value=0.0, step=0.1, label="Preservation strength",
+                                           info="higher keeps more of the photo (slower); 0 is enough when only "
+                                                "the named part changes, try 1 for the whole picture")
                     ed_guid = gr.Slider(0, 20, value=EDIT_GUIDANCE, step=0.5, label="Text guidance (DAMSM)",
                                         info="pushes the named part towards the named colour; 0 = the paper's "
                                              "method (latent pull only)")

@@ -144,7 +144,9 @@ def _add_edit(sub):
     p.add_argument("--text", required=True, help="what the bird should look like, e.g. 'this bird has a red belly'")
     p.add_argument("--out", required=True, help="PNG to write (input | inversion | edited)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: t2i.edit.DEFAULT_STEPS)")
-    p.add_argument("--lam", type=float, default=1.0, help="preservation strength (0 = text only, 1 = default)")
+    p.add_argument("--lam", type=float, default=None,
+                   help="preservation strength (0 = text only; default 1, or t2i.edit.MASKED_LAM for the part-masked "
+                        "edit, where the mask keeps the rest of the picture)")
     p.add_argument("--invert-steps", type=int, default=None,
                    help="refinement steps of the inversion before the edit (default: the model's invert_steps)")
     p.add_argument("--guidance", type=float, default=None,

@@ -227,7 +227,7 @@ def _classifier(classifier, device):
 
 
 def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int | None = None, seed: int = 0,
-                   lam: float = 1.0, lr: float | None = None, device="cpu", batch: int = 25, dilate: int = 2,
+                   lam: float | None = None, lr: float | None = None, device="cpu", batch: int = 25, dilate: int = 2,
                    latency_n: int = 2, pipe=None, sheet: str | Path | None = None, return_records: bool = False,
                    reader: "PartColourReader | None" = None, **edit_kw) -> dict:
     """Edit success, preservation, PSNR outside the edited part and speed (see the module docstring).
@@ -237,10 +237,11 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
     edit_kw: further EditPipeline.edit_tensors arguments (per_weight, pix_weight); sheet: also write a PNG of
     the first 16 edits (input | inversion | edited) there; return_records: add the per-edit records."""
     from t2i.data.attributes import read_image_attributes
-    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, GUIDANCE, MASKED_GUIDANCE, MASKED_LR, EditPipeline
+    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, GUIDANCE, MASKED_GUIDANCE, MASKED_LAM, MASKED_LR, EditPipeline
 
     steps = DEFAULT_STEPS if steps is None else steps
     masked = bool(edit_kw.get("part_mask"))
+    lam = (MASKED_LAM if masked else 1.0) if lam is None else lam
     lr = (MASKED_LR if masked else DEFAULT_LR) if lr is None else lr
     pipe = pipe or EditPipeline.from_pretrained(edit_folder, device=device)
     clf = _classifier(classifier, pipe.device)

@@ -86,7 +86,7 @@ def inference_defaults(record: dict) -> dict:
     return {"edit_steps": edit.DEFAULT_STEPS, "edit_lr": edit.DEFAULT_LR, "guidance": edit.GUIDANCE,
             "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": edit.PER_WEIGHT, "pix_weight": edit.PIX_WEIGHT,
             "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI,
-            "part_mask": EDIT_PART_MASK, "masked_guidance": edit.MASKED_GUIDANCE, "masked_lr": edit.MASKED_LR,
+            "part_mask": EDIT_PART_MASK, "masked_guidance": edit.MASKED_GUIDANCE, "masked_lr": edit.MASKED_LR, "masked_lam": edit.MASKED_LAM,
             "mask_dilate": edit.MASK_DILATE, "part_segmenter": edit.PART_SEGMENTER, "edit_judge": EDIT_JUDGE}
 
 
