@@ -171,7 +171,7 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
         meta = dict(h.metadata())
     cfg = json.loads(meta["config"])
     field = next(k for k in sorted(cfg) if k not in TINY and isinstance(cfg[k], (int, float))
-                 and not isinstance(cfg[k], bool) and k != "vocab_size")
+                 and not isinstance(cfg[k], bool) and k != "vocab_size" and not k.startswith(("lambda_", "lr_")))
     old = tmp_path / "old-snap"
     old.mkdir()
     save_file(load_file(str(snap / ckpt.SNAPSHOT)), str(old / ckpt.SNAPSHOT),
@@ -181,6 +181,9 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     with pytest.raises(ckpt.CheckpointError, match=f"another model config \\({field}\\)"):
         Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "6"), init=str(old)),
                 {**TINY, field: cfg[field] + 1}).resume()
+    # a recipe variant (other loss weights / learning rates) branches from the same snapshot
+    assert Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "7"), init=str(snap)),
+                   {**TINY, "lambda_damsm": 0.3, "lr_g": 3e-4}).resume()[0] == 2
     with pytest.raises(ckpt.CheckpointError, match="no warm-start snapshot"):
         Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "4"), init=str(tmp_path / "nope")),
                 dict(TINY)).resume()

@@ -252,8 +252,10 @@ class Trainer:
         defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
                     for f in dataclasses.fields(self.cfg)}
         theirs = {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **meta["config"]}
+        # loss weights and learning rates (lambda_*, lr_*) may differ: a recipe variant branches from a snapshot
         diff = sorted(k for k in set(mine) | set(theirs)
                       if json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
+                      and not k.startswith(("lambda_", "lr_"))
                       and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
