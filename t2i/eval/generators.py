@@ -15,6 +15,8 @@ from t2i.data.captions import CaptionDataset
 from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME
 
 CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
+JUDGE_NAME = "judge-synthbirds-64"
+DIVERSITY_CAPTIONS, DIVERSITY_SEEDS = 16, 8  # captions x seeds of the diversity measure
 
 
 def test_captions(data: CaptionDataset, seed: int = 0) -> list[tuple[int, str]]:
@@ -72,6 +74,41 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
 
 
 @torch.no_grad()
+def generate_captions(pipe, captions: list[str], seed: int = 0, batch: int = 50, best_of: int = 1) -> torch.Tensor:
+    """One image per caption [N, 3, S, S] in [-1, 1]; the batch from caption i draws z with seed + i."""
+    images = []
+    for s in range(0, len(captions), batch):
+        res = pipe(captions[s:s + batch], seed=seed + s, n=1, rerank=best_of, return_tensors=True)
+        images.append(res.tensors.images[-1].float().cpu())
+    return torch.cat(images)
+
+
+def judge_sets(pipe, data_root, judge, sets: dict[str, int | None], seed: int = 0, best_of: int = 1,
+               in_species_images: tuple[torch.Tensor, list[dict]] | None = None) -> dict:
+    """PartAcc (and its shuffled-caption chance) of a pipeline on the named caption sets (t2i.eval.captionsets),
+    each limited to the given number of captions (None: the whole set). `in_species_images` reuses images already
+    drawn for the test captions."""
+    from t2i.eval.captionsets import caption_set
+    from t2i.eval.judge import part_acc
+
+    out = {}
+    for name, limit in sets.items():
+        if name == "in_species" and in_species_images is not None:
+            images, mentioned = in_species_images
+        else:
+            data = CaptionDataset(data_root, "test", pipe.record.get("resolution", 64), vocab=pipe.vocab,
+                                  augment=False, limit=limit) if name == "in_species" else None
+            items = caption_set(name, data=data, root=data_root, limit=limit, seed=seed)
+            images = generate_captions(pipe, [it.caption for it in items], seed, best_of=best_of)
+            mentioned = [it.mentioned for it in items]
+        acc = part_acc(judge, images, mentioned)
+        out[f"part_acc/{name}"] = acc.pop("part_acc")
+        out[f"part_acc/{name}/chance"] = acc.pop("chance")
+        out.update({f"part_acc/{name}/{k.split('/', 1)[1]}": v for k, v in acc.items() if k.startswith("part_acc/")})
+    return out
+
+
+@torch.no_grad()
 def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50, best_of: int = 1, skip: int = 0):
     """One image per test caption from image `skip` on; the batch from image i draws z with seed + i, so a skip that
     is a multiple of `batch` gives those images exactly as a full run does."""
@@ -89,7 +126,8 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
 
 def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,
                        damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME, fid: bool = True,
-                       best_of: int = 1, skip: int = 0) -> dict:
+                       best_of: int = 1, skip: int = 0, judge: str | None = JUDGE_NAME, novel: int | None = 1000,
+                       freestyle: bool = True, diversity: bool = True) -> dict:
     """The test-caption metrics of a generator; best_of k > 1: each image is the best DAMSM match of k draws (then
     R-precision, measured with the same DAMSM, is no longer an independent score). skip N: test images N.. (N+limit)
     only, with the captions and z seeds a full evaluation gives them (a held-out check of a checkpoint chosen on
@@ -114,6 +152,17 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
         labels = read_image_attributes(data_root)[1]
         image_attrs = [labels.get(data.samples[i].key, {}) for i in idx]
     metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs, fid=fid)
+    if judge and image_attrs is not None:  # the judge reads SynthBirds parts: SynthBirds roots only
+        n_novel = novel if not novel or limit is None else min(novel, limit)
+        metrics.update(judge_metrics(pipe, data_root, judge, images, real, caps, device, seed, best_of, n_novel,
+                                     freestyle, skip))
+    if diversity:
+        from t2i.eval.diversity import FeatureNet, generator_diversity, real_diversity
+
+        net = FeatureNet().to(device)
+        k = min(DIVERSITY_CAPTIONS, len(caps))
+        metrics["diversity"] = generator_diversity(pipe, caps[:k], DIVERSITY_SEEDS, net, seed)
+        metrics["diversity_real"] = real_diversity(data, class_ids[:k].tolist(), DIVERSITY_SEEDS, net, seed)
     metrics["gen_images_per_s"] = len(images) / secs
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")
@@ -123,3 +172,22 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
     if skip:
         metrics["skip"] = skip
     return metrics
+
+
+def judge_metrics(pipe, data_root, judge, images, real, caps, device="cpu", seed: int = 0, best_of: int = 1,
+                  novel: int | None = 1000, freestyle: bool = True, skip: int = 0) -> dict:
+    """PartAcc on the in-species captions (the images drawn for the test captions), the novel combinations and
+    the free-style set, each beside its chance; the in-species set on the real images too (the judge's ceiling)."""
+    from t2i.data.synthbirds import parse_caption
+    from t2i.eval.judge import load_judge, part_acc
+
+    j = load_judge(judge, device)
+    mentioned = [parse_caption(c) for c in caps]
+    sets: dict = {"in_species": None}
+    if novel and not skip:
+        sets["novel"] = novel
+    if freestyle and not skip:
+        sets["freestyle"] = None
+    out = judge_sets(pipe, data_root, j, sets, seed, best_of, in_species_images=(images, mentioned))
+    out["part_acc/in_species/real"] = part_acc(j, real, mentioned)["part_acc"]
+    return out

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
@@ -40,10 +39,12 @@ SCHEMA = 1
 MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 EVALUATOR_TYPES = {"damsm": "evaluator (DAMSM encoders; `python -m t2i eval FOLDER` reports R-precision)",
                    "attr-classifier": "evaluator (attribute classifier; `python -m t2i eval FOLDER` reports accuracy)",
-                   "part-segmenter": "helper (part segmenter of the part-masked edits, t2i.partseg)"}
+                   "part-segmenter": "helper (part segmenter of the part-masked edits, t2i.partseg)",
+                   "part-judge": "evaluator (part-level judge of PartAcc; `python -m t2i eval FOLDER --data ROOT` "
+                                 "reports its agreement with ROOT's true attributes)"}
 BEST_OF = 8  # the table's best-of-k column (DAMSM reranking; ours, the papers sample once)
-# Table order: the baselines, then the seed documents' models in order.
-FAMILY_ORDER = ("dfgan", "ssagan", "swfgan", "csagan", "ecagan", "caegan", "ffgan", "cigan")
+from t2i.eval.tables import (  # noqa: E402,F401 - the tables live in t2i.eval.tables; re-exported here
+    CIGAN_COLUMNS, FAMILY_ORDER, HEADLINE, cigan_table, fmt_duration, fmt_params, headline, results_table)
 
 
 # --- cache keys ---------------------------------------------------------------------------------------------------
@@ -90,10 +91,14 @@ def inference_defaults(record: dict) -> dict:
             "mask_dilate": edit.MASK_DILATE, "part_segmenter": edit.PART_SEGMENTER, "edit_judge": EDIT_JUDGE}
 
 
-def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path) -> dict:
+def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path,
+             judge: str | Path | None = None) -> dict:
     """What must be unchanged for a cached result to be reused (besides the model's own key)."""
-    return {"data": str(Path(data_root).resolve()), "split": "test", "limit": limit, "seed": seed,
-            "damsm": model_key(damsm)["weights"][:16], "classifier": model_key(classifier)["weights"][:16]}
+    out = {"data": str(Path(data_root).resolve()), "split": "test", "limit": limit, "seed": seed,
+           "damsm": model_key(damsm)["weights"][:16], "classifier": model_key(classifier)["weights"][:16]}
+    if judge is not None:
+        out["judge"] = model_key(judge)["weights"][:16]
+    return out
 
 
 # --- README ---------------------------------------------------------------------------------------------------------
@@ -112,166 +117,6 @@ def update_readme_table(readme_path: str | Path, markdown: str, markers: tuple[s
         return False
     path.write_text(new, encoding="utf-8")
     return True
-
-
-# --- formatting -----------------------------------------------------------------------------------------------------
-def _num(v, fmt: str) -> str:
-    return fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else "–"
-
-
-def fmt_params(n) -> str:
-    if not isinstance(n, (int, float)):
-        return "–"
-    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k" if n >= 1e3 else str(int(n))
-
-
-def fmt_duration(s) -> str:
-    if not isinstance(s, (int, float)):
-        return "–"
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    if s >= 60:
-        return f"{s / 60:.0f} min"
-    return f"{s:.0f} s"
-
-
-def _family_label(model_type: str) -> str:
-    try:
-        from t2i.studio import FAMILY_INFO
-
-        return FAMILY_INFO.get(model_type, (model_type,))[0]
-    except Exception:  # noqa: BLE001 - the label is cosmetic
-        return model_type
-
-
-def _order(item) -> tuple:
-    name, entry = item
-    mt = entry.get("model_type", "")
-    return (FAMILY_ORDER.index(mt) if mt in FAMILY_ORDER else len(FAMILY_ORDER), name)
-
-
-# Table column -> metric keys, first found wins (text-to-image GANs; CI-GAN's evaluate_cigan prefixes t2i/, edit/).
-HEADLINE = {"attr_acc": ("attr_acc", "t2i/attr_acc"), "attr_acc_ceiling": ("attr_acc_ceiling", "t2i/attr_acc_ceiling"),
-            "fid": ("fid", "t2i/fid"), "r_precision": ("r_precision", "t2i/r_precision"),
-            "r_precision_real": ("r_precision_real", "t2i/r_precision_real"),
-            "r_precision_ceiling": ("r_precision_ceiling", "t2i/r_precision_ceiling"),
-            "edit_success": ("edit_success", "edit/success"),
-            "edit_preservation": ("edit_preservation", "edit/preservation"),
-            "gen_images_per_s": ("gen_images_per_s", "t2i/gen_images_per_s"), "params_G": ("params_G",),
-            "train_steps": ("train_steps",), "train_wall_s": ("train_wall_s",), "n_images": ("n_images", "t2i/n_images"),
-            "attr_acc_best_of": ("attr_acc_best_of",), "best_of": ("best_of",)}
-
-
-def headline(metrics: dict) -> dict:
-    """The table's numbers of one model's metrics (see HEADLINE); absent ones are left out."""
-    out = {}
-    for col, keys in HEADLINE.items():
-        for k in keys:
-            if metrics.get(k) is not None:
-                out[col] = metrics[k]
-                break
-    return out
-
-
-def results_table(results: dict) -> str:
-    """The Markdown table (+ a protocol line and the skipped models) of a results.json dict."""
-    models = [(name, {**e, "metrics": headline(e.get("metrics", {}))})
-              for name, e in sorted(results.get("models", {}).items(), key=_order)]
-    has_edit = any("edit_success" in e["metrics"] or "edit_preservation" in e["metrics"] for _, e in models)
-    ks = sorted({e["metrics"]["best_of"] for _, e in models if "attr_acc_best_of" in e["metrics"]})
-    head = ["Model", "Family", "AttrAcc ↑ (ceiling)"]
-    if ks:
-        head += [f"AttrAcc best of {'/'.join(map(str, ks))} ↑"]
-    head += ["FID ↓", "R-prec. ↑ (real; oracle)"]
-    if has_edit:
-        head += ["Edit success ↑", "Edit preserv. ↑"]
-    head += ["Params (G)", "Images/s", "Train steps", "Train time"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|"]
-    for name, e in models:
-        m = e["metrics"]
-        acc = _num(m.get("attr_acc"), "{:.3f}")
-        if isinstance(m.get("attr_acc_ceiling"), (int, float)):
-            acc += f" ({m['attr_acc_ceiling']:.3f})"
-        rp = _num(m.get("r_precision"), "{:.3f}")
-        refs = [f"{m[k]:.3f}" for k in ("r_precision_real", "r_precision_ceiling") if isinstance(m.get(k), (int, float))]
-        if refs:
-            rp += f" ({'; '.join(refs)})"
-        row = [f"`{name}`", _family_label(e.get("model_type", "?")), acc]
-        if ks:
-            row += [_num(m.get("attr_acc_best_of"), "{:.3f}")]
-        row += [_num(m.get("fid"), "{:.1f}"), rp]
-        if has_edit:
-            row += [_num(m.get("edit_success"), "{:.3f}"), _num(m.get("edit_preservation"), "{:.3f}")]
-        row += [fmt_params(m.get("params_G")), _num(m.get("gen_images_per_s"), "{:.1f}"),
-                _num(m.get("train_steps"), "{:,}"), fmt_duration(m.get("train_wall_s"))]
-        lines.append("| " + " | ".join(row) + " |")
-    if not models:
-        lines.append("| " + " | ".join(["_no model evaluated yet_"] + [""] * (len(head) - 1)) + " |")
-    proto = results.get("protocol", {})
-    n = sorted({e["metrics"].get("n_images") for _, e in models if e["metrics"].get("n_images")})
-    notes = [f"SynthBirds test split ({', '.join(map(str, n)) or '?'} captions, one per test image"
-             + (f", first {proto['limit']} images" if proto.get("limit") else "")
-             + f"), caption and z seed {proto.get('seed', 0)} for every model. AttrAcc: share of the attributes a "
-             "caption mentions that the attribute classifier reads back from the image; in brackets the same on "
-             "the real test images (the ceiling). FID: TF-Inception pool features vs the real test split. "
-             "R-prec.: DAMSM, 1 true + 99 captions of other classes; in brackets the same for the real test images and "
-             "for an oracle that reads every attribute exactly (captions name 2-5 of 12 attributes, so some "
-             "distractors fit too). Images/s: during evaluation (batch 50, "
-             f"{results.get('threads', '?')} torch threads)."
-             + (f" AttrAcc best of k: each image the best DAMSM match to its caption among k draws (ours; R-precision "
-                "would then be circular, so only AttrAcc is reported)." if ks else "")
-             + " Generated by `python -m t2i eval --all`"
-             + (f" on {results['updated'][:10]}" if results.get("updated") else "") + "."]
-    cig = cigan_table(results)
-    if cig:
-        notes.append(cig)
-    skipped = results.get("skipped", {})
-    shown = {k: v for k, v in skipped.items() if not v.startswith("evaluator")}
-    if shown:
-        notes.append("Not evaluated: " + "; ".join(f"`{k}` ({v})" for k, v in sorted(shown.items())) + ".")
-    return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
-
-
-# CI-GAN columns: (header, metric key, format)
-CIGAN_COLUMNS = (("Stage", "stage", "{}"), ("StyleGAN2 FID ↓", "gen/fid", "{:.1f}"),
-                 ("Inversion PSNR ↑ (dB)", "inv/psnr", "{:.2f}"), ("Latent cycle MSE ↓ (rel.)", "inv/cycle_mse", "{:.3f}"),
-                 ("W Fréchet ↓", "inv/latent_fd", "{:.1f}"), ("Edit success ↑", "edit/success", "{:.3f}"),
-                 ("Preservation ↑", "edit/preservation", "{:.3f}"),
-                 ("Perfect edit (success; preserv.)", "edit/success_ceiling", "{:.2f}"),
-                 ("PSNR outside part ↑ (dB)", "edit/psnr_outside", "{:.2f}"),
-                 ("s / edit (batched; one request)", "edit/seconds_per_edit", "{:.2f}"))
-
-
-def cigan_table(results: dict) -> str:
-    """CI-GAN's own numbers (seed 004): generator FID, inversion with / without cycle training, edits; '' when no
-    CI-GAN folder was evaluated."""
-    rows = [(n, e) for n, e in sorted(results.get("models", {}).items()) if e.get("model_type") == "cigan"]
-    if not rows:
-        return ""
-    lines = ["**CI-GAN** (seed 004; inversion on 200 test images, latent cycle MSE = mean (w - E(G(w)))^2 over 200 "
-             "sampled w, relative to the variance of w in brackets; edits: 200 test images, each asked to change "
-             "its belly, wing or crown colour, part-masked (t2i.edit); judged where the part is "
-             "(t2i.eval.edits.PartColourReader: mean colour in the SynthBirds part map, nearest training prototype): "
-             "success = the asked part reads as the asked colour, preservation = the other 7 part colours read the "
-             "same on the edit as on the input; perfect edit = the same scores for SynthBirds' re-render of the bird "
-             "with the one part changed)", "",
-             "| Model | " + " | ".join(h for h, _, _ in CIGAN_COLUMNS) + " |",
-             "|---|" + "|".join(["---"] + ["---:"] * (len(CIGAN_COLUMNS) - 1)) + "|"]
-    for name, e in rows:
-        m = e.get("metrics", {})
-        cells = []
-        for _, key, fmt in CIGAN_COLUMNS:
-            v = m.get(key)
-            cell = _num(v, fmt) if key != "stage" else str(v or "–")
-            if key == "inv/cycle_mse" and isinstance(m.get("inv/cycle_rel"), (int, float)) and v is not None:
-                cell += f" ({m['inv/cycle_rel']:.3f})"
-            if key == "edit/success_ceiling" and isinstance(m.get("edit/preservation_ceiling"), (int, float)):
-                cell += f"; {m['edit/preservation_ceiling']:.2f}"
-            if key == "edit/seconds_per_edit" and isinstance(m.get("edit/latency_s"), (int, float)) and v is not None:
-                cell += f"; {m['edit/latency_s']:.2f}"
-            cells.append(cell)
-        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 # --- the run --------------------------------------------------------------------------------------------------------
@@ -333,6 +178,11 @@ def evaluator_for(record: dict):
     return None, f"{mt}: no evaluation for this model type yet (its family has no `evaluate` hook)"
 
 
+def _draws(proto: dict | None) -> dict:
+    """The part of a protocol that decides which images are drawn and against which real images (FID's inputs)."""
+    return {k: (proto or {}).get(k) for k in ("data", "split", "limit", "seed")}
+
+
 def _default_evaluator(checkpoints: Path, name: str) -> str:
     return str(checkpoints / name) if (checkpoints / name).is_dir() else name
 
@@ -348,7 +198,7 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
     Returns the results dict. Raises ValueError when the README has no markers (after writing results/)."""
     import torch
 
-    from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME
+    from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME, JUDGE_NAME
     from t2i.eval.run import ensure_synthbirds
     from t2i.pipeline import list_models
     from t2i.training.common import pick_device
@@ -366,7 +216,9 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
     if any(evaluator_for(rec)[0] is not None for rec in listing):  # no dataset or evaluators needed otherwise
         data_root = ensure_synthbirds(data)
         try:
-            proto = protocol(data_root, limit, seed, damsm, classifier)
+            # generators are judged by the shipped part-level judge (evaluate_generator's default)
+            proto = protocol(data_root, limit, seed, damsm, classifier,
+                             JUDGE_NAME if (ckpt.SHIPPED / JUDGE_NAME).is_dir() else None)
         except ckpt.CheckpointError as e:
             raise ckpt.CheckpointError(f"the evaluation models are needed (DAMSM {damsm!r}, attribute classifier "
                                        f"{classifier!r}; pass --damsm / --classifier): {e}") from None
@@ -393,10 +245,16 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
             entry, fresh = {**cached, "path": str(folder)}, False
             log(f"[{i}/{len(listing)}] {name}: cached ({cached.get('evaluated', '?')})")
         else:
-            log(f"[{i}/{len(listing)}] {name}: evaluating ...")
+            # FID depends only on the model, the data and the draws: reuse it when only the evaluators changed
+            keep_fid = (not force and cached and cached.get("key") == key and rerankable(rec)
+                        and _draws(cached.get("protocol")) == _draws(proto) and "fid" in cached.get("metrics", {}))
+            log(f"[{i}/{len(listing)}] {name}: evaluating" + (" (FID from the cache) ..." if keep_fid else " ..."))
             t0 = time.perf_counter()
             try:
-                metrics = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier)
+                metrics = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier,
+                             **({"fid": False} if keep_fid else {}))
+                if keep_fid:
+                    metrics = {"fid": cached["metrics"]["fid"], **metrics}
             except Exception as e:  # noqa: BLE001 - one broken model must not stop the others
                 results["skipped"][name] = f"evaluation failed: {type(e).__name__}: {e}"
                 log(f"[{i}/{len(listing)}] {name}: FAILED {type(e).__name__}: {e}")
@@ -408,12 +266,15 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
                 "metrics": {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}}
             fresh = True
         m = entry["metrics"]
-        if best_of > 1 and rerankable(rec) and m.get("best_of") != best_of:
+        if best_of > 1 and rerankable(rec) and (m.get("best_of") != best_of
+                                                or ("part_acc/in_species" in m and "part_acc_best_of" not in m)):
             log(f"[{i}/{len(listing)}] {name}: best of {best_of} ...")
             try:
                 extra = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier,
-                           fid=False, best_of=best_of)
+                           fid=False, best_of=best_of, novel=None, freestyle=False, diversity=False)
                 entry["metrics"] = m = {**m, "attr_acc_best_of": extra["attr_acc"], "best_of": best_of}
+                if "part_acc/in_species" in extra:
+                    m["part_acc_best_of"] = extra["part_acc/in_species"]
                 fresh = True
             except Exception as e:  # noqa: BLE001 - the single-draw numbers still count
                 log(f"[{i}/{len(listing)}] {name}: best of {best_of} FAILED {type(e).__name__}: {e}")

@@ -49,7 +49,9 @@ class TrainConfig:
     eval_every: int = 0  # steps between quick evals (AttrAcc, R-precision) of the EMA generator; 0 = off
     eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
     classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
-    keep_best: bool = True  # with quick evals: copy the checkpoint of the best AttrAcc so far to <out>/best
+    judge: str = "judge-synthbirds-64"  # part-level judge of the quick evals (PartAcc); "" = AttrAcc only
+    eval_novel: int = 250  # novel-combination captions per quick eval (PartAcc), besides the eval_images test ones
+    keep_best: bool = True  # with quick evals: copy the checkpoint of the best score (PartAcc, else AttrAcc) to <out>/best
     keep_evals: bool = False  # with quick evals: also keep every evaluated checkpoint as <out>/evals/step-NNNNNN
     tensorboard: bool = False  # also write every logged number as TensorBoard scalars to <out>/tb
     log_every: int = 20  # steps between log lines
@@ -308,11 +310,23 @@ class Trainer:
 
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             m = evaluate_generator(self.out, self.tc.data, limit=self.tc.eval_images, device=self.device,
-                                   damsm=self.tc.damsm, classifier=self.tc.classifier, fid=False)
+                                   damsm=self.tc.damsm, classifier=self.tc.classifier, fid=False,
+                                   judge=self.tc.judge or None, novel=self.tc.eval_novel, freestyle=False,
+                                   diversity=False)
         for v in self.nets.values():
             v.train()
-        return {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
-                "eval/n_images": m["n_images"]}
+        out = {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
+               "eval/n_images": m["n_images"]}
+        if self.tc.judge:
+            sets = [k for k in ("in_species", "novel") if f"part_acc/{k}" in m]
+            out.update({f"eval/part_acc_{k}": round(m[f"part_acc/{k}"], 4) for k in sets})
+            out["eval/part_acc"] = round(sum(m[f"part_acc/{k}"] for k in sets) / len(sets), 4)
+        return out
+
+    @staticmethod
+    def score_of(metrics: dict) -> float:
+        """What keep_best ranks by: the judge's PartAcc (mean of in-species and novel) when measured, else AttrAcc."""
+        return metrics.get("eval/part_acc", metrics.get("eval/attr_acc", -1.0))
 
     def keep_best(self, step: int, metrics: dict) -> bool:
         """Copy the model folder just written to <out>/best when its quick-eval AttrAcc beats the one there (GAN
@@ -320,8 +334,10 @@ class Trainer:
         best = self.out / "best"
         prev = -1.0
         if (best / ckpt.CONFIG).is_file():
-            prev = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {}).get("eval/attr_acc", -1.0)
-        if metrics["eval/attr_acc"] <= prev:
+            kept = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {})
+            # a best kept under the other score (AttrAcc before the judge existed) is replaced by the next eval
+            prev = self.score_of(kept) if ("eval/part_acc" in kept) == ("eval/part_acc" in metrics) else -1.0
+        if self.score_of(metrics) <= prev:
             return False
         self.copy_model(best, step, metrics)
         return True
