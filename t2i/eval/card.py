@@ -119,6 +119,20 @@ def _cigan_samples(folder: Path, record: dict, captions: list[str], n: int, seed
     return out
 
 
+def _copy_word_map(run: Path, dest: Path) -> None:
+    """A run has no open-vocabulary table (built once, at build time): take the one of the DAMSM it trained with
+    when both read the same vocabulary (`python -m t2i vocab-map FOLDER` builds one otherwise)."""
+    if (run / ckpt.WORD_MAP).is_file() or not (dest / ckpt.VOCAB).is_file():
+        return
+    damsm = (ckpt.read_config(run).get("train") or {}).get("damsm")
+    try:
+        src = ckpt.resolve(damsm) if damsm else None
+    except ckpt.CheckpointError:
+        src = None
+    if src and (src / ckpt.WORD_MAP).is_file() and (src / ckpt.VOCAB).read_bytes() == (dest / ckpt.VOCAB).read_bytes():
+        shutil.copy2(src / ckpt.WORD_MAP, dest / ckpt.WORD_MAP)
+
+
 def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None,
          note: str | None = None) -> Path:
     """Copy a run's model files into checkpoints/NAME and write its card (`note`: a status line for the card)."""
@@ -126,9 +140,10 @@ def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metric
     ckpt.read_config(run)  # refuse folders that are not model folders
     dest = Path(dest_root or ckpt.SHIPPED) / name
     dest.mkdir(parents=True, exist_ok=True)
-    for f in (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.VOCAB):
+    for f in (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.VOCAB, ckpt.WORD_MAP):
         if (run / f).is_file():
             shutil.copy2(run / f, dest / f)
+    _copy_word_map(run, dest)
     write_samples(dest)
     write_card(dest, metrics, note=note)
     return dest

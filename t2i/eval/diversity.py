@@ -68,8 +68,12 @@ def real_diversity(data, class_ids: list[int], per_class: int = 8, net: FeatureN
         by_class.setdefault(s.class_id, []).append(i)
     feats = []
     for c in class_ids:
-        pool = by_class[c]
+        pool = by_class.get(c, [])
+        if len(pool) < 2:  # a class with a single image says nothing about spread
+            continue
         pick = rng.choice(len(pool), size=min(per_class, len(pool)), replace=False)
         feats.append(net(torch.stack([data[pool[int(j)]]["image"] for j in pick])))
+    if not feats:
+        return float("nan")
     m = min(len(f) for f in feats)
     return group_diversity(torch.stack([f[:m] for f in feats]))

@@ -199,12 +199,37 @@ def labelled_split(root, split: str, size: int = 64, limit: int | None = None):
     return images, [labels.get(s.key, {}) for s in data.samples]
 
 
+def degrade(images: Tensor, generator: torch.Generator) -> Tensor:
+    """A random generator-like degradation of each image in [-1, 1]: Gaussian blur (sigma 0.5-1.6), resampling
+    through 24-48 px, pixel noise (0-0.12) or a mix, so that the heads do not rely on pixel-exact renders."""
+    n, _, s, _ = images.shape
+    out = images.clone()
+    kind = torch.randint(0, 4, (n,), generator=generator)
+    for i in range(n):
+        x = out[i:i + 1]
+        if kind[i] in (0, 3):
+            sigma = float(0.5 + 1.1 * torch.rand(1, generator=generator))
+            k = torch.exp(-torch.arange(-3, 4).float() ** 2 / (2 * sigma ** 2))
+            k = (k / k.sum()).to(x)
+            x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode="reflect"), k.view(1, 1, 1, 7).repeat(3, 1, 1, 1), groups=3)
+            x = F.conv2d(F.pad(x, (0, 0, 3, 3), mode="reflect"), k.view(1, 1, 7, 1).repeat(3, 1, 1, 1), groups=3)
+        if kind[i] in (1, 3):
+            low = int(torch.randint(24, 49, (1,), generator=generator))
+            x = F.interpolate(F.interpolate(x, size=low, mode="bilinear", antialias=True, align_corners=False),
+                              size=s, mode="bilinear", align_corners=False)
+        if kind[i] in (2, 3):
+            x = x + float(0.12 * torch.rand(1, generator=generator)) * torch.randn(x.shape, generator=generator)
+        out[i] = x[0].clamp(-1, 1)
+    return out
+
+
 def train_part_judge(data_root: str, out: str, segmenter: str = "partseg-synthbirds-64", steps: int = 3000,
                      batch_size: int = 256, lr: float = 2e-3, seed: int = 0, device: str = "cpu",
                      hidden: int = 256, limit: int | None = None, flip: bool = True,
                      min_agreement: float = 0.8) -> dict:
     """Train the heads on the part features of an attribute-independent SynthBirds root (`data synthbirds
-    --independent`), the segmenter frozen; each image also counts mirrored (flip) since generators draw both ways.
+    --independent`), the segmenter frozen; each image counts twice, as rendered and degraded (`degrade`: blur,
+    resampling, noise, as generators' images are; mirrored half of the time with flip).
     Groups whose test agreement stays under `min_agreement` are saved as not judged, with the reason."""
     from t2i.data.attributes import read_image_attributes
 
@@ -218,12 +243,16 @@ def train_part_judge(data_root: str, out: str, segmenter: str = "partseg-synthbi
     def table(split):
         images, labels = labelled_split(data_root, split, limit=limit)
         feats = judge.features(images)
-        if flip and split == "train":
-            feats = torch.cat([feats, judge.features(images.flip(-1))])
+        if split == "train":  # each training image twice: as rendered, and degraded (and mirrored when flip)
+            other = degrade(images, torch.Generator().manual_seed(seed + 1))
+            if flip:
+                other = torch.where(torch.rand(len(images), 1, 1, 1, generator=gen) < 0.5, other.flip(-1), other)
+            feats = torch.cat([feats, judge.features(other)])
             labels = labels + labels
         t = torch.tensor([[groups[g].index(lab[g]) if g in lab else -1 for g in groups] for lab in labels])
         return feats, t
 
+    gen = torch.Generator().manual_seed(seed)
     xtr, ytr = table("train")
     xte, yte = table("test")
     judge.feat_mean.copy_(xtr.mean(0))
@@ -231,7 +260,6 @@ def train_part_judge(data_root: str, out: str, segmenter: str = "partseg-synthbi
     opt = torch.optim.AdamW(judge.heads.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     names = list(groups)
-    gen = torch.Generator().manual_seed(seed)
     for _ in tqdm(range(steps), desc="part-judge"):
         judge.heads.train()
         idx = torch.randint(len(xtr), (batch_size,), generator=gen)

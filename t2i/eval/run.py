@@ -76,7 +76,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
     size = record.get("resolution", 64)
     root = ensure_synthbirds(data or record.get("data_root"), size)
     kind = record["model_type"]
-    if skip and kind in ("damsm", "attr-classifier", "cigan"):
+    if skip and kind in ("damsm", "attr-classifier", "species-classifier", "cigan"):
         raise ValueError(f"--skip is for text-to-image generators; {model} is a {kind} model")
     if kind == "damsm":
         from t2i.text.damsm import load_damsm
@@ -93,6 +93,25 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         groups, labels = read_image_attributes(root)
         test = LabelledImages(CaptionDataset(root, "test", size, limit=limit), groups, labels)
         metrics.update({f"acc/{k}": v for k, v in per_attribute_accuracy(clf, test, dev).items()})
+    elif kind == "species-classifier":  # test accuracy, Inception Score of the real test images and controls
+        from t2i.eval.species import SpeciesImages, is_sanity_check, load_species_classifier, species_accuracy
+
+        clf = load_species_classifier(model, dev)
+        test = SpeciesImages(CaptionDataset(root, "test", size, augment=False, limit=limit), clf.cfg.classes)
+        metrics.update(species_accuracy(clf, test, dev))
+        real = torch.stack([test.base[i]["image"] for i in range(len(test))])
+        metrics.update(is_sanity_check(clf, real))
+        metrics["n_images"] = len(real)
+    elif kind == "part-judge":  # agreement with the true attributes of the root's (perfect) test renders
+        from t2i.eval.judge import degrade, labelled_split, load_judge, validate_judge
+
+        judge = load_judge(model, dev)
+        images, labels = labelled_split(root, "test", size, limit=limit)
+        metrics.update({f"agreement/{k}": v for k, v in validate_judge(judge, images, labels).items()})
+        # the same renders blurred / resampled / noised as generators' images are (a fixed draw)
+        rough = degrade(images, torch.Generator().manual_seed(12345))
+        metrics.update({f"agreement_degraded/{k}": v for k, v in validate_judge(judge, rough, labels).items()})
+        metrics["n_images"] = len(images)
     elif kind == "cigan":
         from t2i.eval.edits import evaluate_cigan
 

@@ -317,8 +317,8 @@ class Trainer:
             v.train()
         out = {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
                "eval/n_images": m["n_images"]}
-        if self.tc.judge:
-            sets = [k for k in ("in_species", "novel") if f"part_acc/{k}" in m]
+        sets = [k for k in ("in_species", "novel") if f"part_acc/{k}" in m]  # the judge reads SynthBirds only
+        if sets:
             out.update({f"eval/part_acc_{k}": round(m[f"part_acc/{k}"], 4) for k in sets})
             out["eval/part_acc"] = round(sum(m[f"part_acc/{k}"] for k in sets) / len(sets), 4)
         return out
