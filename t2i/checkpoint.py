@@ -21,6 +21,7 @@ import t2i
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 VOCAB = "vocab.json"
+WORD_MAP = "word_map.json"  # the open vocabulary's embedding table beside vocab.json (t2i.data.openvocab)
 TRAIN_STATE = "train_state.pt"
 SNAPSHOT = "snapshot.safetensors"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +78,8 @@ def resolve(name: str | Path) -> Path:
         from huggingface_hub import snapshot_download
 
         try:
-            return Path(snapshot_download(repo_id=name, allow_patterns=[CONFIG, WEIGHTS, VOCAB, "*.md", "*.png"]))
+            return Path(snapshot_download(repo_id=name, allow_patterns=[CONFIG, WEIGHTS, VOCAB, WORD_MAP, "*.md",
+                                                                         "*.png"]))
         except Exception as e:  # noqa: BLE001 - network, missing repo, offline without cache
             raise CheckpointError(f"cannot get model {name!r} from the Hugging Face Hub: {e}") from None
     raise CheckpointError(f"no model {str(name)!r}: not a folder, not in {SHIPPED}, not a Hub id")

@@ -27,8 +27,12 @@ def _add_train(sub):
     tsub = p.add_subparsers(dest="what", required=True)
     for name, helptext, steps, bs, lr in (("damsm", "DAMSM text + image encoders", 3000, 48, 0.002),
                                           ("attr-classifier", "SynthBirds attribute classifier", 1500, 64, 1e-3),
+                                          ("species-classifier", "SynthBirds species classifier (the Inception "
+                                           "Score's classifier; t2i.eval.species)", 3000, 64, 1e-3),
                                           ("part-segmenter", "part segmenter of the part-masked edits (SynthBirds "
-                                           "part maps; t2i.partseg)", 2000, 32, 2e-3)):
+                                           "part maps; t2i.partseg)", 2000, 32, 2e-3),
+                                          ("part-judge", "the part-level judge of PartAcc (heads on part-pooled "
+                                           "features; train on `data synthbirds --independent`)", 3000, 256, 2e-3)):
         s = tsub.add_parser(name, help=helptext)
         s.add_argument("--data", required=True, help="dataset root (AttnGAN layout)")
         s.add_argument("--out", required=True, help="model folder to write (and resume from)")
@@ -41,6 +45,8 @@ def _add_train(sub):
         s.add_argument("--eval-every", type=int, default=500)
         s.add_argument("--limit", type=int, default=None, help="use only the first N images of each split")
         s.add_argument("--init", default=None, help="warm-start from this model folder when OUT has no training state")
+        if name == "part-judge":
+            s.add_argument("--segmenter", default="partseg-synthbirds-64", help="part-segmenter folder it reads with")
         if name == "damsm":
             s.add_argument("--backbone", default="cnn-pretrained", choices=["cnn-pretrained", "cnn", "efficientnet-lite0"],
                            help="image trunk: in-domain CNN pre-trained on image labels then frozen (default), "
@@ -236,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ship(sub)
     _add_generate(sub)
     _add_loadtest(sub)
+    from t2i.data.openvocab_build import add_parser as _add_vocab_map
+
+    _add_vocab_map(sub)
     return p
 
 
@@ -278,9 +287,11 @@ def cmd_generate(a) -> int:
 
     pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
     res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of)
-    for cap, unk in zip(res.captions[::a.n], res.unknown[::a.n]):
-        if unk:
-            print(f"note: ignored words not in the vocabulary of {a.model}: {', '.join(unk)} ({cap[:40]!r})")
+    from t2i.data.openvocab import format_note
+
+    for cap, unk, mapped in zip(res.captions[::a.n], res.unknown[::a.n], res.mapped[::a.n]):
+        if unk or mapped:  # the open vocabulary: 'mapped: crimson → red; ignored: plump'
+            print(f"note: {format_note(mapped, unk)} ({cap[:40]!r}; vocabulary of {a.model})")
     tile(res.images, a.n, scale=2).save(a.out)
     print(f"wrote {a.out}: {len(res.images)} images in {res.seconds:.2f} s")
     return 0
@@ -366,6 +377,15 @@ def cmd_train(a) -> int:
         from t2i.training.damsm import train_damsm
 
         metrics = train_damsm(a.data, a.out, backbone=a.backbone, pretrain_steps=a.pretrain_steps, **common)
+    elif a.what == "part-judge":
+        from t2i.eval.judge import train_part_judge
+
+        metrics = train_part_judge(a.data, a.out, segmenter=a.segmenter, steps=a.steps, batch_size=a.batch_size,
+                                   lr=a.lr, seed=a.seed, device=a.device or "cpu", limit=a.limit)
+    elif a.what == "species-classifier":
+        from t2i.eval.species import train_species_classifier
+
+        metrics = train_species_classifier(a.data, a.out, **common)
     elif a.what == "part-segmenter":
         from t2i.partseg import train_part_segmenter
 
@@ -416,8 +436,10 @@ def cmd_edit(a) -> int:
     res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
                     lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps, guidance=a.guidance,
                     part_mask=not a.whole_image)
-    if res.unknown:
-        print(f"note: words not in the model's vocabulary were ignored: {', '.join(res.unknown)}")
+    if res.unknown or res.mapped:
+        from t2i.data.openvocab import format_note
+
+        print(f"note: {format_note(res.mapped, res.unknown)}")
     for note in res.notes:
         print(f"note: {note}")
     print(f"edited in {res.seconds:.2f} s -> {a.out}")
@@ -465,10 +487,17 @@ def cmd_export(a) -> int:
     return 0
 
 
+def cmd_vocab_map(a) -> int:
+    from t2i.data.openvocab_build import run
+
+    return run(a)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
-               "edit": cmd_edit, "tsne": cmd_tsne, "curves": cmd_curves, "loadtest": cmd_loadtest}[args.command]
+               "edit": cmd_edit, "tsne": cmd_tsne, "curves": cmd_curves, "loadtest": cmd_loadtest,
+               "vocab-map": cmd_vocab_map}[args.command]
     try:
         return handler(args)
     except (FileNotFoundError, ValueError, KeyError) as e:

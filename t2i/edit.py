@@ -96,7 +96,8 @@ class EditResult:
     w_edited: Tensor  # optimised w [1, w_dim]
     text: str = ""  # the text as used (stripped)
     words: list[str] = field(default_factory=list)  # the words the text encoder read
-    unknown: list[str] = field(default_factory=list)  # words dropped (not in the vocabulary)
+    unknown: list[str] = field(default_factory=list)  # content words ignored (nothing in the vocabulary fits)
+    mapped: list[tuple[str, str]] = field(default_factory=list)  # (word, replacement) of the open vocabulary
     notes: list[str] = field(default_factory=list)  # what was done to the upload (converted, cropped, ...)
 
 
@@ -232,7 +233,7 @@ class EditPipeline:
         vf = folder / ckpt.VOCAB
         if not vf.is_file():
             raise ckpt.CheckpointError(f"{folder}: {ckpt.VOCAB} is missing (the text encoder needs its vocabulary)")
-        vocab = Vocabulary.load(vf)
+        vocab = Vocabulary.load(vf, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != cfg.vocab_size:
             raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
         return cls(cfg, nets, vocab, record, device)
@@ -310,7 +311,12 @@ class EditPipeline:
     def encode_text(self, texts: list[str]) -> tuple[Tensor, list[list[str]], list[list[str]]]:
         """t [N, w_dim], the words read and the unknown words per text. CaptionError for an empty text or one
         with no known word (the messages of t2i.pipeline)."""
-        ids, lengths, read, unknown = [], [], [], []
+        return self.encode_text_full(texts)[:3]
+
+    @torch.no_grad()
+    def encode_text_full(self, texts: list[str]):
+        """encode_text() + the open vocabulary's (word, replacement) pairs per text."""
+        ids, lengths, read, unknown, mapped = [], [], [], [], []
         for c in texts:
             c = check_caption(c)
             enc = encode_caption(self.vocab, c, self.max_words)
@@ -318,8 +324,9 @@ class EditPipeline:
             lengths.append(enc.length)
             read.append([self.vocab.itos[i] for i in enc.ids[:enc.length]])
             unknown.append(list(enc.unknown))
+            mapped.append(list(enc.mapped))
         t = self.T(torch.tensor(ids, device=self.device), torch.tensor(lengths, device=self.device))
-        return t, read, unknown
+        return t, read, unknown, mapped
 
     def prepare(self, image, notes: list[str] | None = None) -> tuple[Image.Image, Tensor]:
         """An upload (PIL, path, bytes, array) -> (square RGB PIL at the model size, [1, 3, S, S] tensor).
@@ -466,15 +473,17 @@ class EditPipeline:
         _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
         invert_steps = _check_int("invert_steps", self.cfg.invert_steps if invert_steps is None else invert_steps,
                                   0, MAX_STEPS)
-        t, read, unknown = self.encode_text([text])
+        t, read, unknown, mapped = self.encode_text_full([text])
         notes: list[str] = []
         img, x = self.prepare(image, notes)
+        # the part masks and the DAMSM guidance read the text as the model did ('crimson belly' -> red belly)
+        seen = self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
         out = self.edit_tensors(x, t, steps=steps, lam=lam, lr=lr, progress=progress, invert_steps=invert_steps,
-                                texts=[text], guidance=guidance, part_mask=bool(part_mask))
+                                texts=[seen], guidance=guidance, part_mask=bool(part_mask))
         inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
         return EditResult(original=img, inversion=inv, edited=edited, seconds=time.perf_counter() - t0,
                           w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
-                          unknown=unknown[0], notes=notes)
+                          unknown=unknown[0], mapped=mapped[0], notes=notes)
 
     def generate(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS, progress=None) -> list[Image.Image]:
         """n images for `text`: random starts w0 = mapping(z) from `seed`, optimised towards t for `steps` steps

@@ -37,7 +37,9 @@ class GenerationResult:
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n, H, W] in [0, 1]
     word_attn: dict[str, np.ndarray] = field(default_factory=dict)  # name -> [n, L, H, W] (or [n, L])
     words: list[list[str]] = field(default_factory=list)  # the words the model read, per image
-    unknown: list[list[str]] = field(default_factory=list)  # words dropped (not in the vocabulary)
+    unknown: list[list[str]] = field(default_factory=list)  # content words ignored (nothing in the vocabulary fits)
+    mapped: list[list[tuple[str, str]]] = field(default_factory=list)  # (word, replacement) of the open vocabulary
+    cut: list[int] = field(default_factory=list)  # known words beyond the model's max_words, per image
     seconds: float = 0.0  # generation time
     scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
     best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
@@ -53,12 +55,13 @@ def check_caption(text) -> str:
 
 
 def encode_caption(vocab: Vocabulary, caption: str, max_words: int):
-    """vocab.encode(caption) for a checked caption; a CaptionError that names the unknown words when no word of it
-    is in the vocabulary."""
+    """vocab.encode(caption) for a checked caption (mapped through the vocabulary's open map when it has one); a
+    CaptionError that names the unknown words when no word of it is in (or maps onto) the vocabulary."""
     enc = vocab.encode(caption, max_words)
     if enc.length == 0:
-        hint = f" (unknown: {', '.join(enc.unknown[:8])})" if tokenize(caption) else " (no English words found)"
-        raise CaptionError(f"none of the words of {caption[:60]!r} are in the model's vocabulary{hint}; "
+        hint = (f" (unknown: {', '.join(enc.unknown[:8])})" if enc.unknown else
+                " (only words like 'the' or 'with')" if tokenize(caption) else " (no English words found)")
+        raise CaptionError(f"none of the words of {caption[:60]!r} are in the model's vocabulary or map onto it{hint}; "
                            "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
     return enc
 
@@ -90,7 +93,7 @@ class TextToImagePipeline:
         T = TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)
         folder = ckpt.resolve(name)
         ckpt.load_modules({"generator": G, "text_encoder": T}, ckpt.read_weights(folder), str(folder))
-        vocab = Vocabulary.load(folder / ckpt.VOCAB)
+        vocab = Vocabulary.load(folder / ckpt.VOCAB, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != tcfg.vocab_size:
             raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {tcfg.vocab_size}")
         return cls(record["model_type"], cfg, G, T, vocab, record, device, tcfg.max_words)
@@ -99,6 +102,11 @@ class TextToImagePipeline:
     @torch.inference_mode()
     def encode(self, captions: list[str]):
         """(words [N, D, L], sent [N, D], mask [N, L], read words, unknown words); cached per caption."""
+        return self.encode_full(captions)[:5]
+
+    @torch.inference_mode()
+    def encode_full(self, captions: list[str]):
+        """encode() + the open vocabulary's (word, replacement) pairs per caption + the words cut per caption."""
         out = []
         for c in captions:
             if c not in self._text_cache:
@@ -107,14 +115,14 @@ class TextToImagePipeline:
                 words, sent = self.text_encoder(tok, torch.tensor([enc.length], device=self.device))
                 mask = tok == 0
                 self._text_cache[c] = (words, sent, mask, [self.vocab.itos[i] for i in enc.ids[:enc.length]],
-                                       enc.unknown)
+                                       enc.unknown, enc.mapped, enc.cut)
                 if len(self._text_cache) > 256:
                     self._text_cache.popitem(last=False)
             out.append(self._text_cache[c])
         words = torch.cat([o[0] for o in out])
         sent = torch.cat([o[1] for o in out])
         mask = torch.cat([o[2] for o in out])
-        return words, sent, mask, [o[3] for o in out], [o[4] for o in out]
+        return words, sent, mask, [o[3] for o in out], [o[4] for o in out], [o[5] for o in out], [o[6] for o in out]
 
     # --- images -----------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -137,7 +145,7 @@ class TextToImagePipeline:
         captions = [check_caption(c) for c in captions]
         t0 = time.perf_counter()
         caps = [c for c in captions for _ in range(n * k)]
-        words, sent, mask, read, unknown = self.encode(caps)
+        words, sent, mask, read, unknown, mapped, cut = self.encode_full(caps)
         trunc = getattr(self.cfg, "truncation", None) if truncation is None else truncation
         g = torch.Generator().manual_seed(int(seed))
         z = self.generator.sample_z(len(caps), generator=g, truncation=trunc or None).to(self.device)
@@ -151,11 +159,13 @@ class TextToImagePipeline:
             scores = top.values.flatten().tolist()
             idx = keep.tolist()
             caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
+            mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]
         result = GenerationResult(
             captions=caps, images=to_pil(out.images[-1]), stages=[to_pil(im) for im in out.images],
             masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
-            words=read, unknown=unknown, seconds=time.perf_counter() - t0, scores=scores, best_of=k)
+            words=read, unknown=unknown, mapped=mapped, cut=cut, seconds=time.perf_counter() - t0, scores=scores,
+            best_of=k)
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result
@@ -181,6 +191,8 @@ class TextToImagePipeline:
     def match_scores(self, images: torch.Tensor, captions: list[str]) -> torch.Tensor:
         """DAMSM match [N] of each image [N, 3, H, W] in [-1, 1] with its caption (higher = better)."""
         model, vocab = self.damsm()
+        if self.vocab.open_map is not None:  # the DAMSM reads the caption as the generator did ('crimson' -> red)
+            captions = [self.vocab.open_map.rewrite(c) for c in captions]
         tok, ln, _ = vocab.batch(captions)
         words, sent, mask = model.encode_text(tok.to(self.device), ln.to(self.device))
         return torch.cat([model.match(images[s:s + 256].float(), words[s:s + 256], sent[s:s + 256], mask[s:s + 256])

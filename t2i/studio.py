@@ -80,6 +80,9 @@ FAMILY_INFO: dict[str, tuple[str, str, str]] = {
     "attr-classifier": ("Attribute classifier", "SynthBirds evaluation model (DESIGN.md, AttrAcc)",
                         "Reads each CUB attribute (belly colour, wing pattern, ...) from an image: the AttrAcc metric "
                         "and the CAM saliency views."),
+    "species-classifier": ("Species classifier", "SynthBirds evaluation model (the Inception Score's classifier)",
+                           "Reads which of the 200 SynthBirds species an image shows: the Inception Score, as CUB's "
+                           "IS uses an Inception-v3 fine-tuned on CUB's species."),
     "damsm": ("DAMSM", "Xu et al., *AttnGAN*, CVPR 2018 (DAMSM text and image encoders)",
               "The frozen text encoder every GAN but CI-GAN reads captions with, and the R-precision metric."),
     "part-segmenter": ("Part segmenter", "ours (a small U-Net on SynthBirds part maps)",
@@ -89,6 +92,10 @@ FAMILY_INFO: dict[str, tuple[str, str, str]] = {
 
 # Metric keys (config.json "metrics") -> (label, format, lower is better)
 METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
+    "part_acc/in_species": ("PartAcc", "{:.3f}", False),
+    "part_acc/novel": ("PartAcc, new combinations", "{:.3f}", False),
+    "part_acc/freestyle": ("PartAcc, free-style", "{:.3f}", False),
+    "diversity": ("diversity", "{:.3f}", False),
     "attr_acc": ("AttrAcc", "{:.3f}", False),
     "attr_acc_ceiling": ("AttrAcc of real images", "{:.3f}", False),
     "fid": ("FID", "{:.2f}", True),
@@ -101,7 +108,7 @@ METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("inversion PSNR (dB)", "{:.2f}", False),
     "n_images": ("images scored", "{:,}", False),
 }
-PICKER_METRICS = ("attr_acc", "fid", "r_precision")
+PICKER_METRICS = ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "r_precision")
 # Without metrics, the default model is the first of these that is trained (the project's own models first).
 DEFAULT_ORDER = ("swfgan", "csagan", "ffgan", "ecagan", "caegan", "ssagan", "dfgan", "cigan")
 KIND_ORDER = {"t2i": 0, "edit": 1, "classifier": 2, "text": 3, "other": 4}
@@ -187,9 +194,10 @@ class ModelEntry:
         """The model picker's text: name, family, AttrAcc when recorded, and whether it is trained (short: the
         full metrics line is shown under the picker)."""
         bits = [self.name, self.family_name]
-        acc = self.metrics.get("attr_acc")
-        if isinstance(acc, (int, float)):
-            bits.append(f"AttrAcc {acc:.2f}")
+        for key, name in (("part_acc/in_species", "PartAcc"), ("attr_acc", "AttrAcc")):
+            if isinstance(self.metrics.get(key), (int, float)):
+                bits.append(f"{name} {self.metrics[key]:.2f}")
+                break
         if not self.trained:
             bits.append("not trained yet")
         return " · ".join(bits)
@@ -409,6 +417,19 @@ class EditOutput:
 # ---------------------------------------------------------------------------------------------------------------
 # The studio
 # ---------------------------------------------------------------------------------------------------------------
+def vocab_notes(mapped, ignored) -> list[str]:
+    """Info lines of the open vocabulary: 'Read as: crimson → red, …' and 'Ignored (nothing in the model's
+    vocabulary fits): ~~plump~~ …'."""
+    out = []
+    if mapped:
+        out.append("Read as: " + ", ".join(f"{a} → `{b}`" for a, b in mapped[:12]) + (" …" if len(mapped) > 12 else ""))
+    unk = sorted(set(ignored or []))
+    if unk:
+        out.append("Ignored (nothing in the model's vocabulary fits): " + ", ".join(f"~~{w}~~" for w in unk[:12])
+                   + (" …" if len(unk) > 12 else ""))
+    return out
+
+
 class _EditAsGenerator:
     """Lets CI-GAN's EditPipeline serve the Generate and Compare tabs (images only: no masks or attention)."""
 
@@ -418,12 +439,16 @@ class _EditAsGenerator:
     def __call__(self, captions, seed=0, n=1, truncation=None):
         captions = [captions] if isinstance(captions, str) else list(captions)
         t0 = time.perf_counter()
-        images, caps = [], []
+        images, caps, read, unknown, mapped = [], [], [], [], []
         for c in captions:
             c = check_caption(c)
             images += list(self.pipe.generate(c, seed=seed, n=n, steps=self.steps))
             caps += [c] * n
-        return GenerationResult(captions=caps, images=images, stages=[images], seconds=time.perf_counter() - t0)
+            if hasattr(self.pipe, "encode_text_full"):  # what was read, mapped and ignored (for the info line)
+                _, r, u, m = self.pipe.encode_text_full([c])
+                read, unknown, mapped = read + r * n, unknown + u * n, mapped + m * n
+        return GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
+                                mapped=mapped, seconds=time.perf_counter() - t0)
 
 
 class Studio:
@@ -482,13 +507,13 @@ class Studio:
         raise StudioError(f"unknown model {name!r}; available: {known}")
 
     def default_generator(self) -> str | None:
-        """The best trained generator by AttrAcc when recorded, else by DEFAULT_ORDER."""
+        """The best trained generator by the judge's PartAcc (else AttrAcc) when recorded, else by DEFAULT_ORDER."""
         gens = [e for e in self.generators() if e.trained]
         if not gens:
             return None
 
         def key(e: ModelEntry):
-            acc = e.metrics.get("attr_acc")
+            acc = e.metrics.get("part_acc/in_species", e.metrics.get("attr_acc"))
             rank = DEFAULT_ORDER.index(e.model_type) if e.model_type in DEFAULT_ORDER else len(DEFAULT_ORDER)
             return (-(acc if isinstance(acc, (int, float)) else -1.0), rank, e.name)
 
@@ -503,7 +528,8 @@ class Studio:
         gens = self.generators()
         if not gens:
             return "_No text-to-image models found._"
-        keys = [k for k in ("attr_acc", "fid", "r_precision", "gen_images_per_s") if any(k in e.metrics for e in gens)]
+        keys = [k for k in ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "gen_images_per_s")
+                if any(k in e.metrics for e in gens)]
         head = ["model", "family", "px", "steps"] + [METRIC_LABELS[k][0] + (" ↓" if METRIC_LABELS[k][2] else "")
                                                     for k in keys]
         rows = []
@@ -713,12 +739,8 @@ class Studio:
                          + " · ".join(f"{s:.2f}" for s in res.scores))
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))
-        if res.unknown and res.unknown[0]:
-            unk = sorted(set(res.unknown[0]))
-            parts.append("Ignored (not in the model's vocabulary): " + ", ".join(f"~~{w}~~" for w in unk[:12])
-                         + (" …" if len(unk) > 12 else ""))
-        n_tokens = len(re.findall(r"\w+", res.captions[0]))
-        if res.words and n_tokens > len(res.words[0]) + len(res.unknown[0] if res.unknown else []):
+        parts += vocab_notes(res.mapped[0] if res.mapped else [], res.unknown[0] if res.unknown else [])
+        if res.words and res.cut and res.cut[0]:
             parts.append(f"Long caption: the model reads at most {len(res.words[0])} words; the rest was cut.")
         return "  \n".join(parts)
 
@@ -934,6 +956,7 @@ class Studio:
         info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g}{g}{where} · {secs:.1f} s"]
         if notes:
             info.append("Upload: " + "; ".join(notes) + ".")
+        info += vocab_notes(getattr(res, "mapped", []), getattr(res, "unknown", []))
         return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs)
 
     # --- latent space, model cards -----------------------------------------------------------------------------

@@ -1,10 +1,14 @@
-"""AttnGAN caption convention: lower-case, RegexpTokenizer(r'\\w+'), drop non-ASCII, index 0 = <end>."""
+"""AttnGAN caption convention: lower-case, RegexpTokenizer(r'\\w+'), drop non-ASCII, index 0 = <end>.
+
+At inference a Vocabulary may carry an open map (t2i.data.openvocab; `Vocabulary.load(path, open_map=True)`):
+`encode` then maps words outside the vocabulary onto it ("crimson" -> red) before looking them up. Training loads
+vocabularies without one, so the training data is encoded exactly as before."""
 from __future__ import annotations
 
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,11 +27,15 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class Encoded:
-    """A caption as token ids: `ids` padded with 0 to `max_words`, `length` real tokens, `unknown` dropped words."""
+    """A caption as token ids: `ids` padded with 0 to `max_words`, `length` real tokens, `unknown` dropped words
+    (with an open map: the content words nothing fits), `mapped` (word, replacement) pairs of the open map, `cut`
+    known words beyond max_words."""
 
     ids: list[int]
     length: int
     unknown: list[str]
+    mapped: list[tuple[str, str]] = field(default_factory=list)
+    cut: int = 0
 
 
 class Vocabulary:
@@ -40,6 +48,7 @@ class Vocabulary:
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("vocabulary has duplicate words")
+        self.open_map = None  # t2i.data.openvocab.OpenVocabulary applied by encode (inference only), or None
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -58,7 +67,9 @@ class Vocabulary:
         Path(path).write_text(json.dumps(self.itos))
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path, open_map: bool = False) -> "Vocabulary":
+        """From a vocab.json. open_map: attach the open vocabulary (curated synonyms, compounds and the folder's
+        word_map.json when there is one) for inference; never for training."""
         try:
             words = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -67,14 +78,26 @@ class Vocabulary:
             raise ValueError(f"vocabulary file {path} is not valid JSON: {e}") from None
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise ValueError(f"vocabulary file {path} must hold a JSON list of strings")
-        return cls(words)
+        vocab = cls(words)
+        if open_map:
+            from t2i.data.openvocab import OpenVocabulary
+
+            vocab.open_map = OpenVocabulary.for_folder(vocab.itos, Path(path).parent)
+        return vocab
 
     def encode(self, text: str, max_words: int = MAX_WORDS, rng: random.Random | None = None) -> Encoded:
         """Token ids of `text`. Longer than max_words: a random order-keeping subset when `rng` is given
-        (training), else the first max_words (evaluation). Words not in the vocabulary are dropped and listed."""
-        toks = tokenize(text)
-        unknown = [t for t in toks if t not in self.stoi]
+        (training), else the first max_words (evaluation). Words not in the vocabulary are dropped and listed;
+        with an open map they are mapped first, and function words are dropped without being listed."""
+        mapped = []
+        if self.open_map is not None:
+            m = self.open_map.map(text)
+            toks, unknown, mapped = m.words, m.ignored, m.mapped
+        else:
+            toks = tokenize(text)
+            unknown = [t for t in toks if t not in self.stoi]
         ids = [self.stoi[t] for t in toks if t in self.stoi]
+        cut = max(0, len(ids) - max_words)
         if len(ids) > max_words:
             if rng is not None:
                 keep = sorted(rng.sample(range(len(ids)), max_words))
@@ -82,7 +105,7 @@ class Vocabulary:
             else:
                 ids = ids[:max_words]
         length = len(ids)
-        return Encoded(ids + [0] * (max_words - length), length, unknown)
+        return Encoded(ids + [0] * (max_words - length), length, unknown, mapped, cut)
 
     def batch(self, texts: list[str], max_words: int = MAX_WORDS) -> tuple[torch.Tensor, torch.Tensor, list[list[str]]]:
         """Encode several captions: (ids [N, max_words] long, lengths [N] long, unknown words per caption)."""

@@ -28,7 +28,7 @@ def test_captions(data: CaptionDataset, seed: int = 0) -> list[tuple[int, str]]:
 @torch.no_grad()
 def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor | None, class_ids: torch.Tensor,
                  data_root, device="cpu", damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME,
-                 image_attrs: list[dict] | None = None, fid: bool = True) -> dict:
+                 image_attrs: list[dict] | None = None, fid: bool = True, secondary: bool = True) -> dict:
     """AttrAcc, FID and R-precision of generated `images` [N, 3, H, W] in [-1, 1] for `captions`; with the real
     images (and their attribute labels) also the real-image R-precision (and its attribute-oracle ceiling).
     fid=False skips FID (the Inception pass), e.g. for the trainer's quick evals."""
@@ -62,6 +62,8 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
 
         out["r_precision_ceiling"] = r_precision_ceiling(image_attrs, mentioned, class_ids)
     out["n_images"] = len(images)
+    if secondary:
+        out.update(independent_scores(images, captions, real, class_ids, device))
     if not fid:
         return out
     net = InceptionFeatures(device)
@@ -70,6 +72,30 @@ def score_images(images: torch.Tensor, captions: list[str], real: torch.Tensor |
     feats = features_of((images[s:s + 100] for s in range(0, len(images), 100)), net,
                         total=(len(images) + 99) // 100, desc="FID fake")
     out["fid"] = frechet_distance(*statistics(feats), mu, sigma)
+    return out
+
+
+def independent_scores(images, captions, real, class_ids, device="cpu") -> dict:
+    """Scores by networks no model trains against: R-precision with the evaluation-only encoder pair and the
+    Inception Score with the SynthBirds species classifier (each skipped when its folder is not there)."""
+    from t2i.eval.rprecision import EVAL_DAMSM_NAME, eval_r_precision, load_eval_encoder
+    from t2i.eval.species import SPECIES_CLASSIFIER_NAME, inception_score, load_species_classifier
+
+    out: dict = {}
+    try:
+        enc = load_eval_encoder(EVAL_DAMSM_NAME, device)
+    except ckpt.CheckpointError:
+        enc = None
+    if enc is not None:
+        out["r_precision_eval"] = eval_r_precision(images, captions, class_ids, device, enc)
+        if real is not None:
+            out["r_precision_eval_real"] = eval_r_precision(real, captions, class_ids, device, enc)
+    try:
+        clf = load_species_classifier(SPECIES_CLASSIFIER_NAME, device)
+    except ckpt.CheckpointError:
+        clf = None
+    if clf is not None and len(images) >= 10:
+        out["inception_score"], out["inception_score_std"] = inception_score(images, clf)
     return out
 
 
@@ -127,7 +153,7 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
 def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,
                        damsm: str = DAMSM_NAME, classifier: str = CLASSIFIER_NAME, fid: bool = True,
                        best_of: int = 1, skip: int = 0, judge: str | None = JUDGE_NAME, novel: int | None = 1000,
-                       freestyle: bool = True, diversity: bool = True) -> dict:
+                       freestyle: bool = True, diversity: bool = True, secondary: bool = True) -> dict:
     """The test-caption metrics of a generator; best_of k > 1: each image is the best DAMSM match of k draws (then
     R-precision, measured with the same DAMSM, is no longer an independent score). skip N: test images N.. (N+limit)
     only, with the captions and z seeds a full evaluation gives them (a held-out check of a checkpoint chosen on
@@ -151,7 +177,8 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
 
         labels = read_image_attributes(data_root)[1]
         image_attrs = [labels.get(data.samples[i].key, {}) for i in idx]
-    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs, fid=fid)
+    metrics = score_images(images, caps, real, class_ids, data_root, device, damsm, classifier, image_attrs, fid=fid,
+                           secondary=secondary)
     if judge and image_attrs is not None:  # the judge reads SynthBirds parts: SynthBirds roots only
         n_novel = novel if not novel or limit is None else min(novel, limit)
         metrics.update(judge_metrics(pipe, data_root, judge, images, real, caps, device, seed, best_of, n_novel,

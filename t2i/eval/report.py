@@ -271,7 +271,7 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
             log(f"[{i}/{len(listing)}] {name}: best of {best_of} ...")
             try:
                 extra = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier,
-                           fid=False, best_of=best_of, novel=None, freestyle=False, diversity=False)
+                           fid=False, best_of=best_of, novel=None, freestyle=False, diversity=False, secondary=False)
                 entry["metrics"] = m = {**m, "attr_acc_best_of": extra["attr_acc"], "best_of": best_of}
                 if "part_acc/in_species" in extra:
                     m["part_acc_best_of"] = extra["part_acc/in_species"]

@@ -312,7 +312,7 @@ class Trainer:
             m = evaluate_generator(self.out, self.tc.data, limit=self.tc.eval_images, device=self.device,
                                    damsm=self.tc.damsm, classifier=self.tc.classifier, fid=False,
                                    judge=self.tc.judge or None, novel=self.tc.eval_novel, freestyle=False,
-                                   diversity=False)
+                                   diversity=False, secondary=False)
         for v in self.nets.values():
             v.train()
         out = {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
