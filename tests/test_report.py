@@ -152,6 +152,18 @@ def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_ro
         assert calls == [] and "AttrAcc best of 4" in readme.read_text()
         assert main(args + ["--limit", "3", "--force", "--best-of", "1"]) == 0
         assert sorted(calls) == [("dfgan-tiny", 1), ("dfgan-tiny-b", 1)] and "best of" not in readme.read_text()
+        # only an evaluator changed (a new judge): evaluated again, FID (same model, data, draws) from the cache
+        calls.clear()
+        kws = []
+        real_protocol = report.protocol
+        monkeypatch.setattr(report, "protocol", lambda *a, **k: {**real_protocol(*a, **k), "judge": "new"})
+        monkeypatch.setattr(t2i.eval.generators, "evaluate_generator",
+                            lambda folder, data_root, **kw: kws.append(kw) or {**fake_eval(folder, data_root, **kw),
+                                                                                "fid": 1.0})
+        assert main(args + ["--limit", "3", "--best-of", "1"]) == 0
+        assert len(kws) == 2 and all(kw.get("fid") is False for kw in kws)
+        res3 = json.loads((res_dir / "results.json").read_text())
+        assert all(e["metrics"]["fid"] == 99.0 for e in res3["models"].values())
     finally:
         shutil.rmtree(ck / "dfgan-tiny-b")
 

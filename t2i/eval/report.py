@@ -98,6 +98,12 @@ def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | P
            "damsm": model_key(damsm)["weights"][:16], "classifier": model_key(classifier)["weights"][:16]}
     if judge is not None:
         out["judge"] = model_key(judge)["weights"][:16]
+    from t2i.eval.rprecision import EVAL_DAMSM_NAME
+    from t2i.eval.species import SPECIES_CLASSIFIER_NAME
+
+    for key, name in (("eval_encoder", EVAL_DAMSM_NAME), ("species_classifier", SPECIES_CLASSIFIER_NAME)):
+        if (ckpt.SHIPPED / name).is_dir():  # the independent scores use the shipped folders (or skip)
+            out[key] = model_key(ckpt.SHIPPED / name)["weights"][:16]
     return out
 
 
@@ -180,7 +186,9 @@ def evaluator_for(record: dict):
 
 def _draws(proto: dict | None) -> dict:
     """The part of a protocol that decides which images are drawn and against which real images (FID's inputs)."""
-    return {k: (proto or {}).get(k) for k in ("data", "split", "limit", "seed")}
+    out = {k: (proto or {}).get(k) for k in ("data", "split", "limit", "seed")}
+    out["data"] = Path(out["data"]).name if out["data"] else None  # the same rendered set at another path counts
+    return out
 
 
 def _default_evaluator(checkpoints: Path, name: str) -> str:
@@ -254,7 +262,7 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
                 metrics = fn(folder, data_root, limit=limit, device=dev, seed=seed, damsm=damsm, classifier=classifier,
                              **({"fid": False} if keep_fid else {}))
                 if keep_fid:
-                    metrics = {"fid": cached["metrics"]["fid"], **metrics}
+                    metrics = {**metrics, "fid": cached["metrics"]["fid"]}
             except Exception as e:  # noqa: BLE001 - one broken model must not stop the others
                 results["skipped"][name] = f"evaluation failed: {type(e).__name__}: {e}"
                 log(f"[{i}/{len(listing)}] {name}: FAILED {type(e).__name__}: {e}")
