@@ -298,6 +298,11 @@ def test_inversion_edit_and_text_to_image_numbers(cigan, pipe, synth_root, clf_f
     assert len(m["records"]) == 6 and m["edit/n"] == 6
     t = evaluate_text_to_image(None, synth_root, str(clf_folder), limit=4, steps=2, pipe=pipe)
     assert 0 <= t["attr_acc"] <= 1 and 0 <= t["attr_acc_ceiling"] <= 1 and t["n_images"] == 4
+    # the part-level judge on the three caption sets, with chance, and diversity (SynthBirds root)
+    for k in ("part_acc/in_species", "part_acc/in_species/chance", "part_acc/novel", "part_acc/freestyle"):
+        assert 0 <= t[k] <= 1, k
+    assert t["part_acc/in_species/real"] >= 0.8 and t["diversity"] >= 0
+    assert math.isnan(t["diversity_real"]) or t["diversity_real"] > 0  # NaN: no test species with 2 images here
 
 
 def test_tsne_command_writes_three_figures(cigan, synth_root, tmp_path, capsys):

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from t2i.data.captions import CaptionDataset
+from t2i.eval.cigan_t2i import evaluate_text_to_image  # noqa: F401 - part of this module's API (evaluate_cigan)
 
 EDIT_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color")
 EDIT_TEXT = {"has_belly_color": "this bird has a {} belly", "has_wing_color": "this bird has {} wings",
@@ -401,45 +402,6 @@ def evaluate_generator_fid(folder, data_root, n: int = 1000, device="cpu", seed:
     feats = features_of((imgs[s:s + batch] for s in range(0, n, batch)), net, total=(n + batch - 1) // batch,
                         desc="FID StyleGAN2")
     return {"gen/fid": frechet_distance(*statistics(feats), mu, sigma), "gen/fid_n": n}
-
-
-def evaluate_text_to_image(folder, data_root, classifier, damsm=None, limit: int | None = 200, steps: int | None = None,
-                           seed: int = 0, device="cpu", batch: int = 50, pipe=None) -> dict:
-    """AttrAcc of CI-GAN text-to-image (pipe.generate_tensors) on one fixed caption per test image
-    (t2i.eval.generators.test_captions), with the real-image ceiling. With `damsm` (a DAMSM folder name) the full
-    t2i.eval.generators.score_images set: AttrAcc, FID and R-precision (classifier must then be a folder name)."""
-    from t2i.edit import GEN_STEPS, EditPipeline
-    from t2i.eval.attributes import attr_acc
-    from t2i.eval.generators import score_images, test_captions
-    from t2i.data.synthbirds import parse_caption
-
-    steps = GEN_STEPS if steps is None else steps
-    pipe = pipe or EditPipeline.from_pretrained(folder, device=device)
-    data = CaptionDataset(data_root, "test", pipe.img_size, vocab=pipe.vocab, augment=False, limit=limit)
-    pairs = test_captions(data, seed)
-    images, caps = [], []
-    t0 = time.perf_counter()
-    for s in range(0, len(pairs), batch):
-        chunk = [c for _, c in pairs[s:s + batch]]
-        images.append(pipe.generate_tensors(chunk, seed=seed + s, steps=steps).cpu())
-        caps += chunk
-    secs = time.perf_counter() - t0
-    images = torch.cat(images)
-    idx = [i for i, _ in pairs]
-    real = torch.stack([data[i]["image"] for i in idx])
-    if damsm is not None:
-        class_ids = torch.tensor([data.samples[i].class_id for i in idx])
-        out = score_images(images, caps, real, class_ids, data_root, device, damsm=str(damsm),
-                           classifier=str(classifier))
-    else:
-        clf = _classifier(classifier, device)
-        mentioned = [parse_caption(c) for c in caps]
-        acc = attr_acc(clf, images.to(device), mentioned)
-        out = {"attr_acc": acc.pop("attr_acc"), **{f"attr_acc/{k}": v for k, v in acc.items()},
-               "attr_acc_ceiling": attr_acc(clf, real.to(device), mentioned)["attr_acc"], "n_images": len(images)}
-    out["gen_images_per_s"] = len(images) / secs
-    out["gen_steps"] = steps
-    return out
 
 
 def tsne_figures(cycle_folder, nocycle_folder, data_root, out_dir, n: int = 500, seed: int = 0, device="cpu",

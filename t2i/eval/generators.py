@@ -189,7 +189,8 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
         net = FeatureNet().to(device)
         k = min(DIVERSITY_CAPTIONS, len(caps))
         metrics["diversity"] = generator_diversity(pipe, caps[:k], DIVERSITY_SEEDS, net, seed)
-        metrics["diversity_real"] = real_diversity(data, class_ids[:k].tolist(), DIVERSITY_SEEDS, net, seed)
+        every = CaptionDataset(data_root, "test", size, vocab=pipe.vocab, augment=False)  # all images of a species
+        metrics["diversity_real"] = real_diversity(every, class_ids[:k].tolist(), DIVERSITY_SEEDS, net, seed)
     metrics["gen_images_per_s"] = len(images) / secs
     metrics["params_G"] = sum(p.numel() for p in pipe.generator.parameters())
     metrics["train_steps"] = pipe.record.get("step")
