@@ -190,3 +190,27 @@ def load_snapshot(folder: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]
     meta = {"step": int(meta.get("step", 0)), "wall": float(meta.get("wall", 0.0)),
             "config": json.loads(meta.get("config", "{}"))}
     return groups, meta
+
+
+def load_component(name, model_type: str, config_cls, build, component: str, device="cpu", what: str = ""):
+    """The one way to load a single-network model folder (an evaluator or helper net): check its model type, rebuild
+    its typed config (unknown or missing keys are a CheckpointError naming them), build(cfg) -> module, load the
+    `component` weights strictly; returns (module in eval mode, frozen, on `device`; the config.json record)."""
+    import dataclasses
+
+    record = read_config(name)
+    if record["model_type"] != model_type:
+        raise CheckpointError(f"{name} holds a {record['model_type']!r} model, not {what or 'a ' + model_type}")
+    config = record.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{name}: config.json has no config table")
+    unknown = set(config) - {f.name for f in dataclasses.fields(config_cls)}
+    if unknown:
+        raise CheckpointError(f"{name}: unknown {model_type} config keys {sorted(unknown)}")
+    try:
+        module = build(config_cls(**config))
+    except TypeError as e:
+        raise CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
+    folder = resolve(name)
+    load_modules({component: module}, read_weights(folder), str(folder))
+    return module.to(device).eval().requires_grad_(False), record

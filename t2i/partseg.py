@@ -186,13 +186,4 @@ def train_part_segmenter(data_root: str, out: str, img_size: int = 64, steps: in
 
 def load_part_segmenter(name, device="cpu") -> PartSegmenter:
     """A part-segmenter folder (local, shipped or Hub) -> PartSegmenter in eval mode, frozen."""
-    record = ckpt.read_config(name)
-    if record["model_type"] != MODEL_TYPE:
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a {MODEL_TYPE}")
-    try:
-        cfg = PartSegConfig(**record["config"])
-    except TypeError as e:
-        raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
-    model = PartSegmenter(cfg)
-    ckpt.load_modules({"segmenter": model}, ckpt.read_weights(name), str(name))
-    return model.to(device).eval().requires_grad_(False)
+    return ckpt.load_component(name, MODEL_TYPE, PartSegConfig, PartSegmenter, "segmenter", device)[0]

@@ -109,12 +109,8 @@ def attr_acc(model: AttrClassifier, images: Tensor, mentioned: list[dict[str, st
 
 
 def load_attr_classifier(name, device="cpu") -> AttrClassifier:
-    record = ckpt.read_config(name)
-    if record["model_type"] != "attr-classifier":
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not an attribute classifier")
-    model = AttrClassifier(AttrClassifierConfig(**record["config"]))
-    ckpt.load_modules({"classifier": model}, ckpt.read_weights(name), str(name))
-    return model.to(device).eval().requires_grad_(False)
+    return ckpt.load_component(name, "attr-classifier", AttrClassifierConfig, AttrClassifier, "classifier", device,
+                               what="an attribute classifier")[0]
 
 
 def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 1500, batch_size: int = 64,

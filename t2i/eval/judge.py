@@ -177,15 +177,7 @@ def validate_judge(judge: PartJudge, images: Tensor, labels: list[dict[str, str]
 
 
 def load_judge(name=SHIPPED_JUDGE, device="cpu") -> PartJudge:
-    record = ckpt.read_config(name)
-    if record["model_type"] != MODEL_TYPE:
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a {MODEL_TYPE}")
-    try:
-        judge = PartJudge(JudgeConfig(**record["config"]))
-    except TypeError as e:
-        raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
-    ckpt.load_modules({"judge": judge}, ckpt.read_weights(name), str(name))
-    return judge.to(device).eval().requires_grad_(False)
+    return ckpt.load_component(name, MODEL_TYPE, JudgeConfig, PartJudge, "judge", device)[0]
 
 
 def labelled_split(root, split: str, size: int = 64, limit: int | None = None):

@@ -161,16 +161,8 @@ def species_accuracy(model: SpeciesClassifier, data: SpeciesImages, device="cpu"
 
 
 def load_species_classifier(name=SPECIES_CLASSIFIER_NAME, device="cpu") -> SpeciesClassifier:
-    record = ckpt.read_config(name)
-    if record["model_type"] != "species-classifier":
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a species classifier")
-    fields = {f.name for f in dataclasses.fields(SpeciesClassifierConfig)}
-    unknown = set(record["config"]) - fields
-    if unknown:
-        raise ckpt.CheckpointError(f"{name}: unknown species-classifier config keys {sorted(unknown)}")
-    model = SpeciesClassifier(SpeciesClassifierConfig(**record["config"]))
-    ckpt.load_modules({"classifier": model}, ckpt.read_weights(name), str(name))
-    return model.to(device).eval().requires_grad_(False)
+    return ckpt.load_component(name, "species-classifier", SpeciesClassifierConfig, SpeciesClassifier, "classifier",
+                               device, what="a species classifier")[0]
 
 
 def train_species_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 3000, batch_size: int = 64,

@@ -255,22 +255,13 @@ class DAMSM(nn.Module):
 
 def load_damsm(name, device="cpu"):
     """A DAMSM model folder (local, shipped or Hub) -> (DAMSM in eval mode, frozen; Vocabulary)."""
-    import dataclasses
 
     from t2i import checkpoint as ckpt
     from t2i.data.vocab import Vocabulary
 
-    record = ckpt.read_config(name)
-    if record["model_type"] != "damsm":
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not DAMSM encoders")
-    fields = {f.name for f in dataclasses.fields(DAMSMConfig)}
-    unknown = set(record["config"]) - fields
-    if unknown:
-        raise ckpt.CheckpointError(f"{name}: unknown DAMSM config keys {sorted(unknown)}")
-    model = DAMSM(DAMSMConfig(**record["config"]))
+    model, _ = ckpt.load_component(name, "damsm", DAMSMConfig, DAMSM, "damsm", device, what="DAMSM encoders")
     folder = ckpt.resolve(name)
-    ckpt.load_modules({"damsm": model}, ckpt.read_weights(folder), str(folder))
     vocab = Vocabulary.load(folder / ckpt.VOCAB)
     if len(vocab) != model.cfg.vocab_size:
         raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, config says {model.cfg.vocab_size}")
-    return model.to(device).eval().requires_grad_(False), vocab
+    return model, vocab
