@@ -95,6 +95,8 @@ def independent_scores(images, captions, real, class_ids, device="cpu") -> dict:
         clf = None
     if clf is not None and len(images) >= 10:
         out["inception_score"], out["inception_score_std"] = inception_score(images, clf)
+        if real is not None:  # IS depends on N and on how many species the captions cover: the real images' beside
+            out["inception_score_real"] = inception_score(real, clf)[0]
     return out
 
 

@@ -40,6 +40,8 @@ MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 EVALUATOR_TYPES = {"damsm": "evaluator (DAMSM encoders; `python -m t2i eval FOLDER` reports R-precision)",
                    "attr-classifier": "evaluator (attribute classifier; `python -m t2i eval FOLDER` reports accuracy)",
                    "part-segmenter": "helper (part segmenter of the part-masked edits, t2i.partseg)",
+                   "species-classifier": "evaluator (species classifier of the Inception Score; `python -m t2i eval "
+                                         "FOLDER` reports accuracy and the IS of real images)",
                    "part-judge": "evaluator (part-level judge of PartAcc; `python -m t2i eval FOLDER --data ROOT` "
                                  "reports its agreement with ROOT's true attributes)"}
 BEST_OF = 8  # the table's best-of-k column (DAMSM reranking; ours, the papers sample once)

@@ -46,7 +46,7 @@ def _order(item) -> tuple:
 _KEYS = ("attr_acc", "attr_acc_ceiling", "fid", "r_precision", "r_precision_real", "r_precision_ceiling",
          "gen_images_per_s", "n_images", "part_acc/in_species", "part_acc/in_species/chance",
          "part_acc/in_species/real", "part_acc/novel", "part_acc/novel/chance", "part_acc/freestyle",
-         "part_acc/freestyle/chance", "diversity", "diversity_real", "inception_score", "inception_score_std",
+         "part_acc/freestyle/chance", "diversity", "diversity_real", "inception_score", "inception_score_std", "inception_score_real",
          "r_precision_eval", "r_precision_eval_real")
 HEADLINE = {**{k: (k, f"t2i/{k}") for k in _KEYS},
             "edit_success": ("edit_success", "edit/success"),
@@ -88,7 +88,8 @@ NOTE_JUDGE = (
     "images themselves. **Diversity**: mean pairwise 1 - cosine of frozen EfficientNet-Lite0 features over 8 seeds "
     "of one caption (16 captions); real = 8 real images of the caption's species; a generator that ignores its noise "
     "scores 0. FID: TF-Inception pool features vs the real test split. IS: Inception Score with the SynthBirds species "
-    "classifier in Inception's place (10 splits; it measures species confidence and spread). R-prec.: 1 true + 99 "
+    "classifier in Inception's place (10 splits; it measures species confidence and spread, and depends on how many "
+    "images and species are scored: the real test images of the same captions beside it). R-prec.: 1 true + 99 "
     "captions of other classes, read by an evaluation-only encoder pair that no model trains against.")
 
 
@@ -99,7 +100,7 @@ def results_table(results: dict) -> str:
     has_edit = any("edit_success" in e["metrics"] or "edit_preservation" in e["metrics"] for _, e in models)
     ks = "/".join(map(str, sorted({e["metrics"]["best_of"] for _, e in models if "attr_acc_best_of" in e["metrics"]})))
     head = ["Model", "Family", "PartAcc in-species ↑ (chance; real)", "PartAcc novel ↑ (chance)",
-            "PartAcc free-style ↑ (chance)", "Diversity ↑ (real)", "FID ↓", "IS ↑", "R-prec. ↑ (real)",
+            "PartAcc free-style ↑ (chance)", "Diversity ↑ (real)", "FID ↓", "IS ↑ (real)", "R-prec. ↑ (real)",
             "Train steps", "Train time"]
     head2 = ["Model", "Family", "AttrAcc, species classifier ↑ (ceiling)"]
     head2 += [f"AttrAcc best of {ks} ↑", f"PartAcc in-species best of {ks} ↑"] if ks else []
@@ -109,12 +110,13 @@ def results_table(results: dict) -> str:
     rows, rows2 = [], []
     for name, e in models:
         m, who = e["metrics"], [f"`{name}`", _family_label(e.get("model_type", "?"))]
-        is_std = f" ± {m['inception_score_std']:.2f}" if isinstance(m.get("inception_score_std"), float) else ""
+        is_std = f" ± {m['inception_score_std']:.1f}" if isinstance(m.get("inception_score_std"), float) else ""
+        is_std += f" ({m['inception_score_real']:.1f})" if isinstance(m.get("inception_score_real"), float) else ""
         rows.append(who + [_with(m, "part_acc/in_species", ("part_acc/in_species/chance", "part_acc/in_species/real")),
                            _with(m, "part_acc/novel", ("part_acc/novel/chance",)),
                            _with(m, "part_acc/freestyle", ("part_acc/freestyle/chance",)),
                            _with(m, "diversity", ("diversity_real",)), _num(m.get("fid"), "{:.1f}"),
-                           _num(m.get("inception_score"), "{:.2f}") + is_std,
+                           _num(m.get("inception_score"), "{:.1f}") + is_std,
                            _with(m, "r_precision_eval", ("r_precision_eval_real",)),
                            _num(m.get("train_steps"), "{:,}"), fmt_duration(m.get("train_wall_s"))])
         row = who + [_with(m, "attr_acc", ("attr_acc_ceiling",))]
