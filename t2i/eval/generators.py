@@ -210,7 +210,11 @@ def judge_metrics(pipe, data_root, judge, images, real, caps, device="cpu", seed
     from t2i.data.synthbirds import parse_caption
     from t2i.eval.judge import load_judge, part_acc
 
-    j = load_judge(judge, device)
+    try:
+        j = load_judge(judge, device)
+    except ckpt.CheckpointError as e:  # no judge folder here (e.g. a checkpoints folder without one): no PartAcc
+        print(f"note: no PartAcc ({e})")
+        return {}
     mentioned = [parse_caption(c) for c in caps]
     sets: dict = {"in_species": None}
     if novel and not skip:
