@@ -99,7 +99,8 @@ METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
     "attr_acc": ("AttrAcc", "{:.3f}", False),
     "attr_acc_ceiling": ("AttrAcc of real images", "{:.3f}", False),
     "fid": ("FID", "{:.2f}", True),
-    "r_precision": ("R-precision", "{:.3f}", False),
+    "r_precision": ("R-precision (DAMSM it trained with)", "{:.3f}", False),
+    "r_precision_eval": ("R-precision", "{:.3f}", False),
     "is": ("IS", "{:.2f}", False),
     "gen_images_per_s": ("images / s", "{:.1f}", False),
     "params_G": ("generator parameters", "{:,}", False),
@@ -108,7 +109,7 @@ METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("inversion PSNR (dB)", "{:.2f}", False),
     "n_images": ("images scored", "{:,}", False),
 }
-PICKER_METRICS = ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "r_precision")
+PICKER_METRICS = ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "r_precision_eval")
 # Without metrics, the default model is the first of these that is trained (the project's own models first).
 DEFAULT_ORDER = ("swfgan", "csagan", "ffgan", "ecagan", "caegan", "ssagan", "dfgan", "cigan")
 KIND_ORDER = {"t2i": 0, "edit": 1, "classifier": 2, "text": 3, "other": 4}
