@@ -95,17 +95,22 @@ def attr_acc(model: AttrClassifier, images: Tensor, mentioned: list[dict[str, st
     """AttrAcc: share of the attributes each caption mentions that the classifier reads back from its image.
     `mentioned[i]` maps group -> value (from t2i.data.synthbirds.parse_caption). Returns overall and per group."""
     model.eval()
-    pred = model.predict(images)
+    out, hits, total = mention_accuracy(model.predict(images), mentioned, set(model.cfg.groups))
+    out["attr_acc"] = hits / max(total, 1)
+    return out
+
+
+def mention_accuracy(read: dict[str, list[str]], mentioned: list[dict[str, str]], groups) -> tuple[dict, int, int]:
+    """How often image i's reading read[group][i] is the value caption i states, over the stated attributes whose
+    group is in `groups`: ({group: share}, hits, mentions). Shared by AttrAcc and the judge's PartAcc."""
     hit: dict[str, int] = {}
     tot: dict[str, int] = {}
     for i, attrs in enumerate(mentioned):
         for g, v in attrs.items():
-            if g in pred:
+            if g in groups:
                 tot[g] = tot.get(g, 0) + 1
-                hit[g] = hit.get(g, 0) + int(pred[g][i] == v)
-    out = {g: hit[g] / tot[g] for g in tot}
-    out["attr_acc"] = sum(hit.values()) / max(sum(tot.values()), 1)
-    return out
+                hit[g] = hit.get(g, 0) + int(read[g][i] == v)
+    return {g: hit[g] / tot[g] for g in tot}, sum(hit.values()), sum(tot.values())
 
 
 def load_attr_classifier(name, device="cpu") -> AttrClassifier:

@@ -104,7 +104,7 @@ def independent_scores(images, captions, real, class_ids, device="cpu") -> dict:
 def generate_captions(pipe, captions: list[str], seed: int = 0, batch: int = 50, best_of: int = 1) -> torch.Tensor:
     """One image per caption [N, 3, S, S] in [-1, 1]; the batch from caption i draws z with seed + i."""
     images = []
-    for s in range(0, len(captions), batch):
+    for s in tqdm(range(0, len(captions), batch), desc="generate", leave=False):
         res = pipe(captions[s:s + batch], seed=seed + s, n=1, rerank=best_of, return_tensors=True)
         images.append(res.tensors.images[-1].float().cpu())
     return torch.cat(images)
@@ -140,15 +140,10 @@ def generate_for_test(pipe, data: CaptionDataset, seed: int = 0, batch: int = 50
     """One image per test caption from image `skip` on; the batch from image i draws z with seed + i, so a skip that
     is a multiple of `batch` gives those images exactly as a full run does."""
     pairs = test_captions(data, seed)[skip:]
-    images, caps = [], []
+    caps = [c for _, c in pairs]
     t0 = time.perf_counter()
-    for s in tqdm(range(0, len(pairs), batch), desc="generate", leave=False):
-        chunk = [c for _, c in pairs[s:s + batch]]
-        res = pipe(chunk, seed=seed + skip + s, n=1, rerank=best_of, return_tensors=True)
-        images.append(res.tensors.images[-1].float().cpu())
-        caps += chunk
-    secs = time.perf_counter() - t0
-    return torch.cat(images), caps, [i for i, _ in pairs], secs
+    images = generate_captions(pipe, caps, seed + skip, batch, best_of)
+    return images, caps, [i for i, _ in pairs], time.perf_counter() - t0
 
 
 def evaluate_generator(model, data_root, limit: int | None = None, device="cpu", seed: int = 0,

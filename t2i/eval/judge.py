@@ -142,23 +142,14 @@ def part_acc(judge: PartJudge, images: Tensor, mentioned: list[dict[str, str]], 
     """PartAcc: the share of the (judged) attributes each caption mentions that the judge reads on its image, overall
     and per group; `chance` is the same images scored against the captions shuffled (fixed seed), the level a
     generator that ignores its caption reaches."""
+    from t2i.eval.attributes import mention_accuracy
+
     read = readings if readings is not None else judge.read(images)
     judged = set(judge.judged)
-
-    def score(caps: list[dict]) -> tuple[dict, int, int]:
-        hit: dict[str, int] = {}
-        tot: dict[str, int] = {}
-        for i, attrs in enumerate(caps):
-            for g, v in attrs.items():
-                if g in judged:
-                    tot[g] = tot.get(g, 0) + 1
-                    hit[g] = hit.get(g, 0) + int(read[g][i] == v)
-        return {g: hit[g] / tot[g] for g in tot}, sum(hit.values()), sum(tot.values())
-
-    per, h, t = score(mentioned)
+    per, h, t = mention_accuracy(read, mentioned, judged)
     perm = list(range(len(mentioned)))
     random.Random(chance_seed).shuffle(perm)
-    _, hc, tc = score([mentioned[j] for j in perm])
+    _, hc, tc = mention_accuracy(read, [mentioned[j] for j in perm], judged)
     out = {"part_acc": h / max(t, 1), "chance": hc / max(tc, 1), "n_mentions": t}
     out.update({f"part_acc/{g}": v for g, v in per.items()})
     return out
