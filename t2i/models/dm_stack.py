@@ -17,12 +17,13 @@ from torch import Tensor, nn
 from t2i.models.base import GenOutput, TextConditionalGenerator
 from t2i.models.multistage import MultiStageFamily
 from t2i.nn.common import kl_loss
+from t2i.models.projected import DChoice, build_projected
 from t2i.nn.memory import DynamicMemory
 from t2i.nn.stack import InitStage, ResBlock, StageDiscriminator, ToRGB, UpBlock, stage_sizes
 
 
 @dataclass
-class DMStackConfig:
+class DMStackConfig(DChoice):
     """Fields common to ECAGAN and CAE-GAN (each family's Config subclasses this and sets its own defaults)."""
 
     img_size: int = 64  # final side; stages img_size/4, /2, /1 (64: 16->32->64 on CPU; 256: 64->128->256, CUB)
@@ -124,8 +125,11 @@ class DMStackFamily(MultiStageFamily):
     @classmethod
     def build(cls, cfg) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {"G": cls.Generator(cfg)}
-        for i, size in enumerate(stage_sizes(cfg.img_size, cfg.n_stages)):
+        sizes = stage_sizes(cfg.img_size, cfg.n_stages)
+        for i, size in enumerate(sizes):
             nets[f"D{i}"] = StageDiscriminator(size, cfg.ndf, cfg.text_dim)
+        if cfg.d == "projected":  # ours: the final stage's D only (lower stages are too small for its scales)
+            nets[f"D{len(sizes) - 1}"] = build_projected(cfg)
         return nets
 
     @classmethod

@@ -42,12 +42,13 @@ from t2i.models.base import GenOutput, TextConditionalGenerator
 from t2i.models.multistage import MultiStageFamily
 from t2i.models.registry import register
 from t2i.nn.attention import word_attention
+from t2i.models.projected import DChoice, build_projected
 from t2i.nn.common import CondAugment, kl_loss
 from t2i.nn.stack import InitStage, StageDiscriminator, ToRGB, UpBlock, stage_sizes
 
 
 @dataclass
-class FFGANConfig:
+class FFGANConfig(DChoice):
     img_size: int = 64  # final side; feature maps img_size/4, /2, /1 (64: 16->32->64 on CPU; 256: 64->128->256)
     n_stages: int = 3  # feature stages F1..F3 (the paper: 3)
     ngf: int = 32  # channels of every stage's feature map F_j
@@ -229,7 +230,8 @@ class FFGAN(MultiStageFamily):
 
     @classmethod
     def build(cls, cfg: FFGANConfig) -> dict[str, nn.Module]:
-        return {"G": FFGANGenerator(cfg), "D": StageDiscriminator(cfg.img_size, cfg.ndf, cfg.text_dim)}
+        D = build_projected(cfg) if cfg.d == "projected" else StageDiscriminator(cfg.img_size, cfg.ndf, cfg.text_dim)
+        return {"G": FFGANGenerator(cfg), "D": D}
 
     @classmethod
     def build_generator(cls, cfg: FFGANConfig) -> nn.Module:

@@ -13,6 +13,8 @@ resized to its side, bilinear + antialias):
 The weights of L_D are FF-GAN's eq. (4), the only one of the three papers that writes the mismatched-text term;
 ECAGAN and CAE-GAN write 1/2 (uncond + cond) without it, and we add StackGAN++'s mismatched term to them as well.
 The 1/2 in L_Gi is the papers' (AttnGAN's code sums the two terms). L_per is applied to every judged image.
+With `d = "projected"` (ours) the final image is judged by the projected D instead (t2i.models.projected: hinge,
+real / fake / mismatched, no BCE), the lower stages keep theirs.
 The config (ctx.cfg) must have z_dim, lambda_kl and lambda_damsm (and lambda_per where there is a perceptual loss).
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 
 from t2i.losses import bce_fake, bce_real
 from t2i.models.base import GenOutput
+from t2i.models.projected import projected_d_loss, projected_g_loss
 from t2i.models.registry import Family, StepContext
 from t2i.nn.stack import resize_image
 
@@ -41,6 +44,11 @@ class MultiStageFamily(Family):
         keys = sorted((k for k in nets if k.startswith("D")), key=lambda k: int(k[1:]))
         assert len(keys) == n_images, (keys, n_images)
         return [(k, i) for i, k in enumerate(keys)]
+
+    @staticmethod
+    def projected(cfg, idx: int, n_images: int) -> bool:
+        """Is image `idx` judged by the projected D (ours, `d = "projected"`: the final image only)?"""
+        return getattr(cfg, "d", "paper") == "projected" and idx == n_images - 1
 
     @classmethod
     def _generate(cls, nets: dict[str, nn.Module], ctx: StepContext) -> GenOutput:
@@ -60,6 +68,11 @@ class MultiStageFamily(Family):
             D = nets[key]
             fake = out.images[idx].detach()
             real = resize_image(ctx.real, fake.shape[-1])
+            if cls.projected(ctx.cfg, idx, len(out.images)):
+                loss, plogs = projected_d_loss(D, fake, real, ctx, prefix=f"{key}_")
+                total = total + loss
+                logs.update(plogs)
+                continue
             real_u, real_c, mis_c = D(real, sent, sent_mis)
             fake_u, fake_c, _ = D(fake, sent)
             uncond = 0.5 * (bce_real(real_u) + bce_fake(fake_u))
@@ -84,8 +97,11 @@ class MultiStageFamily(Family):
             raise ValueError(f"{cls.name}: lambda_per > 0 needs ctx.perceptual (a t2i.losses.PerceptualLoss)")
         for key, idx in cls.judged(nets, len(out.images)):
             fake = out.images[idx]
-            fake_u, fake_c, _ = nets[key](fake, ctx.sent)
-            adv = 0.5 * (bce_real(fake_u) + bce_real(fake_c))
+            if cls.projected(cfg, idx, len(out.images)):
+                adv = projected_g_loss(nets[key], fake, ctx)
+            else:
+                fake_u, fake_c, _ = nets[key](fake, ctx.sent)
+                adv = 0.5 * (bce_real(fake_u) + bce_real(fake_c))
             total = total + adv
             logs[f"g_adv_{key}"] = float(adv.detach())
             if use_per:

@@ -17,12 +17,13 @@ from torch import Tensor, nn
 
 from t2i import losses
 from t2i.models.base import GenOutput, TextConditionalGenerator
+from t2i.models.projected import DChoice, build_projected, projected_d_loss, projected_g_loss
 from t2i.models.registry import Family, StepContext
 from t2i.nn.affine import FuseCond, OneWayDiscriminator, ToRGB, num_levels, g_channels
 
 
 @dataclass
-class OneStageConfig:
+class OneStageConfig(DChoice):
     """DF-GAN recipe; every one-stage family config extends this."""
 
     img_size: int = 64  # output resolution: 64, 128 or 256 (any power of two >= 16 builds)
@@ -42,6 +43,7 @@ class OneStageConfig:
     def __post_init__(self):
         num_levels(self.img_size)  # raises on a bad size
         self.betas = tuple(float(b) for b in self.betas)  # a JSON round trip gives a list
+        DChoice.__post_init__(self)
         if len(self.betas) != 2:
             raise ValueError(f"betas must have two entries, got {self.betas}")
         for name in ("nf", "z_dim", "text_dim", "batch_size"):
@@ -121,7 +123,8 @@ class OneStageFamily(Family):
 
     @classmethod
     def build(cls, cfg) -> dict[str, nn.Module]:
-        return {"G": cls.build_generator(cfg), "D": OneWayDiscriminator(cfg.nf, cfg.img_size, cfg.text_dim)}
+        D = build_projected(cfg) if cfg.d == "projected" else OneWayDiscriminator(cfg.nf, cfg.img_size, cfg.text_dim)
+        return {"G": cls.build_generator(cfg), "D": D}
 
     @classmethod
     def damsm_weight(cls, cfg) -> float:
@@ -140,6 +143,8 @@ class OneStageFamily(Family):
         cfg, G, D = ctx.cfg, nets["G"], nets["D"]
         with torch.no_grad():
             fake = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask).image
+        if cfg.d == "projected":
+            return projected_d_loss(D, fake, ctx.real, ctx)
         real = ctx.real.detach().requires_grad_(True)
         sent = ctx.sent.detach().requires_grad_(True)
         real_logits, mis_logits = D(real, sent, torch.roll(ctx.sent.detach(), 1, dims=0))
@@ -155,8 +160,7 @@ class OneStageFamily(Family):
     def g_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
         cfg, G, D = ctx.cfg, nets["G"], nets["D"]
         out = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask)
-        fake_logits = D(out.image, ctx.sent)
-        adv = losses.hinge_g(fake_logits)
+        adv = projected_g_loss(D, out.image, ctx) if cfg.d == "projected" else losses.hinge_g(D(out.image, ctx.sent))
         loss, logs = adv, {"g_adv": adv.item()}
         w_damsm = cls.damsm_weight(cfg)
         if w_damsm > 0 and ctx.damsm is not None:

@@ -254,17 +254,23 @@ class Trainer:
         defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
                     for f in dataclasses.fields(self.cfg)}
         theirs = {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **meta["config"]}
-        # loss weights and learning rates (lambda_*, lr_*) may differ: a recipe variant branches from a snapshot
+        # loss weights, learning rates and the discriminator (lambda_*, lr_*, d, d_*) may differ: a recipe variant
+        # branches from a snapshot; with another discriminator the Ds start afresh and only G (and EMA) carry over
+        def differs(k: str) -> bool:
+            return json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
+
         diff = sorted(k for k in set(mine) | set(theirs)
-                      if json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
-                      and not k.startswith(("lambda_", "lr_"))
+                      if differs(k) and not k.startswith(("lambda_", "lr_", "d_")) and k != "d"
                       and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
+        new_d = any(differs(k) for k in set(mine) | set(theirs) if k == "d" or k.startswith("d_"))
         try:
             for k, v in self.nets.items():
                 if not any(p.requires_grad for p in _unwrap(v).parameters()):
                     continue  # frozen input: from the config's source, not the snapshot
+                if new_d and k.startswith("D"):
+                    continue  # another discriminator: trained from scratch against the warm generator
                 _unwrap(v).load_state_dict(groups[f"nets.{k}"])
             self.ema.module.load_state_dict(groups["ema"])
         except (KeyError, RuntimeError) as e:
