@@ -180,13 +180,15 @@ def _add_tsne(sub):
 
 
 def _add_curves(sub):
-    p = sub.add_parser("curves", help="learning curves (quick-eval AttrAcc / R-precision or a loss) of training runs",
+    p = sub.add_parser("curves", help="learning curves (quick-eval PartAcc, AttrAcc or a loss) of training runs",
                        description="Example: python -m t2i curves runs/csagan-synthbirds-64 runs/dfgan-synthbirds-64 "
                                    "--out results/curves_onestage.png")
     p.add_argument("runs", nargs="+", help="run folders, snapshot folders or log.jsonl files")
     p.add_argument("--out", required=True, help="PNG to write")
-    p.add_argument("--metrics", nargs="+", default=["eval/attr_acc", "eval/r_precision"],
-                   help="logged keys, one panel each (e.g. g_loss damsm)")
+    p.add_argument("--metrics", nargs="+", default=["eval/part_acc_in_species", "eval/part_acc_novel"],
+                   help="logged keys, one panel each (e.g. eval/attr_acc g_loss damsm)")
+    p.add_argument("--reach", type=float, default=None, metavar="V",
+                   help="also print a table: best scores and the first step / hour each run reached V on the first metric")
     p.add_argument("--x", choices=["step", "wall_s"], default="step", help="horizontal axis")
     p.add_argument("--smooth", type=int, default=1, help="moving average over this many logged points")
     p.add_argument("--target", type=float, default=None, help="dashed goal line on the first panel")
@@ -460,6 +462,10 @@ def cmd_curves(a) -> int:
     targets = {a.metrics[0]: a.target} if a.target is not None else None
     training_curves(a.runs, a.metrics, x=a.x, smooth=a.smooth, targets=targets, out_png=a.out)
     print(f"wrote {a.out}")
+    if a.reach is not None:
+        from t2i.viz.curves import reach_table
+
+        print(reach_table(a.runs, a.metrics, {a.metrics[0]: a.reach}))
     return 0
 
 

@@ -47,14 +47,16 @@ def nonsaturating_d(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 def ma_gp(logits: Tensor, image: Tensor, sent: Tensor, k: float = 2.0, p: float = 6.0) -> Tensor:
     """DF-GAN matching-aware gradient penalty: k * mean(||(grad_img, grad_sent)||_2 ^ p) on real, matching pairs.
     `image` and `sent` must have requires_grad=True and `logits` must depend on them."""
-    gi, gs = torch.autograd.grad(logits.sum(), (image, sent), create_graph=True)
+    with torch.profiler.record_function("MA-GP (double backward)"):
+        gi, gs = torch.autograd.grad(logits.sum(), (image, sent), create_graph=True)
     norm = torch.cat([gi.flatten(1), gs.flatten(1)], dim=1).norm(2, dim=1)
     return k * norm.pow(p).mean()
 
 
 def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     """R1: mean ||grad_x D(x)||^2 over real images (multiply by gamma/2 outside)."""
-    (g,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    with torch.profiler.record_function("R1 (double backward)"):
+        (g,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return g.pow(2).flatten(1).sum(1).mean()
 
 
@@ -110,6 +112,7 @@ class PerceptualLoss(nn.Module):
                 break
         return feats
 
+    @torch.profiler.record_function("perceptual loss")
     def forward(self, a: Tensor, b: Tensor, mask: Tensor | None = None) -> Tensor:
         fa, fb = self.features(a), self.features(b)
         return sum(F.mse_loss(x, y) for x, y in zip(fa, fb)) / len(fa)

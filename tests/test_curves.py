@@ -14,7 +14,8 @@ def _run(folder, accs, torn=False):
     rows = []
     for i, a in enumerate(accs):
         rows.append({"step": 100 * (i + 1), "wall_s": 360.0 * (i + 1), "g_loss": 1.0 / (i + 1)})
-        rows.append({"step": 100 * (i + 1), "wall_s": 360.0 * (i + 1), "eval/attr_acc": a, "eval/r_precision": a / 2})
+        rows.append({"step": 100 * (i + 1), "wall_s": 360.0 * (i + 1), "eval/attr_acc": a, "eval/r_precision": a / 2,
+                     "eval/part_acc_in_species": a, "eval/part_acc_novel": a - 0.1})
     text = "".join(json.dumps(r) + "\n" for r in rows) + ('{"step": 9' if torn else "")
     (folder / "log.jsonl").write_text(text)
     return folder
@@ -46,3 +47,16 @@ def test_cli_writes_a_png_and_explains_missing_evals(tmp_path, capsys):
     assert main(["curves", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")]) == 2
     with pytest.raises(ValueError):
         training_curves([tmp_path / "c"], metrics=("eval/attr_acc",))
+
+
+def test_reach_table_gives_best_scores_and_the_first_step_and_hour_at_a_score(tmp_path, capsys):
+    from t2i.viz.curves import reach_table
+
+    a, b = _run(tmp_path / "a", [0.2, 0.4]), _run(tmp_path / "b", [0.3, 0.6, 0.5])
+    table = reach_table([a, b], reach={"eval/part_acc_in_species": 0.35})
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    assert "0.400 (200)" in rows["a"] and "| 200 / 0.20 |" in rows["a"]  # reached 0.35 at the 2nd eval
+    assert "0.600 (200)" in rows["b"] and "0.500 (200)" in rows["b"] and "| 200 / 0.20 |" in rows["b"]
+    assert reach_table([a], reach={"eval/part_acc_in_species": 0.9}).endswith("not yet |")
+    assert main(["curves", str(a), str(b), "--out", str(tmp_path / "c.png"), "--reach", "0.35"]) == 0
+    assert "not yet" not in capsys.readouterr().out

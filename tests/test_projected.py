@@ -1,6 +1,7 @@
 """The projected discriminator (ours, issue 23): shapes, gradients, a frozen feature network, the mismatched
 caption term, DiffAugment, and the `d = "projected"` switch in tiny one- and multi-stage runs."""
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -129,7 +130,29 @@ def test_switch_in_a_tiny_run_and_a_warm_start_from_a_paper_d_snapshot(tmp_path,
     assert any(not torch.equal(g0[k], g_snap[k]) for k in g0)  # G came from the snapshot
     logs = Trainer(tc, dict(TINY)).train()
     assert {"d_loss", "d_real", "d_fake", "d_mis", "g_adv"} <= set(logs) and "ma_gp" not in logs
-    import json
-
     rec = json.loads((tmp_path / "proj" / "config.json").read_text())
     assert rec["step"] == 4 and rec["config"]["d"] == "projected"
+
+
+def test_one_generator_forward_per_step_and_lazy_ma_gp(tmp_path, cub_tiny, tiny_damsm):
+    """Speed switches (issue 22): reuse_fake feeds the D step's fakes to the G step (one G forward per step, as
+    DF-GAN's code); magp_every = k computes MA-GP on every k-th D step only, with weight k."""
+    base = {"train.data": str(cub_tiny), "train.damsm": str(tiny_damsm), "train.batch_size": 2,
+            "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 1000, "train.steps": 4,
+            "train.model": "dfgan"}
+    model = dict(TINY, d="paper", magp_every=2)
+    counts = {}
+    for reuse in (True, False):
+        tc = load_run_config(None, {**base, "train.out": str(tmp_path / f"r{reuse}"), "train.reuse_fake": reuse})[0]
+        tr = Trainer(tc, model)
+        calls = []
+        tr.nets["G"].register_forward_hook(lambda *a: calls.append(1))
+        tr.train()
+        counts[reuse] = len(calls)
+        rows = [json.loads(ln) for ln in (tmp_path / f"r{reuse}" / "log.jsonl").read_text().splitlines()]
+        gp_steps = [r["step"] for r in rows if "ma_gp" in r]
+        assert gp_steps == [1, 3]  # ctx.step counts from 0: steps 0 and 2 regularise, logged as 1 and 3
+        for r in rows:
+            want = r["d_adv"] + 2 * r["ma_gp"] if "ma_gp" in r else r["d_adv"]
+            assert abs(r["d_loss"] - want) < 1e-4
+    assert counts == {True: 4, False: 8}

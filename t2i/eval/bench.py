@@ -170,7 +170,7 @@ def _random_damsm(tmp: Path, data_root: Path, text_dim: int) -> Path:
 
 def bench_train(family: str, steps: int = 4, batch_size: int | None = None, data: str | Path | None = None,
                 damsm: str | Path | None = None, overrides: dict | None = None, device: str | None = None,
-                workdir: str | Path | None = None) -> dict:
+                workdir: str | Path | None = None, profile: bool = False) -> dict:
     """Training images/s of the shared Trainer for `steps` steps (the first one, warm-up, excluded).
 
     Config: the family's 64 px run config (run_config_for) + batch_size + overrides ({"model.nf": 8, ...}).
@@ -202,9 +202,12 @@ def bench_train(family: str, steps: int = 4, batch_size: int | None = None, data
         if device:
             tc.device = device
         trainer = Trainer(tc, model_cfg)
+        prof = _step_profiler(trainer, steps) if profile else None
         t0 = time.perf_counter()
         trainer.train()
         total = time.perf_counter() - t0
+        if prof is not None:
+            prof.stop()
         log = [json.loads(ln) for ln in (tmp / "run" / "log.jsonl").read_text().splitlines() if ln.strip()]
     # the log's imgs_per_s at step k is k * batch / (run time of steps 1..k): recover the run time of steps 2..N
     bs = tc.batch_size * trainer.world
@@ -217,7 +220,34 @@ def bench_train(family: str, steps: int = 4, batch_size: int | None = None, data
             "stage": getattr(cfg, "stage", None), "steps_timed": last["step"] - first["step"],
             "train_images_per_s": timed / max(t_last - t_first, 1e-9), "first_step_s": round(t_first, 3),
             "total_s": round(total, 2), "threads": torch.get_num_threads(), "device": str(trainer.device),
-            "measured": _now()}
+            "s_per_kimg": round(1000 * max(t_last - t_first, 1e-9) / timed, 1), "measured": _now(),
+            **({"profile_ms_per_step": _regions(prof, steps - 1)} if prof is not None else {})}
+
+
+# the trainer's and the losses' torch.profiler regions (record_function labels), outermost first
+TOP_REGIONS = ("data", "text encoder", "D step: losses", "D step: backward", "G step: losses", "G step: backward",
+               "optimisers + EMA")
+INNER_REGIONS = ("G forward", "MA-GP (double backward)", "R1 (double backward)", "DAMSM loss", "perceptual loss")
+
+
+def _step_profiler(trainer, steps: int):
+    """torch.profiler over the trainer's steps 2..N (step 1 warms up), driven by the trainer's step hook."""
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    def ready(p):
+        p.region_totals = {e.key: e.cpu_time_total for e in p.key_averages() if e.key in TOP_REGIONS + INNER_REGIONS}
+
+    prof = profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=1, active=steps - 1),
+                   on_trace_ready=ready)
+    trainer.step_hooks.append(lambda step: prof.step())
+    prof.start()
+    return prof
+
+
+def _regions(prof, steps: int) -> dict:
+    """Milliseconds per step in each labelled region (inner regions are part of an outer one)."""
+    totals = getattr(prof, "region_totals", {})
+    return {k: round(totals[k] / 1000 / steps, 1) for k in TOP_REGIONS + INNER_REGIONS if k in totals}
 
 
 # --- results --------------------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class MultiStageFamily(Family):
         return getattr(cfg, "d", "paper") == "projected" and idx == n_images - 1
 
     @classmethod
+    @torch.profiler.record_function("G forward")
     def _generate(cls, nets: dict[str, nn.Module], ctx: StepContext) -> GenOutput:
         real = ctx.real
         z = torch.randn(real.size(0), ctx.cfg.z_dim, device=real.device, dtype=real.dtype)
@@ -58,8 +59,11 @@ class MultiStageFamily(Family):
 
     @classmethod
     def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
-        with torch.no_grad():
-            out = cls._generate(nets, ctx)
+        if ctx.reuse_fake:  # one G forward per step (StepContext.reuse_fake)
+            out = ctx.shared["g_out"] = cls._generate(nets, ctx)
+        else:
+            with torch.no_grad():
+                out = cls._generate(nets, ctx)
         sent = ctx.sent
         sent_mis = torch.roll(sent, shifts=1, dims=0)
         total = ctx.real.new_zeros(())
@@ -88,7 +92,8 @@ class MultiStageFamily(Family):
     @classmethod
     def g_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
         cfg = ctx.cfg
-        out = cls._generate(nets, ctx)
+        out = ctx.shared.pop("g_out", None)
+        out = cls._generate(nets, ctx) if out is None else out
         total = ctx.real.new_zeros(())
         logs: dict[str, float] = {}
         lambda_per = getattr(cfg, "lambda_per", 0.0)  # families without a perceptual loss have no such field

@@ -37,6 +37,7 @@ class OneStageConfig(DChoice):
     batch_size: int = 32  # images per step
     magp_k: float = 2.0  # MA-GP weight k
     magp_p: float = 6.0  # MA-GP power p
+    magp_every: int = 1  # lazy MA-GP (ours, as StyleGAN2's lazy R1): every k-th D step with weight k (1 = paper)
     lambda_damsm: float = 0.0  # weight of the DAMSM loss in the G step (0 = off)
     truncation: float = 0.88  # truncation of z at sampling time (DF-GAN truncation trick)
 
@@ -94,6 +95,8 @@ class OneStageGenerator(TextConditionalGenerator):
         vec, kl, extras = self.condition(z, sent)
         cond = FuseCond(vec=vec, words=words, word_mask=word_mask)
         h = self.fc(z).view(n, self.channels[0], 4, 4)
+        if self.to_rgb.conv.weight.is_contiguous(memory_format=torch.channels_last):
+            h = h.contiguous(memory_format=torch.channels_last)  # as the convs: no layout copy in every block
         masks, word_attn = {}, {}
         for i, block in enumerate(self.blocks):
             h, info = block(h, cond)
@@ -139,27 +142,47 @@ class OneStageFamily(Family):
         return torch.randn(ctx.real.size(0), ctx.cfg.z_dim, device=ctx.real.device)
 
     @classmethod
+    @torch.profiler.record_function("G forward")
+    def _generate(cls, G: nn.Module, ctx: StepContext) -> GenOutput:
+        return G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask)
+
+    @classmethod
     def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
         cfg, G, D = ctx.cfg, nets["G"], nets["D"]
-        with torch.no_grad():
-            fake = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask).image
+        fake = cls._fake_for_d(G, ctx)
         if cfg.d == "projected":
             return projected_d_loss(D, fake, ctx.real, ctx)
-        real = ctx.real.detach().requires_grad_(True)
-        sent = ctx.sent.detach().requires_grad_(True)
+        # lazy regularisation (ours, StyleGAN2's lazy R1): MA-GP on every magp_every-th step only, weight x that
+        lazy = max(1, cfg.magp_every)
+        with_gp = ctx.step % lazy == 0
+        real = ctx.real.detach().requires_grad_(with_gp)
+        sent = ctx.sent.detach().requires_grad_(with_gp)
         real_logits, mis_logits = D(real, sent, torch.roll(ctx.sent.detach(), 1, dims=0))
-        fake_logits = D(fake.detach(), ctx.sent.detach())
+        fake_logits = D(fake, ctx.sent.detach())
         adv = losses.hinge_d(real_logits, fake_logits, mis_logits)
-        gp = losses.ma_gp(real_logits, real, sent, k=cfg.magp_k, p=cfg.magp_p)
-        loss = adv + gp
-        return loss, {"d_loss": loss.item(), "d_adv": adv.item(), "ma_gp": gp.item(),
-                      "d_real": real_logits.mean().item(), "d_fake": fake_logits.mean().item(),
-                      "d_mis": mis_logits.mean().item()}
+        logs = {"d_adv": adv.item()}
+        loss = adv
+        if with_gp:
+            gp = losses.ma_gp(real_logits, real, sent, k=cfg.magp_k, p=cfg.magp_p)
+            loss = adv + lazy * gp
+            logs["ma_gp"] = gp.item()
+        return loss, {"d_loss": loss.item(), **logs, "d_real": real_logits.mean().item(),
+                      "d_fake": fake_logits.mean().item(), "d_mis": mis_logits.mean().item()}
+
+    @classmethod
+    def _fake_for_d(cls, G: nn.Module, ctx: StepContext) -> Tensor:
+        """Detached fakes for the D step; with ctx.reuse_fake the forward keeps its graph for the G step."""
+        if ctx.reuse_fake:
+            ctx.shared["g_out"] = cls._generate(G, ctx)
+            return ctx.shared["g_out"].image.detach()
+        with torch.no_grad():
+            return cls._generate(G, ctx).image
 
     @classmethod
     def g_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
         cfg, G, D = ctx.cfg, nets["G"], nets["D"]
-        out = G(cls._noise(ctx), ctx.sent, ctx.words, ctx.word_mask)
+        out = ctx.shared.pop("g_out", None)
+        out = cls._generate(G, ctx) if out is None else out
         adv = projected_g_loss(D, out.image, ctx) if cfg.d == "projected" else losses.hinge_g(D(out.image, ctx.sent))
         loss, logs = adv, {"g_adv": adv.item()}
         w_damsm = cls.damsm_weight(cfg)

@@ -3,7 +3,7 @@ the evaluator, the pipeline and the app can take any model by name."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -50,6 +50,8 @@ class StepContext:
     damsm:     the frozen DAMSM encoders (t2i.text.damsm.DAMSM) for the DAMSM loss, or None.
     perceptual: a frozen perceptual feature extractor (t2i.losses.PerceptualLoss) when the family needs one.
     step:      global training step.
+    reuse_fake: one generator forward per step, as DF-GAN's and AttnGAN's code do: d_loss runs G with autograd on,
+               puts its GenOutput in shared["g_out"] and g_loss takes it from there (else each step draws its own).
     class_ids: [N] class labels (DAMSM loss: same-class pairs are not negatives); tokens/lengths: raw captions.
     """
 
@@ -65,6 +67,8 @@ class StepContext:
     tokens: Tensor | None = None  # [N, L] caption token ids (for families with their own text encoder)
     lengths: Tensor | None = None  # [N] caption lengths
     indices: Tensor | None = None  # [N] dataset rows of the images (for per-image precomputed targets)
+    reuse_fake: bool = False  # the D step's generator forward (kept with its graph) also serves the G step
+    shared: dict = field(default_factory=dict)  # per-step scratch between the D and G steps ("g_out")
 
 
 class Family:

@@ -245,6 +245,7 @@ class DAMSM(nn.Module):
             word_sim, sent_sim = (s.masked_fill(~valid, float("-inf")) for s in (word_sim, sent_sim))
         return F.cross_entropy(g3 * word_sim, target) + F.cross_entropy(g3 * sent_sim, target)
 
+    @torch.profiler.record_function("DAMSM loss")
     def loss(self, images: Tensor, words: Tensor, sent: Tensor, word_mask: Tensor,
              class_ids: Tensor | None = None) -> Tensor:
         """DAMSM loss of generated images in [-1, 1] against their captions (differentiable w.r.t. images)."""

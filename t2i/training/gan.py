@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.profiler import record_function as region
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
@@ -57,6 +58,7 @@ class TrainConfig:
     log_every: int = 20  # steps between log lines
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
     channels_last: bool = True  # channels-last memory format for the conv nets (faster oneDNN/cuDNN kernels)
+    reuse_fake: bool = True  # one G forward per step: the D step's fakes (with their graph) serve the G step, as DF-GAN's code
     workers: int = 0  # DataLoader workers
     ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
     dataset_name: str = "synthbirds"  # recorded in the model card
@@ -169,6 +171,7 @@ class Trainer:
         self.out = Path(tc.out)
         self.img_size = getattr(self.cfg, "img_size", 64)
         self.uses_damsm = self.family.uses_damsm(self.cfg)
+        self.step_hooks: list = []  # callables(step) run after every optimiser step (e.g. a profiler's .step)
         self._build_data()
         self._build_nets()
 
@@ -260,7 +263,7 @@ class Trainer:
             return json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
 
         diff = sorted(k for k in set(mine) | set(theirs)
-                      if differs(k) and not k.startswith(("lambda_", "lr_", "d_")) and k != "d"
+                      if differs(k) and not k.startswith(("lambda_", "lr_", "magp_", "d_")) and k != "d"
                       and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
@@ -370,6 +373,8 @@ class Trainer:
     # --- loop ----------------------------------------------------------------------------------------------------
     def _context(self, batch, step: int) -> StepContext:
         real = batch["image"].to(self.device, non_blocking=True)
+        if self.tc.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         tokens, lengths = batch["tokens"].to(self.device), batch["length"].to(self.device)
         sent = words = mask = None
         if self.damsm is not None:
@@ -377,7 +382,7 @@ class Trainer:
                 words, sent, mask = self.damsm.encode_text(tokens, lengths)
         return StepContext(real=real, sent=sent, words=words, word_mask=mask, cfg=self.cfg, damsm=self.damsm,
                            perceptual=self.perceptual, step=step, class_ids=batch["class_id"].to(self.device),
-                           tokens=tokens, lengths=lengths, indices=batch["index"])
+                           tokens=tokens, lengths=lengths, indices=batch["index"], reuse_fake=self.tc.reuse_fake)
 
     def ema_decay_at(self, step: int) -> float:
         """EMA decay after `step` generator steps (0 = copy)."""
@@ -428,24 +433,32 @@ class Trainer:
             v.train()
         stop = _StopRequest()
         while step < target:
-            batch = next(data)
-            ctx = self._context(batch, step)
+            with region("data"):
+                batch = next(data)
+            with region("text encoder"):
+                ctx = self._context(batch, step)
             self._set_lr(step)
             if self.opt_d is not None:
-                with self._autocast():
+                with self._autocast(), region("D step: losses"):
                     d_loss, d_logs = self.family.d_loss(self.nets, ctx)
                 self.opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                self.opt_d.step()
+                with region("D step: backward"):
+                    d_loss.backward()
+                with region("optimisers + EMA"):
+                    self.opt_d.step()
             else:
                 d_logs = {}
-            with self._autocast():
+            with self._autocast(), region("G step: losses"):
                 g_loss, g_logs = self.family.g_loss(self.nets, ctx)
             self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
+            with region("G step: backward"):
+                g_loss.backward()
+            with region("optimisers + EMA"):
+                self.opt_g.step()
+                self.ema.update(_unwrap(self.nets["G"]), decay=self.ema_decay_at(step + 1))
             step += 1
-            self.ema.update(_unwrap(self.nets["G"]), decay=self.ema_decay_at(step))
+            for hook in self.step_hooks:
+                hook(step)
             imgs += len(ctx.real) * self.world
             now = time.time()
             wall, t_run, t_last = wall + now - t_last, t_run + now - t_last, now

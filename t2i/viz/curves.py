@@ -10,6 +10,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 LABELS = {"eval/attr_acc": "AttrAcc (quick eval)", "eval/r_precision": "R-precision (quick eval)",
+          "eval/part_acc_in_species": "PartAcc in-species (quick eval)",
+          "eval/part_acc_novel": "PartAcc novel combinations (quick eval)", "eval/part_acc": "PartAcc (quick eval)",
           "step": "generator steps", "wall_s": "training wall time (h)"}
 
 
@@ -73,3 +75,25 @@ def training_curves(runs: list, metrics=("eval/attr_acc", "eval/r_precision"), x
         Path(out_png).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out_png, dpi=120, bbox_inches="tight")
     return fig
+
+
+def reach_table(runs: list, metrics=("eval/part_acc_in_species", "eval/part_acc_novel"),
+                reach: dict | None = None) -> str:
+    """Markdown: per run the last step and wall hours, the best of each metric (with its step) and, for each
+    {metric: value} in `reach`, the first step and wall hours at which the metric was >= value ("not yet")."""
+    head = ["run", "steps", "wall h"] + [f"best {LABELS.get(m, m).split(' (')[0]} (step)" for m in metrics]
+    head += [f"{LABELS.get(m, m).split(' (')[0]} >= {v:g}: step / h" for m, v in (reach or {}).items()]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in runs:
+        name, rows = read_log(run)
+        last = max((r for r in rows if "step" in r), key=lambda r: r["step"], default={})
+        wall = max((r["wall_s"] for r in rows if "wall_s" in r), default=0.0) / 3600
+        cells = [name, str(last.get("step", 0)), f"{wall:.2f}"]
+        for m in metrics:
+            pts = [(r[m], r["step"]) for r in rows if r.get(m) is not None]
+            cells.append(f"{max(pts)[0]:.3f} ({max(pts)[1]})" if pts else "–")
+        for m, v in (reach or {}).items():
+            hit = next((r for r in sorted(rows, key=lambda r: r.get("step", 0)) if r.get(m) is not None and r[m] >= v), None)
+            cells.append(f"{hit['step']} / {hit.get('wall_s', 0) / 3600:.2f}" if hit else "not yet")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
