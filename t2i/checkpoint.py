@@ -85,18 +85,38 @@ def resolve(name: str | Path) -> Path:
     raise CheckpointError(f"no model {str(name)!r}: not a folder, not in {SHIPPED}, not a Hub id")
 
 
+MAX_CONFIG_BYTES = 4 * 2 ** 20  # a config.json is a few KB; anything this large is not one
+
+
 def read_config(folder: str | Path) -> dict:
+    """The folder's config record, checked: every malformed file is a CheckpointError naming it (folder name and
+    file, never the server's absolute path)."""
     folder = resolve(folder)
     f = folder / CONFIG
+    where = f"{folder.name}/{CONFIG}"
     if not f.is_file():
-        raise CheckpointError(f"{folder} is not a model folder: {CONFIG} is missing")
+        raise CheckpointError(f"{folder.name} is not a model folder: {CONFIG} is missing")
     try:
-        record = json.loads(f.read_text())
+        if f.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{where} is {f.stat().st_size / 2 ** 20:.0f} MB: not a model config")
+        record = json.loads(f.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{where} is corrupt (not UTF-8 text)") from None
     except json.JSONDecodeError as e:
-        raise CheckpointError(f"{f} is corrupt (not JSON): {e}") from None
-    for key in ("model_type", "config", "components"):
+        raise CheckpointError(f"{where} is corrupt (not JSON: {e})") from None
+    except RecursionError:
+        raise CheckpointError(f"{where} is corrupt (nested too deeply)") from None
+    except OSError as e:
+        raise CheckpointError(f"{where} cannot be read ({e.strerror or e})") from None
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{where} holds a {type(record).__name__}, not a record; not a T2I Studio checkpoint")
+    for key, kind in (("model_type", str), ("config", dict), ("components", list)):
         if key not in record:
-            raise CheckpointError(f"{f} has no {key!r} field; not a T2I Studio checkpoint")
+            raise CheckpointError(f"{where} has no {key!r} field; not a T2I Studio checkpoint")
+        if not isinstance(record[key], kind):
+            raise CheckpointError(f"{where}: {key!r} must be a {kind.__name__}, not {type(record[key]).__name__}")
+    if not all(isinstance(c, str) for c in record["components"]):
+        raise CheckpointError(f"{where}: 'components' must be a list of names")
     return record
 
 
@@ -108,6 +128,48 @@ def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
         return load_file(f)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{f} is corrupt or not a safetensors file: {e}") from None
+
+
+MAX_PARAMETERS = 500_000_000  # a component larger than this (2 GB in fp32) is refused before it is built
+
+
+def weight_shapes(folder: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape from the safetensors header only (no tensor is read)."""
+    from safetensors import safe_open
+
+    f = resolve(folder) / WEIGHTS
+    if not f.is_file():
+        raise CheckpointError(f"{Path(folder).name}/{WEIGHTS} is missing")
+    try:
+        with safe_open(str(f), framework="pt") as sf:
+            return {k: tuple(sf.get_slice(k).get_shape()) for k in sf.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{Path(folder).name}/{WEIGHTS} is corrupt or not a safetensors file: {e}") from None
+
+
+def build_checked(folder: str | Path, builders: dict) -> dict[str, nn.Module]:
+    """Build each component (name -> zero-argument builder) on the meta device first, compare its shapes with the
+    weights file's header and refuse a mismatch or an absurd size, and only then build it for real: a config that
+    asks for a huge network fails here, before any memory is allocated."""
+    shapes = weight_shapes(folder)
+    name_of = Path(folder).name
+    for name, make in builders.items():
+        try:
+            with torch.device("meta"):
+                own = {k: tuple(v.shape) for k, v in make().state_dict().items()}
+        except (RuntimeError, NotImplementedError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{name_of}: component {name!r} cannot be built from its config: {e}") from None
+        total = sum(int(torch.Size(s).numel()) for s in own.values())
+        if total > MAX_PARAMETERS:
+            raise CheckpointError(f"{name_of}: component {name!r} would have {total / 1e6:,.0f} M parameters "
+                                  f"(limit {MAX_PARAMETERS / 1e6:,.0f} M); its config is not one this studio runs")
+        theirs = {k[len(name) + 1:]: v for k, v in shapes.items() if k.startswith(name + ".")}
+        bad = [f"{k}: weights {theirs[k]} vs config {own[k]}" for k in own if k in theirs and theirs[k] != own[k]]
+        missing = sorted(set(own) - set(theirs))
+        if bad or missing:
+            raise CheckpointError(f"{name_of}: component {name!r} does not match its weights "
+                                  f"(shape {bad[:3]}, missing {missing[:5]}{'...' if len(missing) > 5 else ''})")
+    return {name: make() for name, make in builders.items()}
 
 
 def load_modules(modules: dict[str, nn.Module], tensors: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
@@ -208,9 +270,10 @@ def load_component(name, model_type: str, config_cls, build, component: str, dev
     if unknown:
         raise CheckpointError(f"{name}: unknown {model_type} config keys {sorted(unknown)}")
     try:
-        module = build(config_cls(**config))
-    except TypeError as e:
+        cfg = config_cls(**config)
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
     folder = resolve(name)
-    load_modules({component: module}, read_weights(folder), str(folder))
+    module = build_checked(folder, {component: lambda: build(cfg)})[component]
+    load_modules({component: module}, read_weights(folder), folder.name)
     return module.to(device).eval().requires_grad_(False), record

@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MIN_SIDE = 16  # smaller uploads are refused: nothing of a bird survives
+# the only formats an upload may be opened as: EPS/PS (Ghostscript), PDF, ICNS and the other exotic decoders stay shut
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 DEFAULT_MAX_SIDE = 4096  # larger uploads are downscaled to this before anything else
 
 
@@ -58,12 +60,12 @@ def _open(src) -> Image.Image:
             raise ImageInputError(f"{p.name} is empty (0 bytes): upload a PNG or JPEG photo")
     name = Path(src).name if isinstance(src, (str, os.PathLike)) else "the upload"
     try:
-        return Image.open(src)
+        return Image.open(src, formats=UPLOAD_FORMATS)
     except Image.DecompressionBombError as e:
         raise ImageInputError(f"{name} is too large to open safely ({e}); upload a smaller image") from None
     except UnidentifiedImageError:
-        raise ImageInputError(f"{name} is not an image file the studio can read: upload a PNG, JPEG or WebP "
-                              "photo of a bird") from None
+        raise ImageInputError(f"{name} is not an image file the studio can read: upload a PNG, JPEG, WebP, BMP, GIF "
+                              "or TIFF photo of a bird") from None
     except OSError as e:
         raise ImageInputError(f"{name} could not be read as an image ({e})") from None
 
@@ -133,11 +135,11 @@ def prepare_upload(path_or_pil, max_side: int = DEFAULT_MAX_SIDE, size: int | No
             raise
         except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt files fail on decode
             raise ImageInputError(f"the image file is damaged or truncated and cannot be decoded ({e})") from None
-    mode = im.mode
+    mode, transparent = im.mode, "transparency" in im.info
     im = _to_rgb(im)
     if mode != "RGB":
         kind = _MODE_NAMES.get(mode, mode)
-        alpha = "A" in mode or mode == "P"
+        alpha = "A" in mode or (mode == "P" and transparent)
         notes.append(f"converted {kind} to RGB" + (" (transparent parts on white)" if alpha else ""))
     w, h = im.size
     if min(w, h) < MIN_SIDE:

@@ -89,13 +89,15 @@ class TextToImagePipeline:
             tcfg = DAMSMConfig(**record["text_encoder_config"])
         except (TypeError, ValueError, KeyError) as e:
             raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
-        G = family.build_generator(cfg)
-        T = TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)
         folder = ckpt.resolve(name)
-        ckpt.load_modules({"generator": G, "text_encoder": T}, ckpt.read_weights(folder), str(folder))
+        nets = ckpt.build_checked(folder, {
+            "generator": lambda: family.build_generator(cfg),
+            "text_encoder": lambda: TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)})
+        G, T = nets["generator"], nets["text_encoder"]
+        ckpt.load_modules(nets, ckpt.read_weights(folder), folder.name)
         vocab = Vocabulary.load(folder / ckpt.VOCAB, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != tcfg.vocab_size:
-            raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {tcfg.vocab_size}")
+            raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {tcfg.vocab_size}")
         return cls(record["model_type"], cfg, G, T, vocab, record, device, tcfg.max_words)
 
     # --- text ------------------------------------------------------------------------------------------------
@@ -206,14 +208,17 @@ def select_images(out, keep: torch.Tensor):
                                word_attn={k: v[keep] for k, v in out.word_attn.items()})
 
 
-def list_models(root=None) -> list[dict]:
-    """Shipped model folders (checkpoints/) with their config records, generators first."""
-    root = ckpt.SHIPPED if root is None else root
+def list_models(root=None, problems: list[str] | None = None) -> list[dict]:
+    """Shipped model folders (checkpoints/) with their config records; a folder whose config.json is malformed
+    is skipped, and why goes to `problems` when given."""
+    root = Path(ckpt.SHIPPED if root is None else root)
     out = []
     for d in sorted(p for p in root.iterdir() if (p / ckpt.CONFIG).is_file()) if root.is_dir() else []:
         try:
             rec = ckpt.read_config(d)
-        except ckpt.CheckpointError:
+        except ckpt.CheckpointError as e:
+            if problems is not None:
+                problems.append(f"{d.name} skipped: {e}")
             continue
         out.append({"name": d.name, "path": str(d), **rec})
     return out

@@ -151,6 +151,14 @@ def model_kind(record: dict) -> str:
     return "t2i" if fam.text_conditional and "text_encoder" in record.get("components", []) else "other"
 
 
+def _known_type(model_type) -> bool:
+    """A model type this version can load (a registered family or one of the helper models)."""
+    from t2i.models.registry import list_families
+
+    return model_type in (*list_families(), "cigan", "attr-classifier", "damsm", "part-judge", "part-segmenter",
+                          "species-classifier")
+
+
 @dataclass
 class ModelEntry:
     """One model folder the studio knows: its name (folder name or Hub id), folder and config record."""
@@ -210,10 +218,14 @@ def discover_models(root: Path | None = None, extra: list[str] | None = None,
     root = checkpoints_root() if root is None else Path(root)
     problems = [] if problems is None else problems
     out: list[ModelEntry] = []
-    for rec in list_models(root):
+    for rec in list_models(root, problems):
         rec = dict(rec)
         name, path = rec.pop("name"), Path(rec.pop("path"))
-        out.append(ModelEntry(name, path, rec, model_kind(rec)))
+        kind = model_kind(rec)
+        if kind == "other" and not _known_type(rec.get("model_type")):
+            problems.append(f"{name} skipped: unknown model type {str(rec.get('model_type'))[:40]!r}")
+            continue
+        out.append(ModelEntry(name, path, rec, kind))
     for ident in extra or []:
         try:
             folder = ckpt.resolve(ident)

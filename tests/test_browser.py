@@ -7,7 +7,6 @@ no `playwright install` needed: the system Chromium is used)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 

@@ -1,5 +1,4 @@
 """Evaluation core on tiny models: classifier accuracy, AttrAcc, FID, R-precision, the eval CLI."""
-import dataclasses
 import json
 
 import numpy as np

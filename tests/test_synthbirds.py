@@ -1,6 +1,5 @@
 """SynthBirds renderer: determinism, CUB/AttnGAN layout, captions <-> parser, part maps and boxes."""
 import json
-import pickle
 
 from t2i.data.captions import read_filenames
 import re

@@ -1,0 +1,132 @@
+"""Bad inputs (issue 27): hostile uploads, malformed model folders, oversized configs, non-finite numbers.
+Each case asserts a clear message (or a usable result), never a traceback or a hang."""
+import json
+import shutil
+import time
+
+import pytest
+from PIL import Image
+
+from t2i import checkpoint as ckpt
+from t2i.imageio import ImageInputError, prepare_upload
+from t2i.pipeline import TextToImagePipeline, list_models
+
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n%%EndComments\n"
+       b"/loop { loop } def { } loop\nshowpage\n%%EOF\n")
+
+
+# --- uploads: only the allow-listed formats are ever decoded -----------------------------------------------------
+@pytest.mark.parametrize("name,data", [
+    ("bird.png", EPS),  # an endless PostScript loop named .png: Ghostscript must never see it
+    ("bird.eps", EPS),
+    ("bird.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"),
+    ("bird.svg", b"<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'></svg>"),
+    ("bird.html", b"<html><body>not a bird</body></html>"),
+])
+def test_uploads_outside_the_allow_list_are_refused_at_once(tmp_path, name, data):
+    f = tmp_path / name
+    f.write_bytes(data)
+    t0 = time.perf_counter()
+    with pytest.raises(ImageInputError) as e:
+        prepare_upload(f)
+    assert time.perf_counter() - t0 < 5
+    msg = str(e.value)
+    assert "PNG, JPEG" in msg and str(tmp_path) not in msg and "gs " not in msg
+
+
+@pytest.mark.parametrize("fmt,ext", [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp"), ("BMP", "bmp"),
+                                     ("GIF", "gif"), ("TIFF", "tif")])
+def test_allow_listed_formats_still_open(tmp_path, fmt, ext):
+    f = tmp_path / f"bird.{ext}"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(f, fmt)
+    assert prepare_upload(f).size == (30, 30)
+
+
+def test_an_ico_file_is_refused(tmp_path):
+    f = tmp_path / "bird.ico"
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(f, "ICO")
+    with pytest.raises(ImageInputError, match="not an image file"):
+        prepare_upload(f)
+
+
+def test_palette_note_mentions_transparency_only_when_there_is_some():
+    opaque = Image.new("RGB", (32, 32), (10, 200, 10)).convert("P")
+    notes = []
+    prepare_upload(opaque, notes=notes)
+    assert notes == ["converted palette to RGB"]
+    clear = opaque.copy()
+    clear.info["transparency"] = 0
+    notes = []
+    prepare_upload(clear, notes=notes)
+    assert "transparent parts on white" in notes[0]
+
+
+# --- malformed config.json: a CheckpointError naming the file, never a TypeError / RecursionError ---------------
+BAD_CONFIGS = {
+    "number": b"123",
+    "null": b"null",
+    "list": b"[1, 2]",
+    "string": b'"dfgan"',
+    "deep": b"[" * 100000 + b"]" * 100000,
+    "not-utf8": b'{"model_type": "\xff\xfe"}',
+    "type-is-a-list": json.dumps({"model_type": ["dfgan"], "config": {}, "components": []}).encode(),
+    "config-is-a-string": json.dumps({"model_type": "dfgan", "config": "big", "components": []}).encode(),
+    "components-of-numbers": json.dumps({"model_type": "dfgan", "config": {}, "components": [1, 2]}).encode(),
+    "truncated": b'{"model_type": "dfg',
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_malformed_config_is_a_checkpoint_error_naming_the_file(tmp_path, case):
+    folder = tmp_path / f"broken-{case}"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(BAD_CONFIGS[case])
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.read_config(folder)
+    assert f"broken-{case}/config.json" in str(e.value) and str(tmp_path) not in str(e.value)
+
+
+def test_discovery_skips_broken_and_unknown_folders_and_the_studio_says_why(studio_checkpoints, tmp_path):
+    from t2i.studio import Studio
+
+    root = tmp_path / "ckpts"
+    shutil.copytree(studio_checkpoints, root)
+    for case in ("null", "deep", "not-utf8", "type-is-a-list"):
+        (root / f"broken-{case}").mkdir()
+        (root / f"broken-{case}" / "config.json").write_bytes(BAD_CONFIGS[case])
+    (root / "alien").mkdir()
+    (root / "alien" / "config.json").write_text(json.dumps({"model_type": "vqgan", "config": {}, "components": []}))
+    problems = []
+    names = {r["name"] for r in list_models(root, problems)}
+    assert not any(n.startswith("broken") for n in names) and len(problems) == 4
+    studio = Studio(root, extra_models=[], out_dir=tmp_path / "out")
+    status = studio.status()
+    for case in ("null", "deep", "not-utf8", "type-is-a-list"):
+        assert f"broken-{case} skipped" in status
+    assert "alien skipped: unknown model type 'vqgan'" in status
+    assert all(e.name != "alien" for e in studio.entries)
+
+
+# --- configs that ask for another (or a huge) network: refused before anything is allocated ---------------------
+def _doctored(src, tmp_path, **changes):
+    dest = tmp_path / "doctored"
+    shutil.copytree(src, dest)
+    rec = json.loads((dest / "config.json").read_text())
+    rec["config"].update(changes)
+    (dest / "config.json").write_text(json.dumps(rec))
+    return dest
+
+
+def test_a_config_that_asks_for_a_huge_generator_is_refused_before_building(studio_checkpoints, tmp_path):
+    folder = _doctored(studio_checkpoints / "dfgan-tiny", tmp_path, nf=20000)
+    t0 = time.perf_counter()
+    with pytest.raises(ckpt.CheckpointError, match="parameters|does not match its weights"):
+        TextToImagePipeline.from_pretrained(folder)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_a_config_that_disagrees_with_the_weights_names_the_tensor(studio_checkpoints, tmp_path):
+    folder = _doctored(studio_checkpoints / "dfgan-tiny", tmp_path, nf=6)
+    with pytest.raises(ckpt.CheckpointError, match="does not match its weights") as e:
+        TextToImagePipeline.from_pretrained(folder)
+    assert "weights (" in str(e.value) and str(tmp_path) not in str(e.value)
