@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -370,7 +372,13 @@ def cmd_train(a) -> int:
         model_over = {k: v for k, v in over.items() if k.startswith("model.")}
         tc, model_cfg = load_run_config(a.config, {k: v for k, v in over.items() if k.startswith("train.")})
         model_cfg.update({k.split(".", 1)[1]: v for k, v in model_over.items()})
-        logs = Trainer(tc, model_cfg).train()
+        trainer = Trainer(tc, model_cfg)
+        logs = trainer.train()
+        if trainer.stopped is not None:  # exit status 128 + the signal's number, as a shell reports a killed job
+            sig, step = trainer.stopped
+            print(f"{tc.model}: stopped by {sig} at step {step} of {tc.steps}; the checkpoint is in {tc.out}. "
+                  "Run the same command again to resume.", file=sys.stderr)
+            return 128 + int(getattr(signal, sig, signal.SIGTERM)) if sig.startswith("SIG") else 143
         print_table(logs, f"{tc.model}: {tc.steps} steps -> {tc.out}")
         return 0
     common = dict(img_size=a.size, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
@@ -506,6 +514,20 @@ def main(argv: list[str] | None = None) -> int:
                "vocab-map": cmd_vocab_map}[args.command]
     try:
         return handler(args)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, KeyError, TypeError, OverflowError, RuntimeError, OSError) as e:
+        if os.environ.get("T2I_DEBUG"):  # the full traceback for developers
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as one readable line: disk full and bad devices said plainly, no traceback."""
+    import errno
+
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        return "the disk is full: free some space and run the same command again (the last checkpoint is kept)"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(e, RuntimeError) and "device" in text.lower():
+        return f"unknown or unavailable device ({text}); use --device cpu or cuda"
+    return text if isinstance(e, (ValueError, FileNotFoundError, OSError)) else f"{type(e).__name__}: {text}"

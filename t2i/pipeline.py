@@ -139,11 +139,11 @@ class TextToImagePipeline:
             captions = [captions]
         if not captions:
             raise CaptionError("no caption given")
-        if not 1 <= n <= 64:
-            raise CaptionError(f"n must be between 1 and 64, got {n}")
-        if not 1 <= int(rerank) <= MAX_RERANK:
-            raise CaptionError(f"best-of-k must be between 1 (off) and {MAX_RERANK}, got {rerank}")
-        k = int(rerank)
+        n = check_number("n (images per caption)", n, 1, 64, whole=True)
+        k = check_number("best-of-k", rerank, 1, MAX_RERANK, whole=True)
+        seed = check_number("seed", seed, 0, 2 ** 63 - 1, whole=True)
+        if truncation is not None:
+            truncation = check_number("truncation", truncation, 0.0, 10.0)
         captions = [check_caption(c) for c in captions]
         t0 = time.perf_counter()
         caps = [c for c in captions for _ in range(n * k)]
@@ -206,6 +206,27 @@ def select_images(out, keep: torch.Tensor):
     return dataclasses.replace(out, images=[im[keep] for im in out.images],
                                masks={k: v[keep] for k, v in out.masks.items()},
                                word_attn={k: v[keep] for k, v in out.word_attn.items()})
+
+
+def check_number(name: str, value, lo, hi, whole: bool = False):
+    """A finite number in [lo, hi] (a whole one when `whole`), else a CaptionError that says which input and why."""
+    import math
+
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):  # exact, however large
+        if not lo <= int(value) <= hi:
+            raise CaptionError(f"{name} must be between {lo} and {hi:,}, got {value!r}")
+        return int(value) if whole else float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise CaptionError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise CaptionError(f"{name} must be a finite number, got {value!r}")
+    if whole and v != int(v):
+        raise CaptionError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= v <= hi:
+        raise CaptionError(f"{name} must be between {lo} and {hi:,}, got {value!r}")
+    return int(v) if whole else v
 
 
 def list_models(root=None, problems: list[str] | None = None) -> list[dict]:

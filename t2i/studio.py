@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from t2i import checkpoint as ckpt
 from t2i.imageio import prepare_upload
-from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, list_models, load_pipeline
+from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number, list_models, load_pipeline
 from t2i.viz.grids import overlay
 
 log = logging.getLogger("t2i.studio")
@@ -633,43 +633,32 @@ class Studio:
 
     # --- generate ---------------------------------------------------------------------------------------------
     @staticmethod
-    def _check_n(n) -> int:
+    def _number(name: str, value, lo, hi, whole: bool = True, default=None):
+        """pipeline.check_number (finite, in range, whole) with the studio's error type; blank -> default."""
+        if value in (None, "") and default is not None:
+            return default
         try:
-            n = int(n)
-        except (TypeError, ValueError):
-            raise StudioError(f"number of images must be a whole number, got {n!r}") from None
-        if not 1 <= n <= MAX_IMAGES:
-            raise StudioError(f"number of images must be between 1 and {MAX_IMAGES}, got {n}")
-        return n
+            return check_number(name, value, lo, hi, whole)
+        except ValueError as e:
+            raise StudioError(str(e)) from None
 
-    @staticmethod
-    def _check_seed(seed) -> int:
-        try:
-            seed = int(seed if seed is not None else 0)
-        except (TypeError, ValueError):
-            raise StudioError(f"the seed must be a whole number, got {seed!r}") from None
-        if not 0 <= seed < 2 ** 63:
-            raise StudioError(f"the seed must be between 0 and 2^63 - 1, got {seed}")
-        return seed
+    @classmethod
+    def _check_n(cls, n) -> int:
+        return cls._number("number of images", n, 1, MAX_IMAGES)
 
-    @staticmethod
-    def _check_truncation(t) -> float | None:
+    @classmethod
+    def _check_seed(cls, seed) -> int:
+        return cls._number("the seed", seed, 0, 2 ** 63 - 1, default=0)
+
+    @classmethod
+    def _check_truncation(cls, t) -> float | None:
         if t in (None, "", 0, 0.0):
             return None
-        t = float(t)
-        if not 0 < t <= 4:
-            raise StudioError(f"truncation must be between 0 (model default) and 4, got {t}")
-        return t
+        return cls._number("truncation (0 = model default)", t, 0.0, 4.0, whole=False)
 
-    @staticmethod
-    def _check_rerank(k) -> int:
-        try:
-            k = int(k if k not in (None, "") else 1)
-        except (TypeError, ValueError):
-            raise StudioError(f"best-of must be a whole number, got {k!r}") from None
-        if not 1 <= k <= MAX_RERANK:
-            raise StudioError(f"best-of must be between 1 (off) and {MAX_RERANK}, got {k}")
-        return k
+    @classmethod
+    def _check_rerank(cls, k) -> int:
+        return cls._number("best-of", k, 1, MAX_RERANK, default=1)
 
     def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> GenerationResult:
         """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and

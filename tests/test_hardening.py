@@ -130,3 +130,59 @@ def test_a_config_that_disagrees_with_the_weights_names_the_tensor(studio_checkp
     with pytest.raises(ckpt.CheckpointError, match="does not match its weights") as e:
         TextToImagePipeline.from_pretrained(folder)
     assert "weights (" in str(e.value) and str(tmp_path) not in str(e.value)
+
+
+# --- numbers: finite, in range, whole where they count things ---------------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    ({"truncation": float("nan")}, "truncation must be a finite number"),
+    ({"truncation": float("inf")}, "truncation must be a finite number"),
+    ({"truncation": -1.0}, "truncation must be between"),
+    ({"seed": 2 ** 70}, "seed must be between"),
+    ({"seed": float("nan")}, "seed must be a finite number"),
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"n": 2.5}, "must be a whole number"),
+    ({"n": 0}, "between 1 and 64"),
+    ({"rerank": "many"}, "best-of-k must be a number"),
+])
+def test_pipeline_numbers_are_checked(studio_checkpoints, kw, match):
+    from t2i.pipeline import CaptionError
+
+    pipe = TextToImagePipeline.from_pretrained(studio_checkpoints / "dfgan-tiny")
+    with pytest.raises(CaptionError, match=match):
+        pipe("a small bird with a red belly", **kw)
+
+
+@pytest.mark.parametrize("kw,match", [({"seed": float("inf")}, "seed must be a finite"),
+                                       ({"seed": "nan"}, "seed must be a finite"),
+                                       ({"n": 2.5}, "number of images must be a whole"),
+                                       ({"truncation": float("nan")}, "truncation"),
+                                       ({"rerank": 1.5}, "best-of must be a whole")])
+def test_studio_numbers_are_checked(studio_checkpoints, tmp_path, kw, match):
+    from t2i.studio import Studio, StudioError
+
+    studio = Studio(studio_checkpoints, extra_models=[], out_dir=tmp_path)
+    with pytest.raises(StudioError, match=match):
+        studio.generate(caption="a small bird with a red belly", model="dfgan-tiny", **kw)
+
+
+# --- the command line: one `error:` line and exit 2, never a traceback ------------------------------------------
+@pytest.mark.parametrize("argv,match", [
+    (["generate", "a red bird", "--model", "dfgan-tiny", "--truncation", "nan"], "truncation must be a finite number"),
+    (["generate", "a red bird", "--model", "dfgan-tiny", "--seed", str(2 ** 70)], "seed must be between"),
+    (["generate", "a red bird", "--model", "dfgan-tiny", "--device", "tpu9"], "device"),
+    (["train", "gan", "--model", "dfgan", "--steps", "1", "--set", "model.nf=2.5"], "nf"),
+    (["train", "gan", "--model", "dfgan", "--steps", "1", "--set", "model.betas=[1]"], "betas"),
+    (["train", "gan", "--model", "nosuchgan", "--steps", "1"], "unknown model type"),
+])
+def test_cli_errors_are_one_line(studio_checkpoints, tmp_path, capsys, monkeypatch, argv, match):
+    from t2i.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = [str(studio_checkpoints / a) if a == "dfgan-tiny" else a for a in argv]
+    if argv[0] == "generate":
+        argv += ["--out", str(tmp_path / "out.png")]
+    else:
+        argv += ["--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err and len(err.splitlines()) == 1

@@ -71,6 +71,42 @@ class StepContext:
     shared: dict = field(default_factory=dict)  # per-step scratch between the D and G steps ("g_out")
 
 
+def check_types(config_cls, d: dict, what: str) -> dict:
+    """The values of `d` checked against the dataclass's annotations (int, float, bool, str, tuples, optionals):
+    a wrong type is a ValueError naming the key; whole floats become ints; nothing else is converted."""
+    import math
+    import typing
+
+    hints = typing.get_type_hints(config_cls)
+    out = dict(d)
+    for k, v in d.items():
+        hint = hints.get(k)
+        args = typing.get_args(hint)
+        optional = type(None) in args
+        base = next((a for a in args if a is not type(None)), hint) if optional else hint
+        if v is None and optional:
+            continue
+        origin = typing.get_origin(base) or base
+        bad = f"{what}: config key {k!r} must be {getattr(origin, '__name__', origin)}, got {v!r}"
+        if origin is bool:
+            if not isinstance(v, bool):
+                raise ValueError(bad)
+        elif origin is int:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+                raise ValueError(bad)
+            out[k] = int(v)
+        elif origin is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(bad)
+        elif origin is str:
+            if not isinstance(v, str):
+                raise ValueError(bad)
+        elif origin in (tuple, list):
+            if not isinstance(v, (list, tuple)):
+                raise ValueError(bad)
+    return out
+
+
 class Family:
     """A model family: its config dataclass, how to build its networks and its two loss steps.
 
@@ -94,7 +130,7 @@ class Family:
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"{cls.name}: unknown config keys {sorted(unknown)}; allowed: {sorted(names)}")
-        return cls.Config(**d)
+        return cls.Config(**check_types(cls.Config, d, cls.name))
 
     @classmethod
     def build(cls, cfg) -> dict[str, nn.Module]:  # pragma: no cover

@@ -172,6 +172,7 @@ class Trainer:
         self.img_size = getattr(self.cfg, "img_size", 64)
         self.uses_damsm = self.family.uses_damsm(self.cfg)
         self.step_hooks: list = []  # callables(step) run after every optimiser step (e.g. a profiler's .step)
+        self.stopped: tuple[str, int] | None = None  # (signal name, step) when a signal ended train() early
         self._build_data()
         self._build_nets()
 
@@ -488,6 +489,7 @@ class Trainer:
                     if step % self.tc.save_every != 0 and step != target:
                         self.save(step, wall)
                     tqdm.write(f"{stop.signame}: checkpoint written at step {step} in {self.out}; rerun to resume")
+                self.stopped = (stop.signame, step)
                 break
         stop.restore()
         bar.close()
