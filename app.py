@@ -6,7 +6,9 @@
 
 Environment: T2I_CHECKPOINTS (model folders; default <repo>/checkpoints), T2I_MODELS (extra Hub ids or folders,
 comma-separated), T2I_CONCURRENCY (requests run at once, default 2), T2I_QUEUE (waiting requests, default 32),
-T2I_THREADS (torch threads per request; default: cores / concurrency), T2I_DEVICE (default cpu).
+T2I_THREADS (torch threads per request; default: cores / concurrency), T2I_DEVICE (default cpu),
+T2I_MAX_UPLOAD (largest upload, default 20mb), T2I_SERVE_CHECKPOINTS=1 (also serve the model folders' files over
+HTTP; off by default, so weights and configs cannot be downloaded through the app).
 """
 from __future__ import annotations
 
@@ -68,7 +70,10 @@ footer { opacity: 0.7; }
 #word-attn img { object-fit: contain; max-height: 520px; }
 #prompt-examples button, #compare-examples button { text-align: left; justify-content: flex-start; }
 """
-LAUNCH_KW = dict(theme=THEME, css=CSS, allowed_paths=[str(STUDIO.root), str(EXAMPLES_DIR)])
+# only the example photos are served as files; the model folders only with T2I_SERVE_CHECKPOINTS=1 (issue 27)
+SERVED = [str(EXAMPLES_DIR)] + ([str(STUDIO.root)] if os.environ.get("T2I_SERVE_CHECKPOINTS") == "1" else [])
+LAUNCH_KW = dict(theme=THEME, css=CSS, allowed_paths=SERVED,
+                 max_file_size=os.environ.get("T2I_MAX_UPLOAD", "20mb"))
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
@@ -226,7 +231,8 @@ edit_models = [e.name for e in STUDIO.edit_models() if e.trained]
 cigan_models = [e.name for e in STUDIO.models("edit")]
 all_models = [(f"{e.name} · {e.family_name}", e.name) for e in STUDIO.catalogue()]
 
-with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 3600)) as demo:
+# every 5 minutes, delete cached uploads and results older than 10 minutes (an 8-image request leaves ~1 MB)
+with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600)) as demo:
     gr.Markdown("# T2I Studio\nDescribe a bird and GAN models paint it — then look inside, compare models, "
                 "and edit photos by text. Trained on SynthBirds, runs on CPU.", elem_id="t2i-header")
     gr.Markdown(STUDIO.status(), elem_id="t2i-status")
@@ -397,7 +403,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(1800, 36
                     mc_samples = gr.Image(label="Sample grid", type="pil", format="png", interactive=False,
                                           visible=False, height=520)
 
-    gr.Markdown(f"Models from `{STUDIO.root}` · SynthBirds procedural birds · "
+    gr.Markdown(f"Models from `{STUDIO.root.name}/` · SynthBirds procedural birds · "
                 "[API](?view=api) for scripted use with `gradio_client`.", elem_classes="t2i-muted")
 
     # --- events ---------------------------------------------------------------------------------------------

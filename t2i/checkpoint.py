@@ -32,37 +32,81 @@ class CheckpointError(ValueError):
     """A model folder that is missing, corrupt or does not match its config."""
 
 
+class DiskFullError(CheckpointError):
+    """The disk filled up while a checkpoint was written; the previous checkpoint is untouched."""
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder and rename, so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    _atomic_write_set({path: write})
+
+
+def _atomic_write_set(files: dict) -> None:
+    """Write every file (path -> write(tmp_path)) to a temporary name beside it first, then rename them all in
+    the dict's order (put the file that marks a complete set, config.json, last): a kill or a full disk while
+    writing leaves the previous set as it was, and no temporary file behind."""
+    import errno
+
+    tmps: dict[Path, str] = {}
     try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; model folders are meant to be shared
-        os.replace(tmp, path)
+        for path, write in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmps[path] = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(fd)
+            write(tmps[path])
+            os.chmod(tmps[path], 0o644)  # mkstemp makes 0600 files; model folders are meant to be shared
+        for path, tmp in tmps.items():
+            os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError
+        full = getattr(e, "errno", None) == errno.ENOSPC or "No space left" in str(e)
+        if full:
+            where = Path(next(iter(files))).parent
+            raise DiskFullError(f"the disk is full: could not write {', '.join(Path(p).name for p in files)} in "
+                                f"{where.name}/; the previous checkpoint there is kept. Free some space and run the "
+                                "same command again to resume.") from None
+        raise
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp in tmps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def clean_orphans(folder: str | Path) -> list[str]:
+    """Delete temporary files a killed save left in `folder` (.<name>.<random>.tmp); returns their names."""
+    gone = []
+    for f in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else []:
+        try:
+            f.unlink()
+            gone.append(f.name)
+        except OSError:
+            pass
+    return gone
 
 
 def save_model_folder(folder: str | Path, model_type: str, config: dict, modules: dict[str, nn.Module],
-                      vocab=None, dtype: torch.dtype = torch.float32, **meta) -> Path:
+                      vocab=None, dtype: torch.dtype = torch.float32, extra_files: dict | None = None,
+                      **meta) -> Path:
     """Write `modules` (name -> nn.Module) as one safetensors file with keys '<name>.<param>' and a config.json
-    with the model type, its config dict, the component names and any `meta` (step, dataset, metrics, ...)."""
+    with the model type, its config dict, the component names and any `meta` (step, dataset, metrics, ...).
+    extra_files {file name: write(path)} (e.g. the training state) are written with them as one set, config.json
+    last (see _atomic_write_set)."""
     folder = Path(folder)
     tensors = {}
     for name, module in modules.items():
         for k, v in module.state_dict().items():
             v = v.detach().cpu()
             tensors[f"{name}.{k}"] = (v.to(dtype) if v.is_floating_point() else v).contiguous().clone()
-    _atomic_write(folder / WEIGHTS, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
-    if vocab is not None:
-        _atomic_write(folder / VOCAB, lambda p: vocab.save(p))
     record = {"model_type": model_type, "config": config, "components": sorted(modules),
               "vocab": VOCAB if vocab is not None else None, "dtype": str(dtype).replace("torch.", ""),
               "t2i_version": t2i.__version__, **meta}
-    _atomic_write(folder / CONFIG, lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True)))
+    files = {folder / WEIGHTS: lambda p: save_file(tensors, p, metadata={"format": "pt"})}
+    if vocab is not None:
+        files[folder / VOCAB] = lambda p: vocab.save(p)
+    for name, write in (extra_files or {}).items():
+        files[folder / name] = write
+    files[folder / CONFIG] = lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True))
+    _atomic_write_set(files)
     return folder
 
 
@@ -123,11 +167,11 @@ def read_config(folder: str | Path) -> dict:
 def read_weights(folder: str | Path) -> dict[str, torch.Tensor]:
     f = resolve(folder) / WEIGHTS
     if not f.is_file():
-        raise CheckpointError(f"{f} is missing")
+        raise CheckpointError(f"{f.parent.name}/{f.name} is missing")
     try:
         return load_file(f)
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{f} is corrupt or not a safetensors file: {e}") from None
+        raise CheckpointError(f"{f.parent.name}/{f.name} is corrupt or not a safetensors file: {e}") from None
 
 
 MAX_PARAMETERS = 500_000_000  # a component larger than this (2 GB in fp32) is refused before it is built

@@ -232,10 +232,10 @@ class EditPipeline:
         folder = ckpt.resolve(name)
         vf = folder / ckpt.VOCAB
         if not vf.is_file():
-            raise ckpt.CheckpointError(f"{folder}: {ckpt.VOCAB} is missing (the text encoder needs its vocabulary)")
+            raise ckpt.CheckpointError(f"{folder.name}: {ckpt.VOCAB} is missing (the text encoder needs its vocabulary)")
         vocab = Vocabulary.load(vf, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != cfg.vocab_size:
-            raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
+            raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
         return cls(cfg, nets, vocab, record, device)
 
     # --- pieces ---------------------------------------------------------------------------------------------------

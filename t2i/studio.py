@@ -564,11 +564,11 @@ class Studio:
         gens = self.generators()
         trained = [e for e in gens if e.trained]
         if not gens:
-            msg = (f"**No text-to-image models found** in `{self.root}`. Train one, e.g. "
+            msg = (f"**No text-to-image models found** in `{self.root.name}/`. Train one, e.g. "
                    "`python -m t2i train gan --config train/swfgan_synthbirds64.toml`, copy its folder there, "
                    "or set `T2I_CHECKPOINTS` / `T2I_MODELS`.")
         elif not trained:
-            msg = (f"**{len(gens)} model(s) in `{self.root}`, none trained yet** (no model.safetensors). "
+            msg = (f"**{len(gens)} model(s) in `{self.root.name}/`, none trained yet** (no model.safetensors). "
                    "Train them with the recipes in `train/` (`python -m t2i train gan --config ...`).")
         else:
             msg = (f"{len(trained)} trained model{'s' if len(trained) != 1 else ''} ready"
@@ -629,7 +629,7 @@ class Studio:
         return self._classifier
 
     def cam_unavailable_message(self) -> str:
-        return CAM_UNAVAILABLE.format(name=CLASSIFIER_NAME, root=self.root)
+        return CAM_UNAVAILABLE.format(name=CLASSIFIER_NAME, root=f"{self.root.name}/")
 
     # --- generate ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -665,7 +665,7 @@ class Studio:
         Download reuse what Generate made."""
         if not model:
             gens = self.generators()
-            why = (f": none found in {self.root}" if not gens else
+            why = (f": none found in {self.root.name}/" if not gens else
                    ": none is trained yet (see the note at the top)" if not any(e.trained for e in gens) else "")
             raise StudioError("no model selected" + why)
         caption = check_caption(caption)
@@ -877,7 +877,7 @@ class Studio:
             caption_b = check_caption(caption_b)
         models = [m for m in (models or []) if m] or [e.name for e in self.generators() if e.trained]
         if not models:
-            raise StudioError(f"no trained model to compare (none in {self.root})")
+            raise StudioError(f"no trained model to compare (none in {self.root.name}/)")
         n = self._check_n(n)
         if n > 4:
             raise StudioError("compare shows at most 4 images per model")
@@ -915,7 +915,7 @@ class Studio:
 
     # --- edit ------------------------------------------------------------------------------------------------
     def edit_unavailable_message(self) -> str:
-        return EDIT_UNAVAILABLE.format(root=self.root)
+        return EDIT_UNAVAILABLE.format(root=f"{self.root.name}/")
 
     def prepare(self, upload, notes: list[str] | None = None) -> Image.Image:
         """An upload as the studio passes it on (square RGB, at most UPLOAD_WORK_SIDE); ImageInputError if bad."""
@@ -998,7 +998,7 @@ class Studio:
             if e.record.get(key) is not None:
                 facts.append((label, str(e.record[key])))
         facts.append(("trained", "yes" if e.trained else "no (model.safetensors missing)"))
-        facts.append(("folder", f"`{e.folder}`"))
+        facts.append(("folder", f"`{e.folder.name}`"))
         card += "\n\n| detail | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in facts)
         metrics = self.metrics_table(e)
         return card, metrics, self.samples(e)

@@ -186,3 +186,45 @@ def test_cli_errors_are_one_line(studio_checkpoints, tmp_path, capsys, monkeypat
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+# --- checkpoints are written as one set; a full disk keeps the last good one --------------------------------------
+def _tiny_trainer(tmp_path, cub_tiny, tiny_damsm, steps):
+    from t2i.training.gan import Trainer, load_run_config
+
+    tc = load_run_config(None, {"train.data": str(cub_tiny), "train.damsm": str(tiny_damsm), "train.model": "dfgan",
+                                "train.out": str(tmp_path / "run"), "train.batch_size": 2, "train.steps": steps,
+                                "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 2})[0]
+    return Trainer(tc, {"img_size": 32, "nf": 4, "text_dim": 16, "z_dim": 8})
+
+
+def test_disk_full_during_a_save_says_so_and_keeps_the_previous_checkpoint(tmp_path, cub_tiny, tiny_damsm,
+                                                                         monkeypatch):
+    import errno
+
+    import torch
+
+    run = tmp_path / "run"
+    _tiny_trainer(tmp_path, cub_tiny, tiny_damsm, 2).train()
+    before = {f: (run / f).read_bytes() for f in ("config.json", "model.safetensors", "train_state.pt")}
+
+    def full(tensors, path, metadata=None):
+        with open(path, "wb") as fh:
+            fh.write(b"\0" * 1000)  # half a file, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt, "save_file", full)
+    with pytest.raises(ckpt.DiskFullError, match="the disk is full.*previous checkpoint there is kept"):
+        _tiny_trainer(tmp_path, cub_tiny, tiny_damsm, 4).train()
+    assert {f: (run / f).read_bytes() for f in before} == before  # weights, config and state all still at step 2
+    assert not list(run.glob(".*.tmp"))
+    assert torch.load(run / "train_state.pt", weights_only=True)["step"] == 2
+
+
+def test_orphan_temporary_files_of_a_killed_save_are_removed_on_start(tmp_path, cub_tiny, tiny_damsm):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".train_state.pt.x1y2.tmp").write_bytes(b"\0" * 4096)
+    (run / ".model.safetensors.abcd.tmp").write_bytes(b"\0" * 4096)
+    _tiny_trainer(tmp_path, cub_tiny, tiny_damsm, 2).train()
+    assert not list(run.glob(".*.tmp")) and (run / "train_state.pt").is_file()

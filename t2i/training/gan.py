@@ -289,6 +289,7 @@ class Trainer:
         if self.rank != 0:
             return
         modules = self.family.ship_modules(self.cfg, self.nets, self.ema.module)
+        state = self.state_dict(step, wall)  # written with the model files as one set (config.json last)
         extra = {}
         if self.damsm is not None:
             modules["text_encoder"] = self.damsm.text_encoder
@@ -297,8 +298,8 @@ class Trainer:
                                vocab=self.vocab,
                                dtype=getattr(torch, self.tc.ship_dtype), step=step, resolution=self.img_size,
                                dataset=self.tc.dataset_name, data_root=str(self.tc.data),
-                               train_wall_s=round(wall, 1), train=dataclasses.asdict(self.tc), **extra)
-        ckpt.save_train_state(self.out, self.state_dict(step, wall))
+                               train_wall_s=round(wall, 1), train=dataclasses.asdict(self.tc),
+                               extra_files={ckpt.TRAIN_STATE: lambda p: torch.save(state, p)}, **extra)
 
     @torch.no_grad()
     def sample(self, step: int) -> None:
@@ -417,6 +418,10 @@ class Trainer:
 
     def train(self, stop_after: int | None = None) -> dict:
         """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
+        if self.rank == 0:
+            orphans = ckpt.clean_orphans(self.out)
+            if orphans:
+                tqdm.write(f"removed {len(orphans)} temporary file(s) an interrupted save left in {self.out}")
         step, wall = self.resume()
         log = JsonlLog(self.out / "log.jsonl", resume_step=step if step else None,
                        tensorboard=self.out / "tb" if self.tc.tensorboard else None) if self.rank == 0 else None
