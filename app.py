@@ -192,7 +192,7 @@ def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, p
 
     try:
         out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report, guidance=guidance,
-                          part_mask=bool(part_only))
+                          part_mask=part_only)
     except Exception as err:  # noqa: BLE001
         return None, None, None, None, "", _fail(err)
     big = [upscale(im) for im in (out.original, out.inversion, out.edited)]

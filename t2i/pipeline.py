@@ -151,13 +151,15 @@ class TextToImagePipeline:
         trunc = getattr(self.cfg, "truncation", None) if truncation is None else truncation
         g = torch.Generator().manual_seed(int(seed))
         z = self.generator.sample_z(len(caps), generator=g, truncation=trunc or None).to(self.device)
-        out = self.generator(z, sent, words, mask)
         scores = []
-        if k > 1:
-            match = self.match_scores(out.images[-1], caps).view(len(captions), n * k)
+        if k == 1:
+            out = self._draw(z, sent, words, mask)
+        else:  # best-of-k: score every candidate a chunk at a time, then draw only the kept ones in full
+            match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
+                               for i, c in _chunks(z, sent, words, mask)]).view(len(captions), n * k)
             top = match.topk(n, dim=1)  # best first
             keep = (top.indices + torch.arange(len(captions), device=match.device)[:, None] * n * k).flatten()
-            out = select_images(out, keep)
+            out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
             scores = top.values.flatten().tolist()
             idx = keep.tolist()
             caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
@@ -171,6 +173,11 @@ class TextToImagePipeline:
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result
+
+    def _draw(self, z, sent, words, mask):
+        """The generator's full output (images, masks, attention) for any number of images, GEN_CHUNK at a time."""
+        outs = [self.generator(*c) for _, c in _chunks(z, sent, words, mask)]
+        return outs[0] if len(outs) == 1 else cat_outputs(outs)
 
     def damsm(self):
         """(DAMSM, vocabulary) the model was trained with (its run config names it), else the shipped one."""
@@ -201,11 +208,22 @@ class TextToImagePipeline:
                           for s in range(0, len(images), 256)])
 
 
-def select_images(out, keep: torch.Tensor):
-    """The GenOutput of the images `keep` (indices) only."""
-    return dataclasses.replace(out, images=[im[keep] for im in out.images],
-                               masks={k: v[keep] for k, v in out.masks.items()},
-                               word_attn={k: v[keep] for k, v in out.word_attn.items()})
+GEN_CHUNK = 64  # images per generator call: best-of-16 of 64 images is 1,024 candidates, drawn 64 at a time
+
+
+def _chunks(*tensors):
+    """(start, chunk tuple) over the batch dimension, GEN_CHUNK rows at a time."""
+    n = len(tensors[0])
+    for i in range(0, n, GEN_CHUNK):
+        yield i, tuple(t[i:i + GEN_CHUNK] for t in tensors)
+
+
+def cat_outputs(outs: list):
+    """GenOutputs of consecutive batches -> one GenOutput (images, masks and attention concatenated)."""
+    first = outs[0]
+    return dataclasses.replace(first, images=[torch.cat(ims) for ims in zip(*(o.images for o in outs))],
+                               masks={k: torch.cat([o.masks[k] for o in outs]) for k in first.masks},
+                               word_attn={k: torch.cat([o.word_attn[k] for o in outs]) for k in first.word_attn})
 
 
 def check_number(name: str, value, lo, hi, whole: bool = False):

@@ -159,6 +159,19 @@ def _known_type(model_type) -> bool:
                           "species-classifier")
 
 
+def parse_flag(name: str, value) -> bool:
+    """A yes/no input: a bool, 0/1, or true/false, yes/no, on/off (any case); anything else is refused
+    (bool("no") would be True)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise StudioError(f"{name} must be yes or no, got {value!r}")
+
+
 @dataclass
 class ModelEntry:
     """One model folder the studio knows: its name (folder name or Hub id), folder and config record."""
@@ -930,18 +943,11 @@ class Studio:
         notes: list[str] = []
         image = self.prepare(upload, notes)
         text = check_caption(text)
-        try:
-            steps, lam = int(steps), float(lam)
-            guidance = None if guidance is None else float(guidance)
-        except (TypeError, ValueError):
-            raise StudioError("steps must be a whole number, the preservation strength and the guidance "
-                              "numbers") from None
-        if not 1 <= steps <= MAX_EDIT_STEPS:
-            raise StudioError(f"steps must be between 1 and {MAX_EDIT_STEPS}, got {steps}")
-        if not 0 <= lam <= 100:
-            raise StudioError(f"preservation strength must be between 0 and 100, got {lam}")
-        if guidance is not None and not 0 <= guidance <= 100:
-            raise StudioError(f"text guidance must be between 0 and 100, got {guidance}")
+        steps = self._number("steps", steps, 1, MAX_EDIT_STEPS)
+        lam = self._number("preservation strength", lam, 0.0, 100.0, whole=False)
+        guidance = None if guidance in (None, "") else self._number("text guidance", guidance, 0.0, 100.0,
+                                                                      whole=False)
+        part_mask = parse_flag("named part only", part_mask)
         seed = self._check_seed(seed)
         names = [e.name for e in self.edit_models() if e.trained]
         model = model or names[0]
@@ -951,7 +957,7 @@ class Studio:
         with self._run_locks[model]:
             kw = {} if guidance is None else {"guidance": guidance}
             res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
-                            part_mask=bool(part_mask), **kw)
+                            part_mask=part_mask, **kw)
         secs = float(getattr(res, "seconds", 0.0))
         g = "" if guidance is None else f" · text guidance {guidance:g}"
         where = " · named part only" if part_mask else " · whole picture"

@@ -228,3 +228,38 @@ def test_orphan_temporary_files_of_a_killed_save_are_removed_on_start(tmp_path, 
     (run / ".model.safetensors.abcd.tmp").write_bytes(b"\0" * 4096)
     _tiny_trainer(tmp_path, cub_tiny, tiny_damsm, 2).train()
     assert not list(run.glob(".*.tmp")) and (run / "train_state.pt").is_file()
+
+
+def test_best_of_draws_candidates_in_chunks_and_keeps_the_best(studio_checkpoints, monkeypatch):
+    import t2i.pipeline as pl
+
+    pipe = TextToImagePipeline.from_pretrained(studio_checkpoints / "dfgan-tiny")
+    batches = []
+    orig = pipe.generator.forward
+    monkeypatch.setattr(pipe.generator, "forward", lambda z, *a: batches.append(len(z)) or orig(z, *a))
+    monkeypatch.setattr(pl, "GEN_CHUNK", 8)
+    r = pipe("a small bird with a red belly", n=3, rerank=6, seed=1)
+    assert max(batches) <= 8 and sum(batches) == 3 * 6 + 3  # 18 candidates scored, the 3 kept drawn in full
+    assert len(r.images) == 3 and r.scores == sorted(r.scores, reverse=True)
+    import numpy as np
+
+    chunked = pipe("a small bird with a red belly", n=10, rerank=1, seed=1)
+    monkeypatch.setattr(pl, "GEN_CHUNK", 64)
+    whole = pipe("a small bird with a red belly", n=10, rerank=1, seed=1)
+    for a, b in zip(chunked.images, whole.images):
+        assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 2  # same birds either way
+
+
+@pytest.mark.parametrize("value,want", [(True, True), (False, False), ("no", False), ("No", False), ("yes", True),
+                                        ("0", False), (1, True), ("off", False), ("true", True)])
+def test_yes_no_inputs_mean_what_they_say(value, want):
+    from t2i.studio import parse_flag
+
+    assert parse_flag("named part only", value) is want
+
+
+def test_yes_no_inputs_refuse_anything_else():
+    from t2i.studio import StudioError, parse_flag
+
+    with pytest.raises(StudioError, match="named part only must be yes or no"):
+        parse_flag("named part only", "maybe")
