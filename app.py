@@ -37,7 +37,7 @@ from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, FAMILY_INFO, MAX_E
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 log = logging.getLogger("t2i.app")
 
-STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"))
+STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"), edit_parallel=CONCURRENCY)
 PROMPTS = read_prompts()
 EXAMPLE_IMAGES = [str(p) for p in example_images()]
 COMPARE_EXAMPLES = [["a small bird with a red belly and black wings", "a small bird with a blue belly and black wings"],

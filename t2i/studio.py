@@ -481,7 +481,7 @@ class Studio:
     """Models (discovered once), their pipelines (loaded once, lazily, thread-safe) and every tab's logic."""
 
     def __init__(self, root: str | Path | None = None, extra_models: list[str] | None = None, device: str = "cpu",
-                 out_dir: str | Path | None = None, result_cache: int = 16):
+                 out_dir: str | Path | None = None, result_cache: int = 16, edit_parallel: int = 2):
         self.root = checkpoints_root() if root is None else Path(root)
         self.problems: list[str] = []
         self.entries = discover_models(self.root, hub_model_ids() if extra_models is None else extra_models,
@@ -492,6 +492,11 @@ class Studio:
         self._pipes: dict[str, object] = {}
         self._load_locks: dict[str, threading.Lock] = {}
         self._run_locks: dict[str, threading.Lock] = {}
+        # edits of one model may run side by side (each optimises its own latent against frozen networks); the
+        # pipeline's lazily loaded parts are loaded once, under the model's run lock, before the first edit
+        self.edit_parallel = max(1, int(edit_parallel))
+        self._edit_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._edit_warm: set[str] = set()
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple, GenerationResult] = OrderedDict()
         self._result_cache = result_cache
@@ -955,6 +960,15 @@ class Studio:
             raise StudioError(f"{model!r} is not an editing model; available: {', '.join(names)}")
         pipe = self.pipeline(model)
         with self._run_locks[model]:
+            if model not in self._edit_warm:
+                for part in ("perceptual", "damsm", "segmenter"):
+                    try:
+                        getattr(pipe, part)
+                    except (ckpt.CheckpointError, OSError, ValueError, AttributeError):
+                        pass  # the edit that needs it says so itself
+                self._edit_warm.add(model)
+            slots = self._edit_slots.setdefault(model, threading.BoundedSemaphore(self.edit_parallel))
+        with slots:
             kw = {} if guidance is None else {"guidance": guidance}
             res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
                             part_mask=part_mask, **kw)

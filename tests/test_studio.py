@@ -372,10 +372,18 @@ class _FakeEditPipeline:
         time.sleep(0.05)
         return cls()
 
+    running = 0
+    most_at_once = 0
+
     def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True):
         from t2i.pipeline import check_caption
 
         check_caption(text)
+        cls = type(self)
+        cls.running += 1
+        cls.most_at_once = max(cls.most_at_once, cls.running)
+        time.sleep(0.2 if text == "slow" else 0)
+        cls.running -= 1
         assert image.mode == "RGB" and image.size[0] == image.size[1]
         x = image.resize((64, 64))
         for i in range(steps):
@@ -469,3 +477,14 @@ def test_prompts_and_messages():
     assert len(prompts) >= 5 and "a small bird with a red belly and black wings" in prompts
     assert user_message(CaptionError("x" * 5000)).endswith("…") and len(user_message(CaptionError("x" * 5000))) < 110
     assert "Something went wrong (RuntimeError" in user_message(RuntimeError("boom"))
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_edits_of_one_model_run_side_by_side_up_to_the_limit(cigan_root, tmp_path, parallel):
+    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o", edit_parallel=parallel)
+    _FakeEditPipeline.most_at_once = 0
+    img = Image.new("RGB", (64, 64), (200, 30, 30))
+    ts = [threading.Thread(target=s.edit, args=(img, "slow"), kwargs={"steps": 1}) for _ in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert _FakeEditPipeline.most_at_once == parallel
