@@ -156,3 +156,20 @@ def test_one_generator_forward_per_step_and_lazy_ma_gp(tmp_path, cub_tiny, tiny_
             want = r["d_adv"] + 2 * r["ma_gp"] if "ma_gp" in r else r["d_adv"]
             assert abs(r["d_loss"] - want) < 1e-4
     assert counts == {True: 4, False: 8}
+
+
+def test_compile_switch_compiles_g_for_the_loss_steps_and_keeps_the_saved_names(tmp_path, cub_tiny, tiny_damsm,
+                                                                               monkeypatch):
+    orig = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: orig(m, backend="eager"))  # dynamo only: fast in tests
+    base = {"train.data": str(cub_tiny), "train.damsm": str(tiny_damsm), "train.batch_size": 2,
+            "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 2, "train.steps": 2,
+            "train.model": "dfgan", "train.out": str(tmp_path / "run"), "train.compile": True, "train.steps": 1,
+            "train.save_every": 1}
+    tr = Trainer(load_run_config(None, base)[0], dict(TINY, d="paper"))
+    assert tr.step_nets["G"] is not tr.nets["G"] and tr.step_nets["D"] is tr.nets["D"]
+    logs = tr.train()
+    assert all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+    from t2i import checkpoint as ckpt
+
+    assert not any("_orig_mod" in k for k in ckpt.read_weights(tmp_path / "run"))

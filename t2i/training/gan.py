@@ -59,6 +59,7 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16/AMX: ~1.5x faster here)
     channels_last: bool = True  # channels-last memory format for the conv nets (faster oneDNN/cuDNN kernels)
     reuse_fake: bool = True  # one G forward per step: the D step's fakes (with their graph) serve the G step, as DF-GAN's code
+    compile: bool = False  # torch.compile the generator for the loss steps (SWF-GAN: 1.14x after a ~5 min compile on CPU)
     workers: int = 0  # DataLoader workers
     ship_dtype: str = "float16"  # dtype of the shipped model.safetensors
     dataset_name: str = "synthbirds"  # recorded in the model card
@@ -217,6 +218,11 @@ class Trainer:
                 if any(p.requires_grad for p in v.parameters()):
                     self.nets[k] = DDP(v, device_ids=[self.device] if self.device.type == "cuda" else None,
                                        broadcast_buffers=False)
+        # the loss steps see step_nets: the same modules, G compiled when asked (saving and EMA use self.nets, so the
+        # state dicts keep their names); D stays eager since MA-GP / R1 need a double backward compile cannot do
+        self.step_nets = dict(self.nets)
+        if self.tc.compile:
+            self.step_nets["G"] = torch.compile(self.nets["G"], dynamic=False)
         self.perceptual = None
         if self.family.uses_perceptual(self.cfg):
             from t2i.losses import PerceptualLoss
@@ -446,7 +452,7 @@ class Trainer:
             self._set_lr(step)
             if self.opt_d is not None:
                 with self._autocast(), region("D step: losses"):
-                    d_loss, d_logs = self.family.d_loss(self.nets, ctx)
+                    d_loss, d_logs = self.family.d_loss(self.step_nets, ctx)
                 self.opt_d.zero_grad(set_to_none=True)
                 with region("D step: backward"):
                     d_loss.backward()
@@ -455,7 +461,7 @@ class Trainer:
             else:
                 d_logs = {}
             with self._autocast(), region("G step: losses"):
-                g_loss, g_logs = self.family.g_loss(self.nets, ctx)
+                g_loss, g_logs = self.family.g_loss(self.step_nets, ctx)
             self.opt_g.zero_grad(set_to_none=True)
             with region("G step: backward"):
                 g_loss.backward()
