@@ -1,4 +1,4 @@
-"""T2I Studio: the Gradio app (UI only; the logic lives in t2i/studio.py).
+"""T2I Studio: the Gradio app (UI only; the logic lives in t2i/studio/).
 
     python app.py                       # http://127.0.0.1:7860, models from checkpoints/
     T2I_CHECKPOINTS=/path/to/models python app.py

@@ -163,9 +163,8 @@ def test_compile_switch_compiles_g_for_the_loss_steps_and_keeps_the_saved_names(
     orig = torch.compile
     monkeypatch.setattr(torch, "compile", lambda m, **kw: orig(m, backend="eager"))  # dynamo only: fast in tests
     base = {"train.data": str(cub_tiny), "train.damsm": str(tiny_damsm), "train.batch_size": 2,
-            "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 2, "train.steps": 2,
-            "train.model": "dfgan", "train.out": str(tmp_path / "run"), "train.compile": True, "train.steps": 1,
-            "train.save_every": 1}
+            "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 1, "train.steps": 1,
+            "train.model": "dfgan", "train.out": str(tmp_path / "run"), "train.compile": True}
     tr = Trainer(load_run_config(None, base)[0], dict(TINY, d="paper"))
     assert tr.step_nets["G"] is not tr.nets["G"] and tr.step_nets["D"] is tr.nets["D"]
     logs = tr.train()

@@ -1,4 +1,4 @@
-"""The studio's logic without Gradio: t2i/studio.py (models, generate, look inside, compare, edit, cards),
+"""The studio's logic without Gradio: t2i/studio/ (models, generate, look inside, compare, edit, cards),
 t2i/imageio.py (uploads) and t2i/viz/cam.py (Grad-CAM). Tiny checkpoints from the `studio_checkpoints` fixture."""
 from __future__ import annotations
 
