@@ -1,0 +1,230 @@
+"""The handlers of `python -m t2i COMMAND`: cmd_<command>(args) -> exit status (t2i.cli.main picks one)."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+from t2i.cli.parser import parse_overrides
+
+
+def print_table(rows: dict[str, object], title: str = "") -> None:
+    """A two-column metrics table on stdout."""
+    if title:
+        print(title)
+    width = max((len(k) for k in rows), default=0)
+    for k, v in rows.items():
+        print(f"  {k:<{width}}  {v:.4f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+
+
+def cmd_loadtest(a) -> int:
+    from t2i.eval.loadtest import loadtest
+
+    r = loadtest(a.model, a.clients, a.calls, a.single_calls, results=a.results, screenshot_to=a.screenshot)
+    print(f"app start-up {r['startup_s']:.1f} s; Generate (4 images) with one client p50 {r['single']['p50_ms']:.0f} ms,"
+          f" p95 {r['single']['p95_ms']:.0f} ms; with {a.clients} clients at once p50 {r['concurrent']['p50_ms']:.0f}"
+          f" ms, p95 {r['concurrent']['p95_ms']:.0f} ms ({r['concurrent']['requests_per_s']:.2f} requests/s)")
+    return 0
+
+
+def cmd_generate(a) -> int:
+    from t2i.pipeline import TextToImagePipeline
+    from t2i.viz.grids import tile
+
+    pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
+    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of)
+    from t2i.data.openvocab import format_note
+
+    for cap, unk, mapped in zip(res.captions[::a.n], res.unknown[::a.n], res.mapped[::a.n]):
+        if unk or mapped:  # the open vocabulary: 'mapped: crimson → red; ignored: plump'
+            print(f"note: {format_note(mapped, unk)} ({cap[:40]!r}; vocabulary of {a.model})")
+    tile(res.images, a.n, scale=2).save(a.out)
+    print(f"wrote {a.out}: {len(res.images)} images in {res.seconds:.2f} s")
+    return 0
+
+
+def cmd_ship(a) -> int:
+    from t2i.eval.card import ship, write_card
+
+    dest = ship(a.run, a.name, a.dest, note=a.note)
+    if a.eval:
+        from t2i.eval.run import evaluate
+
+        metrics = evaluate(str(dest), limit=a.limit)
+        write_card(dest, metrics)
+        print_table(metrics, f"metrics of {dest}")
+    print(f"shipped {a.run} -> {dest}")
+    return 0
+
+
+def cmd_data(a) -> int:
+    from t2i.data.synthbirds import contact_sheet, write_synthbirds
+
+    root = write_synthbirds(a.out, size=a.size, n=a.n, seed=a.seed, workers=a.workers, independent=a.independent)
+    print(f"SynthBirds written to {root}")
+    if a.grid:
+        contact_sheet(root, a.grid)
+        print(f"contact sheet: {a.grid}")
+    return 0
+
+
+def cmd_train(a) -> int:
+    if a.what == "snapshot":
+        from t2i.checkpoint import save_snapshot
+
+        dest = save_snapshot(a.run, a.out)
+        size = (dest / "snapshot.safetensors").stat().st_size / 2 ** 20
+        print(f"snapshot of {a.run} -> {dest} ({size:.1f} MiB)")
+        return 0
+    if a.what == "cigan-codes":
+        from t2i.training.cigan_codes import build_code_bank
+
+        out = build_code_bank(a.encoder, a.data, a.out, split=a.split, limit=a.limit, steps=a.steps, lr=a.lr,
+                              wplus=a.wplus, batch=a.batch_size, device=a.device)
+        print(f"code bank -> {out}")
+        return 0
+    if a.what == "gan":
+        from t2i.training.gan import Trainer, load_run_config
+
+        over = parse_overrides(a.set)
+        for flag, key in (("model", "train.model"), ("out", "train.out"), ("data", "train.data"),
+                          ("steps", "train.steps"), ("batch_size", "train.batch_size"), ("device", "train.device")):
+            if getattr(a, flag) is not None:
+                over[key] = getattr(a, flag)
+        model_over = {k: v for k, v in over.items() if k.startswith("model.")}
+        tc, model_cfg = load_run_config(a.config, {k: v for k, v in over.items() if k.startswith("train.")})
+        model_cfg.update({k.split(".", 1)[1]: v for k, v in model_over.items()})
+        trainer = Trainer(tc, model_cfg)
+        logs = trainer.train()
+        if trainer.stopped is not None:  # exit status 128 + the signal's number, as a shell reports a killed job
+            sig, step = trainer.stopped
+            print(f"{tc.model}: stopped by {sig} at step {step} of {tc.steps}; the checkpoint is in {tc.out}. "
+                  "Run the same command again to resume.", file=sys.stderr)
+            return 128 + int(getattr(signal, sig, signal.SIGTERM)) if sig.startswith("SIG") else 143
+        print_table(logs, f"{tc.model}: {tc.steps} steps -> {tc.out}")
+        return 0
+    common = dict(img_size=a.size, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                  device=a.device, eval_every=a.eval_every, limit=a.limit, init=a.init)
+    if a.what == "damsm":
+        from t2i.training.damsm import train_damsm
+
+        metrics = train_damsm(a.data, a.out, backbone=a.backbone, pretrain_steps=a.pretrain_steps, **common)
+    elif a.what == "part-judge":
+        from t2i.eval.judge import train_part_judge
+
+        metrics = train_part_judge(a.data, a.out, segmenter=a.segmenter, steps=a.steps, batch_size=a.batch_size,
+                                   lr=a.lr, seed=a.seed, device=a.device or "cpu", limit=a.limit)
+    elif a.what == "species-classifier":
+        from t2i.eval.species import train_species_classifier
+
+        metrics = train_species_classifier(a.data, a.out, **common)
+    elif a.what == "part-segmenter":
+        from t2i.partseg import train_part_segmenter
+
+        metrics = train_part_segmenter(a.data, a.out, **common)
+    else:
+        from t2i.eval.attributes import train_attr_classifier
+
+        metrics = train_attr_classifier(a.data, a.out, **common)
+    print_table(metrics, f"{a.what} -> {a.out}")
+    return 0
+
+
+def cmd_eval(a) -> int:
+    if a.all:
+        from t2i.eval.report import BEST_OF, README, evaluate_all, headline
+
+        if a.model:
+            raise ValueError("give either a model folder or --all, not both")
+        if a.skip:
+            raise ValueError("--skip is for one model; --all always scores the table's test images")
+        res = evaluate_all(a.checkpoints, data=a.data, limit=a.limit, device=a.device, force=a.force,
+                           results_dir=a.results, readme=None if a.no_readme else (a.readme or README),
+                           damsm=a.damsm, classifier=a.classifier,
+                           best_of=BEST_OF if a.best_of is None else a.best_of)
+        for name, e in res["models"].items():
+            m = headline(e["metrics"])
+            print(f"  {name:<32} attr_acc {m.get('attr_acc', float('nan')):.4f}  fid {m.get('fid', float('nan')):.2f}"
+                  f"  r_precision {m.get('r_precision', float('nan')):.4f}"
+                  + (f"  attr_acc best of {m['best_of']} {m['attr_acc_best_of']:.4f}" if "attr_acc_best_of" in m else ""))
+        failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]
+        return 1 if failed else 0
+    from t2i.eval.run import evaluate
+
+    metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
+                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1, skip=a.skip)
+    print_table(metrics, f"evaluation of {a.model or a.data}")
+    out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
+                                       else Path("results") / "eval.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_edit(a) -> int:
+    from t2i.edit import DEFAULT_STEPS, edit_file
+
+    res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
+                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps, guidance=a.guidance,
+                    part_mask=not a.whole_image)
+    if res.unknown or res.mapped:
+        from t2i.data.openvocab import format_note
+
+        print(f"note: {format_note(res.mapped, res.unknown)}")
+    for note in res.notes:
+        print(f"note: {note}")
+    print(f"edited in {res.seconds:.2f} s -> {a.out}")
+    return 0
+
+
+def cmd_tsne(a) -> int:
+    from t2i.eval.edits import tsne_figures
+
+    out = tsne_figures(a.cycle, a.nocycle, a.data, a.out, n=a.n, seed=a.seed, device=a.device, attribute=a.attribute)
+    print_table({k: v for k, v in out.items()}, f"t-SNE ({out['n']} sampled + {out['n']} inverted codes per panel)")
+    return 0
+
+
+def cmd_curves(a) -> int:
+    from t2i.viz.curves import training_curves
+
+    targets = {a.metrics[0]: a.target} if a.target is not None else None
+    training_curves(a.runs, a.metrics, x=a.x, smooth=a.smooth, targets=targets, out_png=a.out)
+    print(f"wrote {a.out}")
+    if a.reach is not None:
+        from t2i.viz.curves import reach_table
+
+        print(reach_table(a.runs, a.metrics, {a.metrics[0]: a.reach}))
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from t2i.eval.bench import run_bench
+    from t2i.eval.report import README
+
+    bench = run_bench(models=a.models, checkpoints=a.checkpoints, repeats=a.repeats, threads=a.threads,
+                      skip_train=a.skip_train, tag=a.tag, optimize=a.optimize, families=a.families,
+                      train_steps=a.train_steps, train_batch=a.train_batch, train_overrides=parse_overrides(a.set),
+                      edit_steps=a.edit_steps, data=a.data, device=a.device, results_dir=a.results,
+                      readme=None if a.no_readme else (a.readme or README))
+    for k, v in bench["runs"][a.tag].get("skipped", {}).items():
+        print(f"  skipped {k}: {v}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    from t2i.export import export_torchscript, extra_files
+
+    out = export_torchscript(a.model, a.out)
+    spec = json.loads(extra_files(out)["export.json"])
+    print(f"wrote {out} ({spec['family']}, z_dim {spec['z_dim']}, text_dim {spec['text_dim']}, "
+          f"max_words {spec['max_words']}; traced vs eager max |diff| {max(spec['check_max_abs_diff'].values()):.1e})")
+    return 0
+
+
+def cmd_vocab_map(a) -> int:
+    from t2i.data.openvocab_build import run
+
+    return run(a)

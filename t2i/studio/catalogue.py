@@ -1,0 +1,213 @@
+"""Which models the studio knows: model folders under $T2I_CHECKPOINTS and extra Hub ids ($T2I_MODELS), what kind
+each is, what each family is (FAMILY_INFO) and how its metrics are labelled (METRIC_LABELS); the example captions
+and photos."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from t2i import checkpoint as ckpt
+from t2i.pipeline import list_models
+
+log = logging.getLogger("t2i.studio")
+
+EXAMPLES_DIR = ckpt.REPO_ROOT / "examples"
+
+# What each family is: (paper, what it adds). Shown in the Models tab and the model picker.
+FAMILY_INFO: dict[str, tuple[str, str, str]] = {
+    "dfgan": ("DF-GAN", "Tao et al., *DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis*, CVPR 2022",
+              "The one-stage baseline: deep text-image fusion (affine blocks conditioned on [z; sentence]), a one-way "
+              "discriminator and the matching-aware gradient penalty (MA-GP)."),
+    "ssagan": ("SSA-GAN", "Liao et al., *Text to Image Generation with Semantic-Spatial Aware GAN*, CVPR 2022",
+               "Baseline with a predicted mask per block that decides *where* the sentence modulates the features "
+               "(semantic-spatial aware conditional batch norm), plus the DAMSM loss."),
+    "swfgan": ("SWF-GAN", "Seed 000 (patent): sentence-word semantic-space fusion GAN",
+               "Coordinate-attention masks; sentence-level affine fusion in the early blocks and word-level fusion "
+               "(per-word attention over image regions) in the late blocks."),
+    "csagan": ("CSA-GAN", "Seed 001: CSA-GAN, conditional semantic augmentation GAN",
+               "Conditioning augmentation of the sentence, learned spatial masks for spatial-semantic fusion and a "
+               "residual generator branch G0."),
+    "ecagan": ("ECAGAN", "Seed 002a: ECAGAN (Zhang et al., Computer Engineering 2022)",
+               "Three stages (DM-GAN lineage): CARAFE content-aware up-sampling and channel attention in the first "
+               "stage, dynamic-memory refinement stages, and a perceptual loss."),
+    "caegan": ("CAE-GAN", "Seed 002b: CAE-GAN (Tan et al., Computer Science 2022)",
+               "A cross-attention (Transformer-style) encoder aligns words with visual features before a three-stage "
+               "dynamic-memory generator."),
+    "ffgan": ("FF-GAN", "Seed 003: FF-GAN, feature-fusion GAN (Xu et al.)",
+              "Three stages with one discriminator: dense feature fusion of sentence and word-attention vectors and "
+              "residual feature-pyramid attention (FPAM)."),
+    "cigan": ("CI-GAN", "Seed 004: CI-GAN, cycle-consistent inverse GAN",
+              "StyleGAN2 + an inversion encoder trained with latent cycle consistency + a text encoder aligned to W "
+              "with InfoNCE; generates and edits by optimising the latent towards the text."),
+    "attr-classifier": ("Attribute classifier", "SynthBirds evaluation model (DESIGN.md, AttrAcc)",
+                        "Reads each CUB attribute (belly colour, wing pattern, ...) from an image: the AttrAcc metric "
+                        "and the CAM saliency views."),
+    "species-classifier": ("Species classifier", "SynthBirds evaluation model (the Inception Score's classifier)",
+                           "Reads which of the 200 SynthBirds species an image shows: the Inception Score, as CUB's "
+                           "IS uses an Inception-v3 fine-tuned on CUB's species."),
+    "damsm": ("DAMSM", "Xu et al., *AttnGAN*, CVPR 2018 (DAMSM text and image encoders)",
+              "The frozen text encoder every GAN but CI-GAN reads captions with, and the R-precision metric."),
+    "part-segmenter": ("Part segmenter", "ours (a small U-Net on SynthBirds part maps)",
+                       "Finds the belly, wings, crown ... of an upload, so that an edit changes only the part the "
+                       "text names."),
+}
+
+# Metric keys (config.json "metrics") -> (label, format, lower is better)
+METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
+    "part_acc/in_species": ("PartAcc", "{:.3f}", False),
+    "part_acc/novel": ("PartAcc, new combinations", "{:.3f}", False),
+    "part_acc/freestyle": ("PartAcc, free-style", "{:.3f}", False),
+    "diversity": ("diversity", "{:.3f}", False),
+    "attr_acc": ("AttrAcc", "{:.3f}", False),
+    "attr_acc_ceiling": ("AttrAcc of real images", "{:.3f}", False),
+    "fid": ("FID", "{:.2f}", True),
+    "r_precision": ("R-precision (DAMSM it trained with)", "{:.3f}", False),
+    "r_precision_eval": ("R-precision", "{:.3f}", False),
+    "is": ("IS", "{:.2f}", False),
+    "gen_images_per_s": ("images / s", "{:.1f}", False),
+    "params_G": ("generator parameters", "{:,}", False),
+    "train_steps": ("training steps", "{:,}", False),
+    "train_wall_s": ("training time (s)", "{:,.0f}", False),
+    "psnr": ("inversion PSNR (dB)", "{:.2f}", False),
+    "n_images": ("images scored", "{:,}", False),
+}
+PICKER_METRICS = ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "r_precision_eval")
+# Without metrics, the default model is the first of these that is trained (the project's own models first).
+DEFAULT_ORDER = ("swfgan", "csagan", "ffgan", "ecagan", "caegan", "ssagan", "dfgan", "cigan")
+KIND_ORDER = {"t2i": 0, "edit": 1, "classifier": 2, "text": 3, "other": 4}
+
+
+def checkpoints_root() -> Path:
+    """$T2I_CHECKPOINTS, else the repository's checkpoints/."""
+    env = os.environ.get("T2I_CHECKPOINTS", "").strip()
+    return Path(env).expanduser() if env else ckpt.SHIPPED
+
+
+def hub_model_ids() -> list[str]:
+    """$T2I_MODELS="user/a,user/b": extra models by Hugging Face Hub id (or folder path)."""
+    return [s.strip() for s in os.environ.get("T2I_MODELS", "").split(",") if s.strip()]
+
+
+def model_kind(record: dict) -> str:
+    """'t2i' (text-to-image GAN), 'edit' (CI-GAN), 'classifier', 'text' (DAMSM) or 'other'."""
+    mt = record.get("model_type")
+    if mt == "cigan":
+        return "edit"
+    if mt == "attr-classifier":
+        return "classifier"
+    if mt == "damsm":
+        return "text"
+    try:
+        from t2i.models.registry import get_family
+
+        fam = get_family(mt)
+    except (KeyError, ImportError):
+        return "other"
+    return "t2i" if fam.text_conditional and "text_encoder" in record.get("components", []) else "other"
+
+
+def _known_type(model_type) -> bool:
+    """A model type this version can load (a registered family or one of the helper models)."""
+    from t2i.models.registry import list_families
+
+    return model_type in (*list_families(), "cigan", "attr-classifier", "damsm", "part-judge", "part-segmenter",
+                          "species-classifier")
+
+
+@dataclass
+class ModelEntry:
+    """One model folder the studio knows: its name (folder name or Hub id), folder and config record."""
+
+    name: str
+    folder: Path
+    record: dict
+    kind: str
+
+    @property
+    def model_type(self) -> str:
+        return self.record.get("model_type", "?")
+
+    @property
+    def trained(self) -> bool:
+        return (self.folder / ckpt.WEIGHTS).is_file()
+
+    @property
+    def metrics(self) -> dict:
+        m = self.record.get("metrics")
+        return m if isinstance(m, dict) else {}
+
+    @property
+    def family_name(self) -> str:
+        return FAMILY_INFO.get(self.model_type, (self.model_type,))[0]
+
+    @property
+    def stage(self) -> str | None:
+        cfg = self.record.get("config")
+        return cfg.get("stage") if isinstance(cfg, dict) else None
+
+    def metrics_line(self, keys=PICKER_METRICS) -> str:
+        parts = []
+        for k in keys:
+            v = self.metrics.get(k)
+            if isinstance(v, (int, float)):
+                label, fmt, _ = METRIC_LABELS.get(k, (k, "{:.3g}", False))
+                parts.append(f"{label} {fmt.format(v)}")
+        return " · ".join(parts)
+
+    def label(self) -> str:
+        """The model picker's text: name, family, AttrAcc when recorded, and whether it is trained (short: the
+        full metrics line is shown under the picker)."""
+        bits = [self.name, self.family_name]
+        for key, name in (("part_acc/in_species", "PartAcc"), ("attr_acc", "AttrAcc")):
+            if isinstance(self.metrics.get(key), (int, float)):
+                bits.append(f"{name} {self.metrics[key]:.2f}")
+                break
+        if not self.trained:
+            bits.append("not trained yet")
+        return " · ".join(bits)
+
+
+def discover_models(root: Path | None = None, extra: list[str] | None = None,
+                    problems: list[str] | None = None) -> list[ModelEntry]:
+    """Model folders under `root` (list_models) and extra names (Hub ids or folders), trained ones first."""
+    root = checkpoints_root() if root is None else Path(root)
+    problems = [] if problems is None else problems
+    out: list[ModelEntry] = []
+    for rec in list_models(root, problems):
+        rec = dict(rec)
+        name, path = rec.pop("name"), Path(rec.pop("path"))
+        kind = model_kind(rec)
+        if kind == "other" and not _known_type(rec.get("model_type")):
+            problems.append(f"{name} skipped: unknown model type {str(rec.get('model_type'))[:40]!r}")
+            continue
+        out.append(ModelEntry(name, path, rec, kind))
+    for ident in extra or []:
+        try:
+            folder = ckpt.resolve(ident)
+            rec = ckpt.read_config(folder)
+        except (ckpt.CheckpointError, OSError) as e:
+            problems.append(f"model {ident!r} skipped: {e}")
+            log.warning("model %r skipped: %s", ident, e)
+            continue
+        if any(e.folder.resolve() == folder.resolve() for e in out):
+            continue
+        out.append(ModelEntry(ident, folder, rec, model_kind(rec)))
+    return sorted(out, key=lambda e: (not e.trained, e.name))
+
+
+def read_prompts(path: Path | None = None) -> list[str]:
+    """Example captions (examples/prompts.txt: one per line, # comments)."""
+    path = EXAMPLES_DIR / "prompts.txt" if path is None else Path(path)
+    if not path.is_file():
+        return ["a small bird with a red belly and black wings"]
+    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+
+
+def example_images() -> list[Path]:
+    """Example photos for the Edit tab (examples/*.png|jpg, screenshots excluded)."""
+    if not EXAMPLES_DIR.is_dir():
+        return []
+    return sorted(p for p in EXAMPLES_DIR.iterdir()
+                  if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not p.name.startswith("screenshot"))

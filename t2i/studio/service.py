@@ -1,0 +1,276 @@
+"""The Studio service: models (discovered once), their pipelines (loaded once, lazily, under a lock, shared by all
+users), the result cache and the input checks; the tabs' logic comes from the GenerateTabs and EditTabs mixins."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from t2i import checkpoint as ckpt
+from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number, load_pipeline
+from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, ModelEntry, checkpoints_root, \
+    discover_models, hub_model_ids
+from t2i.studio.editing import EditTabs
+from t2i.studio.errors import StudioError
+from t2i.studio.generate import GenerateTabs
+
+log = logging.getLogger("t2i.studio")
+
+CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
+MAX_IMAGES = 8  # per Generate request
+BEST_OF = 4  # the Generate tab's default best-of-k (DAMSM reranking of the GANs' draws; 1 = plain draws)
+CAM_UNAVAILABLE = ("CAM saliency needs the attribute classifier `{name}` in `{root}` (train it with "
+                   "`python -m t2i train attr-classifier`); it is not there, so the CAM view is hidden.")
+
+
+class _EditAsGenerator:
+    """Lets CI-GAN's EditPipeline serve the Generate and Compare tabs (images only: no masks or attention)."""
+
+    def __init__(self, pipe, steps: int = 50):
+        self.pipe, self.steps = pipe, steps
+
+    def __call__(self, captions, seed=0, n=1, truncation=None):
+        captions = [captions] if isinstance(captions, str) else list(captions)
+        t0 = time.perf_counter()
+        images, caps, read, unknown, mapped = [], [], [], [], []
+        for c in captions:
+            c = check_caption(c)
+            images += list(self.pipe.generate(c, seed=seed, n=n, steps=self.steps))
+            caps += [c] * n
+            if hasattr(self.pipe, "encode_text_full"):  # what was read, mapped and ignored (for the info line)
+                _, r, u, m = self.pipe.encode_text_full([c])
+                read, unknown, mapped = read + r * n, unknown + u * n, mapped + m * n
+        return GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
+                                mapped=mapped, seconds=time.perf_counter() - t0)
+
+
+class Studio(GenerateTabs, EditTabs):
+    """Models (discovered once), their pipelines (loaded once, lazily, thread-safe) and every tab's logic."""
+
+    def __init__(self, root: str | Path | None = None, extra_models: list[str] | None = None, device: str = "cpu",
+                 out_dir: str | Path | None = None, result_cache: int = 16, edit_parallel: int = 2):
+        self.root = checkpoints_root() if root is None else Path(root)
+        self.problems: list[str] = []
+        self.entries = discover_models(self.root, hub_model_ids() if extra_models is None else extra_models,
+                                       self.problems)
+        self.device = device
+        self.out_dir = Path(out_dir) if out_dir else Path(tempfile.gettempdir()) / "t2i-studio"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._pipes: dict[str, object] = {}
+        self._load_locks: dict[str, threading.Lock] = {}
+        self._run_locks: dict[str, threading.Lock] = {}
+        # edits of one model may run side by side (each optimises its own latent against frozen networks); the
+        # pipeline's lazily loaded parts are loaded once, under the model's run lock, before the first edit
+        self.edit_parallel = max(1, int(edit_parallel))
+        self._edit_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._edit_warm: set[str] = set()
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple, GenerationResult] = OrderedDict()
+        self._result_cache = result_cache
+        self._classifier = None
+        self._classifier_checked = False
+
+    # --- models ---------------------------------------------------------------------------------------------
+    def models(self, kind: str | None = None) -> list[ModelEntry]:
+        return [e for e in self.entries if kind is None or e.kind == kind]
+
+    def generators(self) -> list[ModelEntry]:
+        """Every model that can generate from text: the GANs, then CI-GAN (trained ones first)."""
+        return self.models("t2i") + self.edit_models()
+
+    def edit_models(self) -> list[ModelEntry]:
+        """CI-GAN folders that can edit: the final (aligner) stage when one is there, else every cigan folder."""
+        cig = self.models("edit")
+        final = [e for e in cig if e.stage in (None, "aligner")]
+        return final or cig
+
+    def edit_available(self) -> bool:
+        if not any(e.trained for e in self.edit_models()):
+            return False
+        try:
+            import importlib
+
+            importlib.import_module("t2i.edit")
+        except Exception as e:  # noqa: BLE001 - a missing or broken edit module disables the Edit tab only
+            if not isinstance(e, ModuleNotFoundError):
+                log.warning("t2i.edit cannot be imported: %s", e)
+            return False
+        return True
+
+    def entry(self, name: str) -> ModelEntry:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        known = ", ".join(e.name for e in self.entries) or "none"
+        raise StudioError(f"unknown model {name!r}; available: {known}")
+
+    def default_generator(self) -> str | None:
+        """The best trained generator by the judge's PartAcc (else AttrAcc) when recorded, else by DEFAULT_ORDER."""
+        gens = [e for e in self.generators() if e.trained]
+        if not gens:
+            return None
+
+        def key(e: ModelEntry):
+            acc = e.metrics.get("part_acc/in_species", e.metrics.get("attr_acc"))
+            rank = DEFAULT_ORDER.index(e.model_type) if e.model_type in DEFAULT_ORDER else len(DEFAULT_ORDER)
+            return (-(acc if isinstance(acc, (int, float)) else -1.0), rank, e.name)
+
+        return min(gens, key=key).name
+
+    def catalogue(self) -> list[ModelEntry]:
+        """Every model for the Models tab: generators, then the editing model, the classifier, DAMSM."""
+        return sorted(self.entries, key=lambda e: (KIND_ORDER.get(e.kind, 9), not e.trained, e.name))
+
+    def overview(self) -> str:
+        """A Markdown table of the text-to-image models and their headline metrics (the Models tab's top)."""
+        gens = self.generators()
+        if not gens:
+            return "_No text-to-image models found._"
+        keys = [k for k in ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "gen_images_per_s")
+                if any(k in e.metrics for e in gens)]
+        head = ["model", "family", "px", "steps"] + [METRIC_LABELS[k][0] + (" ↓" if METRIC_LABELS[k][2] else "")
+                                                    for k in keys]
+        rows = []
+        for e in gens:
+            r = [f"`{e.name}`", e.family_name, str(e.record.get("resolution", "–")),
+                 f"{e.record['step']:,}" if isinstance(e.record.get("step"), int) else "–"]
+            for k in keys:
+                v = e.metrics.get(k)
+                r.append(METRIC_LABELS[k][1].format(v) if isinstance(v, (int, float)) else "–")
+            if not e.trained:
+                r[0] += " (not trained)"
+            rows.append(r)
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(out)
+
+    def status(self) -> str:
+        """A Markdown line for the top of the app: how many models, or what to do when there are none."""
+        gens = self.generators()
+        trained = [e for e in gens if e.trained]
+        if not gens:
+            msg = (f"**No text-to-image models found** in `{self.root.name}/`. Train one, e.g. "
+                   "`python -m t2i train gan --config train/swfgan_synthbirds64.toml`, copy its folder there, "
+                   "or set `T2I_CHECKPOINTS` / `T2I_MODELS`.")
+        elif not trained:
+            msg = (f"**{len(gens)} model(s) in `{self.root.name}/`, none trained yet** (no model.safetensors). "
+                   "Train them with the recipes in `train/` (`python -m t2i train gan --config ...`).")
+        else:
+            msg = (f"{len(trained)} trained model{'s' if len(trained) != 1 else ''} ready"
+                   + (f", {len(gens) - len(trained)} not trained yet" if len(gens) > len(trained) else "")
+                   + " · runs on CPU")
+        if self.problems:
+            msg += "\n\n" + "\n".join(f"- {p}" for p in self.problems)
+        return msg
+
+    def pipeline(self, name: str):
+        """The model's pipeline, loaded on first use (one load per model even with concurrent requests)."""
+        e = self.entry(name)
+        if name in self._pipes:
+            return self._pipes[name]
+        with self._lock:
+            lock = self._load_locks.setdefault(name, threading.Lock())
+            self._run_locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._pipes:
+                if not e.trained:
+                    raise StudioError(f"model {name!r} is not trained yet: {e.folder / ckpt.WEIGHTS} is missing. "
+                                      "Pick another model, or train it with the recipe in train/.")
+                t0 = time.perf_counter()
+                try:
+                    pipe = load_pipeline(e.folder, device=self.device)
+                except ckpt.CheckpointError as err:
+                    raise StudioError(f"model {name!r} could not be loaded: {err}") from None
+                except ImportError as err:
+                    raise StudioError(f"model {name!r} needs code that is not installed: {err}") from None
+                self._pipes[name] = pipe
+                log.info("loaded %s in %.2fs", name, time.perf_counter() - t0)
+        return self._pipes[name]
+
+    def _generator(self, name: str):
+        e = self.entry(name)
+        if e.kind not in ("t2i", "edit"):
+            raise StudioError(f"{name!r} is a {e.family_name} model, not a text-to-image model")
+        pipe = self.pipeline(name)
+        return _EditAsGenerator(pipe) if e.kind == "edit" else pipe
+
+    def classifier(self):
+        """The attribute classifier for CAM (None when it is not shipped); loaded once."""
+        if not self._classifier_checked:
+            with self._lock:
+                if not self._classifier_checked:
+                    folder = self.root / CLASSIFIER_NAME
+                    cands = [folder] if (folder / ckpt.CONFIG).is_file() else \
+                        [e.folder for e in self.models("classifier") if e.trained]
+                    for f in cands:
+                        try:
+                            from t2i.eval.attributes import load_attr_classifier
+
+                            self._classifier = load_attr_classifier(f, self.device)
+                            break
+                        except (ckpt.CheckpointError, TypeError, KeyError) as err:
+                            self.problems.append(f"attribute classifier {f.name} not usable: {err}")
+                    self._classifier_checked = True
+        return self._classifier
+
+    def cam_unavailable_message(self) -> str:
+        return CAM_UNAVAILABLE.format(name=CLASSIFIER_NAME, root=f"{self.root.name}/")
+
+    # --- input checks, the shared run -----------------------------------------------------------------------
+    @staticmethod
+    def _number(name: str, value, lo, hi, whole: bool = True, default=None):
+        """pipeline.check_number (finite, in range, whole) with the studio's error type; blank -> default."""
+        if value in (None, "") and default is not None:
+            return default
+        try:
+            return check_number(name, value, lo, hi, whole)
+        except ValueError as e:
+            raise StudioError(str(e)) from None
+
+    @classmethod
+    def _check_n(cls, n) -> int:
+        return cls._number("number of images", n, 1, MAX_IMAGES)
+
+    @classmethod
+    def _check_seed(cls, seed) -> int:
+        return cls._number("the seed", seed, 0, 2 ** 63 - 1, default=0)
+
+    @classmethod
+    def _check_truncation(cls, t) -> float | None:
+        if t in (None, "", 0, 0.0):
+            return None
+        return cls._number("truncation (0 = model default)", t, 0.0, 4.0, whole=False)
+
+    @classmethod
+    def _check_rerank(cls, k) -> int:
+        return cls._number("best-of", k, 1, MAX_RERANK, default=1)
+
+    def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> GenerationResult:
+        """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and
+        Download reuse what Generate made."""
+        if not model:
+            gens = self.generators()
+            why = (f": none found in {self.root.name}/" if not gens else
+                   ": none is trained yet (see the note at the top)" if not any(e.trained for e in gens) else "")
+            raise StudioError("no model selected" + why)
+        caption = check_caption(caption)
+        seed, n, truncation = self._check_seed(seed), self._check_n(n), self._check_truncation(truncation)
+        rerank = self._check_rerank(rerank)
+        key = (model, caption, seed, n, truncation, rerank)
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        gen = self._generator(model)
+        if isinstance(gen, _EditAsGenerator):
+            rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
+        with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
+            res = gen(caption, seed=seed, n=n, truncation=truncation, **({"rerank": rerank} if rerank > 1 else {}))
+        with self._lock:
+            self._results[key] = res
+            while len(self._results) > self._result_cache:
+                self._results.popitem(last=False)
+        return res
