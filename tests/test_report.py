@@ -197,6 +197,21 @@ def test_bench_train_reports_images_per_second(cub_tiny, tiny_damsm):
                     overrides={f"model.{k}": v for k, v in {**TINY, "img_size": 32}.items()})
     assert r["steps_timed"] == 2 and r["batch_size"] == 2 and r["train_images_per_s"] > 0
     assert r["config"] == "train/dfgan_synthbirds64.toml" and r["threads"] == torch.get_num_threads()
+    assert abs(r["s_per_kimg"] - 1000 / r["train_images_per_s"]) < 0.1 * r["s_per_kimg"] + 0.1
+    assert "profile_ms_per_step" not in r
+
+
+def test_bench_train_profile_breaks_a_step_into_the_labelled_regions(cub_tiny, tiny_damsm):
+    from t2i.eval.bench import TOP_REGIONS, bench_train
+
+    r = bench_train("dfgan", steps=3, batch_size=2, data=cub_tiny, damsm=tiny_damsm, profile=True,
+                    overrides={**{f"model.{k}": v for k, v in {**TINY, "img_size": 32}.items()},
+                               "train.reuse_fake": False})
+    prof = r["profile_ms_per_step"]
+    assert set(TOP_REGIONS) <= set(prof) and all(v >= 0 for v in prof.values())
+    # nested regions sit inside the outer ones: G runs in both loss steps, MA-GP in the D step
+    assert 0 < prof["G forward"] <= prof["D step: losses"] + prof["G step: losses"]
+    assert 0 < prof["MA-GP (double backward)"] <= prof["D step: losses"]
 
 
 def test_cigan_table_shows_inversion_and_edit_numbers_only_for_cigan_rows():

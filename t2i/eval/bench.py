@@ -313,13 +313,15 @@ def bench_table(bench: dict) -> str:
     fams = sorted({n for t in tags for n in runs[t].get("train", {})})
     if fams:
         out += ["**Training** (the shared trainer, D + G step, first step excluded)", "",
-                "| Family | Tag | Threads | Config | Batch | img/s |", "|---|---|---:|---|---:|---:|"]
+                "| Family | Tag | Threads | Config | Batch | img/s | s/kimg |", "|---|---|---:|---|---:|---:|---:|"]
         for n in fams:
             for t in tags:
                 r = runs[t].get("train", {}).get(n)
                 if r is not None:
+                    ips = r.get("train_images_per_s")
+                    kimg = r.get("s_per_kimg", 1000 / ips if ips else None)  # StyleGAN's seconds per 1,000 images
                     out.append(f"| {n} | {t} | {r.get('threads', '?')} | {r.get('config', '?')} | "
-                               f"{r.get('batch_size', '?')} | {_f(r.get('train_images_per_s'), '{:.2f}')} |")
+                               f"{r.get('batch_size', '?')} | {_f(ips, '{:.2f}')} | {_f(kimg, '{:.0f}')} |")
         out.append("")
     notes = []
     for t in tags:
