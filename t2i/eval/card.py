@@ -43,7 +43,7 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
         if note is not None:
             record["status_note"] = note.strip() or None
         (folder / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
-    from t2i.studio import FAMILY_INFO
+    from t2i.models.info import FAMILY_INFO
 
     name, paper, adds = FAMILY_INFO.get(record["model_type"], (record["model_type"], "", ""))
     lines = [f"# {folder.name}", "", f"**{name}** — {paper}", "", adds, "",

@@ -29,7 +29,7 @@ def fmt_duration(s) -> str:
 
 def _family_label(model_type: str) -> str:
     try:
-        from t2i.studio import FAMILY_INFO
+        from t2i.models.info import FAMILY_INFO
 
         return FAMILY_INFO.get(model_type, (model_type,))[0]
     except Exception:  # noqa: BLE001 - the label is cosmetic
