@@ -226,3 +226,20 @@ def test_cigan_table_shows_inversion_and_edit_numbers_only_for_cigan_rows():
     assert "0.50; 2.00" in t and "`cigan-enc` | encoder | – | 16.00" in t
     assert t in report.results_table(res)
     assert report.cigan_table({"models": {"dfgan-x": res["models"]["dfgan-x"]}}) == ""
+
+
+def test_plain_netg_yardstick_is_the_same_network_as_the_project_dfgan():
+    from t2i.eval.netg_reference import PlainNetG
+    from t2i.models import get_family
+
+    fam = get_family("dfgan")
+    G = fam.build_generator(fam.config_from_dict({"nf": 8, "img_size": 64})).eval()
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.02)  # the zero-initialised MLP outputs too, so the check means something
+    ref = PlainNetG.from_project(G).eval()
+    assert sum(p.numel() for p in ref.parameters()) == sum(p.numel() for p in G.parameters())
+    z, s = torch.randn(3, 100), torch.randn(3, 256)
+    with torch.no_grad():
+        assert torch.allclose(G(z, s).images[-1], ref(z, s), atol=1e-6)
+    assert sum(p.numel() for p in PlainNetG(32, 100, 256, 64).parameters()) == 4_868_867  # the public NetG's size

@@ -1,0 +1,85 @@
+"""A plain eager DF-GAN generator, written the straightforward way the DF-GAN paper describes its NetG, for the
+speed bench only (issue 22): the yardstick the project's own generator is timed against, at equal config.
+
+    z [N, nz] -> Linear -> [N, 8 ngf, 4, 4] -> blocks: nearest x2 -> (shortcut 1x1 conv when the width changes)
+    + [affine -> LReLU -> affine -> LReLU -> conv3x3 -> affine -> LReLU -> affine -> LReLU -> conv3x3] * 1
+    -> LReLU -> conv3x3 -> tanh;  affine(h, c) = MLP_gamma(c) * h + MLP_beta(c), c = [z; sentence]
+
+No shared code with t2i.nn on purpose (so a change there cannot slow the yardstick down with it); the weights
+can be copied from the project's DF-GAN generator (`from_project`), which makes the two compute the same images.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class _Affine(nn.Module):
+    def __init__(self, cond_dim: int, ch: int):
+        super().__init__()
+        self.gamma = nn.Sequential(nn.Linear(cond_dim, ch), nn.ReLU(), nn.Linear(ch, ch))
+        self.beta = nn.Sequential(nn.Linear(cond_dim, ch), nn.ReLU(), nn.Linear(ch, ch))
+
+    def forward(self, h: Tensor, c: Tensor) -> Tensor:
+        return self.gamma(c).unsqueeze(-1).unsqueeze(-1) * h + self.beta(c).unsqueeze(-1).unsqueeze(-1)
+
+
+class _Block(nn.Module):
+    def __init__(self, cond_dim: int, cin: int, cout: int):
+        super().__init__()
+        self.a = nn.ModuleList([_Affine(cond_dim, cin), _Affine(cond_dim, cin)])
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
+        self.b = nn.ModuleList([_Affine(cond_dim, cout), _Affine(cond_dim, cout)])
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.shortcut = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: Tensor, c: Tensor) -> Tensor:
+        x = F.interpolate(x, scale_factor=2)
+        r = x
+        for aff in self.a:
+            r = F.leaky_relu(aff(r, c), 0.2)
+        r = self.conv1(r)
+        for aff in self.b:
+            r = F.leaky_relu(aff(r, c), 0.2)
+        r = self.conv2(r)
+        return (self.shortcut(x) if self.shortcut is not None else x) + r
+
+
+class PlainNetG(nn.Module):
+    """forward(z, sent) -> image [N, 3, S, S] in [-1, 1]."""
+
+    def __init__(self, ngf: int = 32, nz: int = 100, text_dim: int = 256, img_size: int = 64):
+        super().__init__()
+        levels = (img_size // 4).bit_length()  # 4 px and each doubling up to img_size
+        chans = [ngf * min(2 ** i, 8) for i in range(levels)][::-1]  # 64 px: 8, 8, 4, 2, 1 x ngf; 256: 8, 8, 8, 8, 4, 2, 1
+        self.ngf, self.nz, self.chans = ngf, nz, chans
+        self.fc = nn.Linear(nz, chans[0] * 16)
+        self.blocks = nn.ModuleList([_Block(nz + text_dim, a, b) for a, b in zip(chans[:-1], chans[1:])])
+        self.to_rgb = nn.Conv2d(chans[-1], 3, 3, 1, 1)
+
+    def forward(self, z: Tensor, sent: Tensor) -> Tensor:
+        c = torch.cat([z, sent], dim=1)
+        h = self.fc(z).view(z.size(0), self.chans[0], 4, 4)
+        for block in self.blocks:
+            h = block(h, c)
+        return torch.tanh(self.to_rgb(F.leaky_relu(h, 0.2)))
+
+    @classmethod
+    def from_project(cls, G) -> "PlainNetG":
+        """The same network as the project's DF-GAN generator `G` (t2i.models.dfgan), its weights copied."""
+        ref = cls(G.nf, G.z_dim, G.text_dim, G.img_size)
+        if [b.out_ch for b in G.blocks] != ref.chans[1:]:
+            raise ValueError(f"channel plan differs: project {[b.out_ch for b in G.blocks]} vs {ref.chans[1:]}")
+        with torch.no_grad():
+            ref.fc.load_state_dict(G.fc.state_dict())
+            ref.to_rgb.load_state_dict(G.to_rgb.conv.state_dict())
+            for mine, theirs in zip(ref.blocks, G.blocks):
+                for dst, src in zip([*mine.a, *mine.b], [*theirs.fuse1, *theirs.fuse2]):
+                    dst.gamma.load_state_dict(src.fc_gamma.state_dict())
+                    dst.beta.load_state_dict(src.fc_beta.state_dict())
+                mine.conv1.load_state_dict(theirs.conv1.state_dict())
+                mine.conv2.load_state_dict(theirs.conv2.state_dict())
+                if mine.shortcut is not None:
+                    mine.shortcut.load_state_dict(theirs.shortcut.state_dict())
+        return ref
