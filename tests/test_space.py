@@ -1,0 +1,89 @@
+"""The Hugging Face Space folder (python -m t2i space): what goes in, what stays out, and that it starts."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from t2i import checkpoint as ckpt
+from t2i.space import build_space, push_space, runtime_requirements
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    out = tmp_path_factory.mktemp("space") / "t2i-studio"
+    return out, build_space(out)
+
+
+def test_the_space_holds_the_app_the_package_and_the_served_models_only(space):
+    out, summary = space
+    assert (out / "app.py").is_file() and (out / "t2i" / "__init__.py").is_file()
+    assert not list(out.rglob("__pycache__")) and not (out / "tests").exists() and not (out / "train").exists()
+    served = {p.name for p in (out / "checkpoints").iterdir()}
+    assert {"csagan-synthbirds-64", "cigan-synthbirds-64", "attr-classifier-synthbirds-64",
+            "partseg-synthbirds-64", "damsm-synthbirds-64"} <= served
+    assert not served & {"judge-synthbirds-64", "damsm-eval-synthbirds-64", "species-classifier-synthbirds-64",
+                         "cigan-encoder-synthbirds-64"}  # evaluation-only and intermediate stages stay out
+    assert summary["models"] == sorted(served) and summary["size_mb"] < 100
+    for folder in (out / "checkpoints").iterdir():
+        assert (folder / ckpt.WEIGHTS).is_file() and not (folder / ckpt.TRAIN_STATE).exists()
+
+
+def test_requirements_are_runtime_only_with_the_cpu_torch_index(space):
+    out, _ = space
+    req = (out / "requirements.txt").read_text()
+    assert req.startswith("--extra-index-url https://download.pytorch.org/whl/cpu")
+    assert "torch==2.13.0" in req and "gradio==" in req
+    assert not any(dev in req for dev in ("pytest", "tensorboard", "playwright"))
+    assert runtime_requirements("-r base.txt\npytest==9\ntorch==2.13.0\n").splitlines()[1:] == ["torch==2.13.0"]
+
+
+def test_binaries_go_to_lfs_and_the_readme_is_a_gradio_space(space):
+    out, _ = space
+    attrs = (out / ".gitattributes").read_text()
+    assert "*.safetensors filter=lfs" in attrs and "*.png filter=lfs" in attrs
+    readme = (out / "README.md").read_text()
+    assert readme.startswith("---\n") and "sdk: gradio" in readme and "app_file: app.py" in readme
+
+
+def test_the_space_starts_on_its_own_files(space, tmp_path):
+    """The app imports and finds its models from the Space folder alone (not from this checkout)."""
+    out, _ = space
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "T2I_CHECKPOINTS", "T2I_MODELS")}
+    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    code = ("import t2i, app; assert t2i.__file__.startswith(%r), t2i.__file__; "
+            "print(app.STUDIO.status())" % str(out))
+    r = subprocess.run([sys.executable, "-c", code], cwd=out, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "trained models ready" in r.stdout
+
+
+def test_rewriting_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a Space folder"):
+        build_space(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_push_creates_the_space_and_uploads_the_folder(space, monkeypatch):
+    import huggingface_hub
+
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create", repo_id, kw["repo_type"], kw["space_sdk"]))
+
+        def upload_folder(self, folder_path, repo_id, **kw):
+            calls.append(("upload", folder_path, repo_id, kw["repo_type"]))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    out, _ = space
+    url = push_space(out, "someone/t2i-studio", token="hf_x")
+    assert url == "https://huggingface.co/spaces/someone/t2i-studio"
+    assert calls == [("init", "hf_x"), ("create", "someone/t2i-studio", "space", "gradio"),
+                     ("upload", str(out), "someone/t2i-studio", "space")]
