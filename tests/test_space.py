@@ -87,3 +87,40 @@ def test_push_creates_the_space_and_uploads_the_folder(space, monkeypatch):
     assert url == "https://huggingface.co/spaces/someone/t2i-studio"
     assert calls == [("init", "hf_x"), ("create", "someone/t2i-studio", "space", "gradio"),
                      ("upload", str(out), "someone/t2i-studio", "space")]
+
+
+def test_model_cards_carry_the_hub_header(studio_checkpoints, tmp_path):
+    import shutil
+
+    import yaml
+
+    from t2i.eval.card import write_card
+
+    folder = tmp_path / "swfgan-tiny"
+    shutil.copytree(studio_checkpoints / "swfgan-tiny", folder)
+    text = write_card(folder, samples=False).read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert meta["library_name"] == "t2i" and meta["license"] == "mit" and meta["pipeline_tag"] == "text-to-image"
+    assert {"gan", "swfgan", "text-to-image"} <= set(meta["tags"]) and meta["datasets"]
+    assert {"attr_acc", "fid"} <= set(meta["metrics"])
+
+
+def test_a_model_loads_by_hub_id_from_a_local_hub_cache_offline(studio_checkpoints, tmp_path, monkeypatch):
+    """A model folder as the Hub cache lays it out (models--user--name/snapshots/<rev>/...), loaded by its id with
+    the network off: what a Space or a user gets after one download."""
+    import shutil
+
+    from t2i.pipeline import TextToImagePipeline
+
+    cache = tmp_path / "hub"
+    rev = "0" * 40
+    snap = cache / "models--someone--dfgan-tiny" / "snapshots" / rev
+    shutil.copytree(studio_checkpoints / "dfgan-tiny", snap)
+    (cache / "models--someone--dfgan-tiny" / "refs").mkdir()
+    (cache / "models--someone--dfgan-tiny" / "refs" / "main").write_text(rev)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    pipe = TextToImagePipeline.from_pretrained("someone/dfgan-tiny")
+    assert len(pipe("a small bird with a red belly", n=2).images) == 2

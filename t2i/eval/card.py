@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from t2i import checkpoint as ckpt
+from t2i.models.info import FAMILY_INFO
 
 SAMPLE_CAPTIONS = [
     "a small bird with a red belly and black wings",
@@ -31,6 +32,39 @@ FIGURES = {"samples.png": "Samples", "edits.png": "Edits (input | inversion G(E(
            "tsne_compare.png": "t-SNE of W: sampled vs inverted codes, with and without cycle consistency"}
 
 
+def _metric_id(key: str) -> str | None:
+    """A metric key -> the score it belongs to (part_acc/in_species/has_x -> part_acc; CI-GAN's inv/psnr stays),
+    None for counts, sizes, timings and reference values."""
+    head, _, rest = key.partition("/")
+    if head == "t2i":  # CI-GAN's text-to-image, judged like the GANs
+        return "t2i/" + rest.split("/")[0] if rest.startswith(("part_acc", "attr_acc")) else None
+    if head in ("gen", "inv", "edit"):  # CI-GAN's stage tables
+        return key if rest in ("fid", "psnr", "cycle_mse", "success", "preservation") else None
+    if head.startswith(("n_", "params", "train_", "gen_")) or head.endswith(("_std", "_real", "_ceiling", "_per_s")):
+        return None
+    return head
+
+
+def hub_header(record: dict) -> list[str]:
+    """The YAML front matter the Hugging Face Hub reads from a model card: library, license, pipeline, tags,
+    dataset and the names of the recorded metrics."""
+    mt = record["model_type"]
+    generator = mt in FAMILY_INFO
+    tags = ["gan", "birds", "synthbirds", mt] + (["text-to-image"] if generator else [])
+    if mt == "cigan":
+        tags.append("image-editing")
+    metrics = sorted({_metric_id(k) for k, v in (record.get("metrics") or {}).items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)} - {None})
+    lines = ["---", "library_name: t2i", "license: mit"]
+    if generator:
+        lines.append("pipeline_tag: text-to-image")
+    lines += ["tags:"] + [f"- {t}" for t in tags]
+    lines += ["datasets:", f"- {record.get('dataset') or 'synthbirds'}"]
+    if metrics:
+        lines += ["metrics:"] + [f"- {m}" for m in metrics]
+    return lines + ["---", ""]
+
+
 def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = True,
                note: str | None = None) -> Path:
     """README.md from config.json, `metrics` and `note` (a status line, e.g. "interim"; both stored in config.json
@@ -43,10 +77,8 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
         if note is not None:
             record["status_note"] = note.strip() or None
         (folder / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
-    from t2i.models.info import FAMILY_INFO
-
     name, paper, adds = FAMILY_INFO.get(record["model_type"], (record["model_type"], "", ""))
-    lines = [f"# {folder.name}", "", f"**{name}** — {paper}", "", adds, "",
+    lines = hub_header(record) + [f"# {folder.name}", "", f"**{name}** — {paper}", "", adds, "",
              "| | |", "|---|---|",
              f"| model type | `{record['model_type']}` |",
              f"| resolution | {record.get('resolution', '?')} px |",
