@@ -37,7 +37,7 @@ def _metric_id(key: str) -> str | None:
     None for counts, sizes, timings and reference values."""
     head, _, rest = key.partition("/")
     if head == "t2i":  # CI-GAN's text-to-image, judged like the GANs
-        return "t2i/" + rest.split("/")[0] if rest.startswith(("part_acc", "attr_acc")) else None
+        return "t2i/" + rest.split("/")[0] if rest.split("/")[0] in ("part_acc", "attr_acc") else None
     if head in ("gen", "inv", "edit"):  # CI-GAN's stage tables
         return key if rest in ("fid", "psnr", "cycle_mse", "success", "preservation") else None
     if head.startswith(("n_", "params", "train_", "gen_")) or head.endswith(("_std", "_real", "_ceiling", "_per_s")):
