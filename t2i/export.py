@@ -135,11 +135,12 @@ def export_torchscript(model_folder, out_path, check_atol: float = 1e-4) -> Path
         raise ValueError(f"{model_folder}: the traced module does not reproduce the model at another batch size "
                          f"(max |diff| text {d_text:.2e}, image {d_img:.2e}); its forward depends on data in a way "
                          "tracing cannot record")
-    spec = {"format": "torchscript", "family": pipe.family, "z_dim": int(G.z_dim),
+    spec = {"format": "torchscript", "family": pipe.family, "z_dim": int(getattr(G, "latent_dim", G.z_dim)),
             "text_dim": int(sent.shape[1]), "max_words": L, "vocab_size": vocab_size,
             "img_size": pipe.record.get("resolution") or getattr(pipe.cfg, "img_size", None),
             "truncation": getattr(pipe.cfg, "truncation", None), "pad_id": 0,
-            "inputs": {"forward": "z [N, z_dim] float32 ~ N(0, I) (clamped to +-truncation), sent [N, D], "
+            "inputs": {"forward": "z [N, z_dim] float32 ~ N(0, I) (clamped to +-truncation; multi-stage models: the "
+                                  "noise then the CA noise), sent [N, D], "
                                   "words [N, D, L], word_mask [N, L] bool (True = padding)",
                        "encode_text": "tokens [N, L] int64 (vocab.json ids, 0 = padding), lengths [N] int64 >= 1"},
             "outputs": {"forward": "image [N, 3, H, W] in [-1, 1]", "encode_text": "(words, sent, word_mask)"},

@@ -39,12 +39,18 @@ class TextConditionalGenerator(nn.Module):
 
     z_dim: int
 
+    @property
+    def latent_dim(self) -> int:
+        """Width of what sample_z draws and forward takes: z, plus the CA noise where it is part of the latent."""
+        return self.z_dim
+
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor) -> GenOutput:  # pragma: no cover
         raise NotImplementedError
 
     def sample_z(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
                  device=None) -> Tensor:
-        """z ~ N(0, I); with truncation t the draw is clamped to [-t, t]... re-sampled (DF-GAN truncation trick)."""
+        """z ~ N(0, I) of width latent_dim; with truncation t the draw is clamped to [-t, t]... re-sampled (DF-GAN
+        truncation trick)."""
         from t2i.nn.common import truncated_normal
 
-        return truncated_normal((n, self.z_dim), truncation, generator=generator, device=device)
+        return truncated_normal((n, self.latent_dim), truncation, generator=generator, device=device)

@@ -93,9 +93,10 @@ class CAEConditioner(nn.Module):
         self.encoder = CrossAttentionEncoder(text_dim, enc_dim, n_queries, dropout)
         self.ca = CondAugment(enc_dim, c_dim)
 
-    def forward(self, sent: Tensor, words: Tensor, word_mask: Tensor | None, sample: bool = True):
+    def forward(self, sent: Tensor, words: Tensor, word_mask: Tensor | None, sample: bool = True,
+                eps: Tensor | None = None):
         f_c, w = self.encoder(sent, words, word_mask)
-        c_hat, mu, logvar = self.ca(f_c, sample=sample)
+        c_hat, mu, logvar = self.ca(f_c, sample=sample, eps=eps)
         return c_hat, mu, logvar, {"encoder": w}
 
 

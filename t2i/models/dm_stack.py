@@ -18,6 +18,7 @@ from t2i.models.base import GenOutput, TextConditionalGenerator
 from t2i.models.multistage import MultiStageFamily
 from t2i.nn.common import kl_loss
 from t2i.models.projected import DChoice, build_projected
+from t2i.nn.common import check_ca_inference, split_latent
 from t2i.nn.memory import DynamicMemory
 from t2i.nn.stack import InitStage, ResBlock, StageDiscriminator, ToRGB, UpBlock, stage_sizes
 
@@ -49,6 +50,7 @@ class DMStackConfig(DChoice):
     lambda_kl: float = 1.0  # weight of L_CA (AttnGAN / DM-GAN: 1)
     lambda_damsm: float = 5.0  # weight of L_DAMSM (AttnGAN / DM-GAN birds: 5.0)
     truncation: float | None = None  # clamp z to [-t, t] when sampling (StackGAN lineage: none)
+    ca_inference: str = "sample"  # "sample": CA noise drawn at inference too, from the seeded latent (AttnGAN's code); "mean": c = mu
 
 
 class DMRefineStage(nn.Module):
@@ -87,6 +89,7 @@ class DMStackGenerator(TextConditionalGenerator):
                  conditioner: nn.Module):  # text -> augmented condition (see above)
         super().__init__()
         self.z_dim, self.text_dim, self.c_dim = cfg.z_dim, cfg.text_dim, cfg.c_dim
+        self.ca_inference = check_ca_inference(cfg.ca_inference)
         self.sizes = stage_sizes(cfg.img_size, cfg.n_stages)
         carafe = dict(carafe_k_up=cfg.carafe_k_up, carafe_k_enc=cfg.carafe_k_enc, carafe_c_mid=cfg.carafe_c_mid)
         self.conditioner = conditioner
@@ -97,12 +100,17 @@ class DMStackGenerator(TextConditionalGenerator):
                                                   **carafe) for _ in range(cfg.n_stages - 1))
         self.to_rgb = nn.ModuleList(ToRGB(cfg.ngf) for _ in range(cfg.n_stages))
 
+    @property
+    def latent_dim(self) -> int:
+        return self.z_dim + (self.c_dim if self.ca_inference == "sample" else 0)
+
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
+        z, eps = split_latent(z, self.z_dim, self.c_dim)
         assert z.shape == (n, self.z_dim) and sent.shape == (n, self.text_dim), (z.shape, sent.shape)
         assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
         assert word_mask is None or word_mask.shape == (n, words.size(2)), word_mask.shape
-        c_hat, mu, logvar, word_attn = self.conditioner(sent, words, word_mask, sample=self.training)
+        c_hat, mu, logvar, word_attn = self.conditioner(sent, words, word_mask, sample=self.training, eps=eps)
         assert c_hat.shape == (n, self.c_dim), c_hat.shape
         h = self.init(torch.cat([c_hat, z], dim=1))
         images = [self.to_rgb[0](h)]

@@ -45,8 +45,9 @@ class SentenceCA(nn.Module):
         super().__init__()
         self.ca = CondAugment(text_dim, c_dim)
 
-    def forward(self, sent: Tensor, words: Tensor, word_mask: Tensor | None, sample: bool = True):
-        c_hat, mu, logvar = self.ca(sent, sample=sample)
+    def forward(self, sent: Tensor, words: Tensor, word_mask: Tensor | None, sample: bool = True,
+                eps: Tensor | None = None):
+        c_hat, mu, logvar = self.ca(sent, sample=sample, eps=eps)
         return c_hat, mu, logvar, {}
 
 

@@ -43,7 +43,7 @@ from t2i.models.multistage import MultiStageFamily
 from t2i.models.registry import register
 from t2i.nn.attention import word_attention
 from t2i.models.projected import DChoice, build_projected
-from t2i.nn.common import CondAugment, kl_loss
+from t2i.nn.common import CondAugment, check_ca_inference, kl_loss, split_latent
 from t2i.nn.stack import InitStage, StageDiscriminator, ToRGB, UpBlock, stage_sizes
 
 
@@ -67,6 +67,7 @@ class FFGANConfig(DChoice):
     lambda_kl: float = 1.0  # weight of L_CA (AttnGAN: 1)
     lambda_damsm: float = 0.0  # weight of L_DAMSM: eq. (5) has none; AttnGAN birds uses 5.0
     truncation: float | None = None  # clamp z to [-t, t] when sampling (StackGAN lineage: none)
+    ca_inference: str = "sample"  # "sample": CA noise drawn at inference too, from the seeded latent (AttnGAN's code); "mean": c = mu
 
 
 class WordContext(nn.Module):
@@ -196,6 +197,7 @@ class FFGANGenerator(TextConditionalGenerator):
     def __init__(self, cfg: FFGANConfig):  # the family config
         super().__init__()
         self.z_dim, self.text_dim, self.c_dim = cfg.z_dim, cfg.text_dim, cfg.c_dim
+        self.ca_inference = check_ca_inference(cfg.ca_inference)
         self.sizes = stage_sizes(cfg.img_size, cfg.n_stages)
         self.ca = CondAugment(cfg.text_dim, cfg.c_dim)
         self.h1 = InitStage(cfg.c_dim + cfg.z_dim, cfg.ngf, self.sizes[0])
@@ -205,12 +207,17 @@ class FFGANGenerator(TextConditionalGenerator):
             for _ in range(cfg.n_stages - 1))
         self.to_rgb = ToRGB(cfg.ngf)
 
+    @property
+    def latent_dim(self) -> int:
+        return self.z_dim + (self.c_dim if self.ca_inference == "sample" else 0)
+
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
+        z, eps = split_latent(z, self.z_dim, self.c_dim)
         assert z.shape == (n, self.z_dim) and sent.shape == (n, self.text_dim), (z.shape, sent.shape)
         assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
         assert word_mask is None or word_mask.shape == (n, words.size(2)), word_mask.shape
-        c_hat, mu, logvar = self.ca(sent, sample=self.training)
+        c_hat, mu, logvar = self.ca(sent, sample=self.training, eps=eps)
         fused = self.h1(torch.cat([c_hat, z], dim=1))  # F_{1,f} = F1
         word_attn, masks = {}, {}
         for j, stage in enumerate(self.stages, start=1):

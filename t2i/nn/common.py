@@ -31,15 +31,34 @@ class CondAugment(nn.Module):
         self.c_dim = c_dim
         self.fc = nn.Linear(text_dim, c_dim * 4)
 
-    def forward(self, sent: Tensor, sample: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        """Returns (c_hat [N, c], mu, logvar). With sample=False c_hat = mu (deterministic inference)."""
+    def forward(self, sent: Tensor, sample: bool = True, eps: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Returns (c_hat [N, c], mu, logvar). eps given: c_hat = mu + sigma * eps (a seeded draw); else sample=True
+        draws eps here and sample=False gives c_hat = mu."""
         assert sent.dim() == 2, sent.shape
         h = F.glu(self.fc(sent), dim=1)
         mu, logvar = h[:, : self.c_dim], h[:, self.c_dim:]
-        if not sample:
+        if eps is None and not sample:
             return mu, mu, logvar
-        eps = torch.randn_like(mu)
+        eps = torch.randn_like(mu) if eps is None else eps
+        assert eps.shape == mu.shape, (eps.shape, mu.shape)
         return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+
+
+CA_INFERENCE = ("sample", "mean")
+
+
+def check_ca_inference(mode: str) -> str:
+    if mode not in CA_INFERENCE:
+        raise ValueError(f"ca_inference must be one of {CA_INFERENCE}, got {mode!r}")
+    return mode
+
+
+def split_latent(z: Tensor, z_dim: int, c_dim: int) -> tuple[Tensor, Tensor | None]:
+    """A multi-stage generator's latent -> (z, CA noise eps or None): [N, z_dim + c_dim] carries a seeded eps for
+    the conditioning augmentation at inference (as AttnGAN's code samples it at test time); [N, z_dim] does not."""
+    if z.dim() == 2 and z.size(1) == z_dim + c_dim:
+        return z[:, :z_dim], z[:, z_dim:]
+    return z, None
 
 
 def kl_loss(mu: Tensor, logvar: Tensor) -> Tensor:
