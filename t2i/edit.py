@@ -44,8 +44,8 @@ from t2i import checkpoint as ckpt
 from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
 from t2i.imageio import prepare_upload
 from t2i.models.cigan import CIGAN, generate_from_text, invert, optimise_latent, text_guided_optimise
-from t2i.pipeline import check_caption, encode_caption
 from t2i.text.damsm import SHIPPED_DAMSM
+from t2i.text.prompt import check_caption, encode_caption
 from t2i.viz.grids import tile, to_pil
 
 # --- defaults (chosen on SynthBirds with t2i.eval.edits.evaluate_edits; see EDIT_DEFAULTS_NOTE) -----------------
@@ -310,7 +310,7 @@ class EditPipeline:
     @torch.no_grad()
     def encode_text(self, texts: list[str]) -> tuple[Tensor, list[list[str]], list[list[str]]]:
         """t [N, w_dim], the words read and the unknown words per text. CaptionError for an empty text or one
-        with no known word (the messages of t2i.pipeline)."""
+        with no known word (the messages of t2i.text.prompt)."""
         return self.encode_text_full(texts)[:3]
 
     @torch.no_grad()

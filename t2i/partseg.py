@@ -162,7 +162,8 @@ def train_part_segmenter(data_root: str, out: str, img_size: int = 64, steps: in
                          init: str | None = None, eval_every: int = 500, nf: int = 16) -> dict:
     """Train the part segmenter on a SynthBirds root's train split (cross-entropy per pixel; resumable, like the
     attribute classifier); reports the per-part IoU on its test split."""
-    from t2i.training.common import fit, pick_device, seed_everything
+    from t2i.nn.fit import fit
+    from t2i.runtime import pick_device, seed_everything
 
     seed_everything(seed)
     dev = pick_device(device)

@@ -16,17 +16,13 @@ import torch
 from PIL import Image
 
 from t2i import checkpoint as ckpt
-from t2i.data.vocab import Vocabulary, tokenize
+from t2i.data.vocab import Vocabulary
 from t2i.models.registry import get_family
 from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME, DAMSMConfig, TextEncoder
+from t2i.text.prompt import MAX_CAPTION_CHARS, CaptionError, check_caption, encode_caption  # noqa: F401 - re-exported
 from t2i.viz.grids import to_pil
 
-MAX_CAPTION_CHARS = 2000  # longer input is cut here before tokenising (only 18 words are used anyway)
 MAX_RERANK = 16  # best-of-k: at most 16 candidates per image
-
-
-class CaptionError(ValueError):
-    """A caption the model cannot use (empty, or no word it knows); the message says what to do."""
 
 
 @dataclass
@@ -43,27 +39,6 @@ class GenerationResult:
     seconds: float = 0.0  # generation time
     scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
     best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
-
-
-def check_caption(text) -> str:
-    if not isinstance(text, str):
-        raise CaptionError(f"a caption must be text, got {type(text).__name__}")
-    text = text.strip()
-    if not text:
-        raise CaptionError("the caption is empty: describe a bird, e.g. 'a small bird with a red belly and black wings'")
-    return text[:MAX_CAPTION_CHARS]
-
-
-def encode_caption(vocab: Vocabulary, caption: str, max_words: int):
-    """vocab.encode(caption) for a checked caption (mapped through the vocabulary's open map when it has one); a
-    CaptionError that names the unknown words when no word of it is in (or maps onto) the vocabulary."""
-    enc = vocab.encode(caption, max_words)
-    if enc.length == 0:
-        hint = (f" (unknown: {', '.join(enc.unknown[:8])})" if enc.unknown else
-                " (only words like 'the' or 'with')" if tokenize(caption) else " (no English words found)")
-        raise CaptionError(f"none of the words of {caption[:60]!r} are in the model's vocabulary or map onto it{hint}; "
-                           "describe the bird's colours and parts, e.g. 'a red bird with black wings'")
-    return enc
 
 
 class TextToImagePipeline:

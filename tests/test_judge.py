@@ -120,6 +120,7 @@ def test_diversity_is_zero_for_a_generator_that_ignores_its_noise():
 def test_quick_evals_score_with_the_judge_and_keep_the_best_by_part_acc(synth_root, tmp_path):
     """On SynthBirds the trainer's quick evals report PartAcc on in-species and novel captions and rank by it."""
     from t2i.data.captions import CaptionDataset
+    from t2i.eval.generators import quick_eval
     from t2i.text.damsm import DAMSM, DAMSMConfig
     from t2i.training.gan import Trainer, load_run_config
 
@@ -131,7 +132,7 @@ def test_quick_evals_score_with_the_judge_and_keep_the_best_by_part_acc(synth_ro
                                    "train.out": str(tmp_path / "run"), "train.steps": 2, "train.batch_size": 4,
                                    "train.eval_every": 2, "train.eval_images": 8, "train.eval_novel": 8,
                                    "train.sample_every": 1000, "train.log_every": 100})
-    Trainer(tc, {"img_size": 64, "nf": 4, "text_dim": 16, "z_dim": 8}).train()
+    Trainer(tc, {"img_size": 64, "nf": 4, "text_dim": 16, "z_dim": 8}, evaluator=quick_eval).train()
     rows = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     ev = [r for r in rows if "eval/part_acc" in r]
     assert len(ev) == 1

@@ -212,13 +212,17 @@ def test_late_lr_decay_is_linear_then_flat_and_reaches_the_optimisers(tmp_path, 
 
 
 def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_tiny, tiny_damsm, studio_checkpoints):
+    """`train gan` with train.eval_every: the CLI gives the trainer its quick eval (t2i.eval.generators.quick_eval)."""
     from safetensors.torch import load_file
 
+    from t2i.cli import main
+
     clf = str(studio_checkpoints / "attr-classifier-synthbirds-64")
-    plain = _tc(tmp_path / "a", cub_tiny, tiny_damsm)
+    plain = _tc(tmp_path / "a", cub_tiny, tiny_damsm, device="cpu")
     Trainer(plain, dict(TINY)).train()
-    evald = _tc(tmp_path / "b", cub_tiny, tiny_damsm, eval_every=2, eval_images=6, classifier=clf)
-    Trainer(evald, dict(TINY)).train()
+    same = ["train.sample_every=2", "train.save_every=2", "train.eval_every=2", "train.eval_images=6",
+            f"train.classifier='{clf}'"]
+    assert main(_cli(tmp_path / "b", cub_tiny, tiny_damsm, 4, [a for s in same for a in ("--set", s)])[3:]) == 0
     rows = [json.loads(l) for l in (tmp_path / "b" / "run" / "log.jsonl").read_text().splitlines()]
     evals = [r for r in rows if "eval/attr_acc" in r]
     assert [r["step"] for r in evals] == [2, 4]
@@ -230,42 +234,41 @@ def test_quick_evals_go_to_the_log_and_leave_training_unchanged(tmp_path, cub_ti
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # the evals drew no training randomness
 
 
-def test_best_quick_eval_checkpoint_is_kept(tmp_path, cub_tiny, tiny_damsm, monkeypatch):
+def test_best_quick_eval_checkpoint_is_kept(tmp_path, cub_tiny, tiny_damsm):
     """<out>/best holds the checkpoint of the best quick-eval AttrAcc so far, also across a resume."""
     from t2i.pipeline import TextToImagePipeline
 
     scores, written = iter([0.3, 0.5, 0.4, 0.45, 0.6]), {}
 
-    def fake_eval(self):
-        written.setdefault("weights", []).append((self.out / "model.safetensors").read_bytes())
+    def fake_eval(out, tc, device):
+        written.setdefault("weights", []).append((out / "model.safetensors").read_bytes())
         return {"eval/attr_acc": next(scores), "eval/r_precision": 0.0, "eval/n_images": 1}
 
-    monkeypatch.setattr(Trainer, "quick_eval", fake_eval)
     tc = _tc(tmp_path, cub_tiny, tiny_damsm, steps=6, eval_every=2, save_every=100)
-    Trainer(tc, dict(TINY)).train()
+    Trainer(tc, dict(TINY), evaluator=fake_eval).train()
     best = tmp_path / "run" / "best"
     rec = json.loads((best / "config.json").read_text())
     assert rec["quick_eval"]["step"] == 4 and rec["quick_eval"]["eval/attr_acc"] == 0.5
     assert (best / "model.safetensors").read_bytes() == written["weights"][1]
     TextToImagePipeline.from_pretrained(best)  # a loadable model folder
-    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=8, eval_every=2, save_every=100), dict(TINY)).train()
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=8, eval_every=2, save_every=100), dict(TINY),
+            evaluator=fake_eval).train()
     assert json.loads((best / "config.json").read_text())["quick_eval"]["step"] == 4  # 0.45 < 0.5: kept
     assert not (tmp_path / "run" / "best.tmp").exists() and not (tmp_path / "run" / "best.old").exists()
 
 
-def test_keep_evals_keeps_every_evaluated_checkpoint(tmp_path, cub_tiny, tiny_damsm, monkeypatch):
+def test_keep_evals_keeps_every_evaluated_checkpoint(tmp_path, cub_tiny, tiny_damsm):
     """keep_evals: <out>/evals/step-N holds the model of each quick eval, its score in the config."""
     from t2i.pipeline import TextToImagePipeline
 
     scores, written = iter([0.5, 0.3, 0.4]), []
 
-    def fake_eval(self):
-        written.append((self.out / "model.safetensors").read_bytes())
+    def fake_eval(out, tc, device):
+        written.append((out / "model.safetensors").read_bytes())
         return {"eval/attr_acc": next(scores), "eval/r_precision": 0.0, "eval/n_images": 1}
 
-    monkeypatch.setattr(Trainer, "quick_eval", fake_eval)
     Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=6, eval_every=2, save_every=100, keep_evals=True),
-            dict(TINY)).train()
+            dict(TINY), evaluator=fake_eval).train()
     kept = sorted((tmp_path / "run" / "evals").iterdir())
     assert [k.name for k in kept] == ["step-000002", "step-000004", "step-000006"]
     for k, w, acc in zip(kept, written, (0.5, 0.3, 0.4)):
@@ -273,6 +276,15 @@ def test_keep_evals_keeps_every_evaluated_checkpoint(tmp_path, cub_tiny, tiny_da
         assert json.loads((k / "config.json").read_text())["quick_eval"]["eval/attr_acc"] == acc
     assert written[0] != written[2]
     TextToImagePipeline.from_pretrained(kept[1])
+
+
+def test_without_an_evaluator_eval_every_trains_on_without_quick_evals(tmp_path, cub_tiny, tiny_damsm, capsys):
+    """The trainer does not import evaluation: given no evaluator it says once that there are no quick evals."""
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, eval_every=2), dict(TINY)).train()
+    rows = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and not any(k.startswith("eval/") for r in rows for k in r)
+    assert capsys.readouterr().out.count("given no evaluator: no quick evals") == 1
+    assert not (tmp_path / "run" / "best").exists()
 
 
 def test_tensorboard_mirror_of_the_log(tmp_path, cub_tiny, tiny_damsm):

@@ -85,6 +85,7 @@ def cmd_train(a) -> int:
         print(f"code bank -> {out}")
         return 0
     if a.what == "gan":
+        from t2i.eval.generators import quick_eval
         from t2i.training.gan import Trainer, load_run_config
 
         over = parse_overrides(a.set)
@@ -95,7 +96,7 @@ def cmd_train(a) -> int:
         model_over = {k: v for k, v in over.items() if k.startswith("model.")}
         tc, model_cfg = load_run_config(a.config, {k: v for k, v in over.items() if k.startswith("train.")})
         model_cfg.update({k.split(".", 1)[1]: v for k, v in model_over.items()})
-        trainer = Trainer(tc, model_cfg)
+        trainer = Trainer(tc, model_cfg, evaluator=quick_eval)  # the quick evals of train.eval_every
         logs = trainer.train()
         if trainer.stopped is not None:  # exit status 128 + the signal's number, as a shell reports a killed job
             sig, step = trainer.stopped

@@ -121,7 +121,8 @@ def load_attr_classifier(name, device="cpu") -> AttrClassifier:
 def train_attr_classifier(data_root: str, out: str, img_size: int = 64, steps: int = 1500, batch_size: int = 64,
                           lr: float = 1e-3, seed: int = 0, device: str | None = None, limit: int | None = None, init: str | None = None,
                           eval_every: int = 500, nf: int = 32) -> dict:
-    from t2i.training.common import fit, pick_device, seed_everything
+    from t2i.nn.fit import fit
+    from t2i.runtime import pick_device, seed_everything
 
     seed_everything(seed)
     dev = pick_device(device)

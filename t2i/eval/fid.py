@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 from tqdm.auto import tqdm
+
+from t2i.frechet import frechet_distance, statistics  # noqa: F401 - re-exported (t2i.eval.fid.frechet_distance)
 
 CACHE = Path(__file__).resolve().parents[2] / "results" / "cache"
 
@@ -42,20 +43,6 @@ class InceptionFeatures(torch.nn.Module):
             x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
         x = x.clamp(-1, 1 - 1 / 128)  # the TF graph expects [-1, 1)
         return self.net(x).flatten(1).double().cpu()
-
-
-def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return feats.mean(0), np.cov(feats, rowvar=False)
-
-
-def frechet_distance(mu1, s1, mu2, s2) -> float:
-    diff = mu1 - mu2
-    covmean, _ = linalg.sqrtm(s1.dot(s2), disp=False)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(s1.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((s1 + eps).dot(s2 + eps))
-    covmean = covmean.real
-    return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
 def features_of(batches, net: InceptionFeatures, total: int | None = None, desc: str = "inception") -> np.ndarray:

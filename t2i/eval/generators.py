@@ -198,6 +198,23 @@ def evaluate_generator(model, data_root, limit: int | None = None, device="cpu",
     return metrics
 
 
+def quick_eval(model_dir, tc, device="cpu") -> dict:
+    """The GAN trainer's quick eval (`python -m t2i train gan` passes it as Trainer(evaluator=...)): AttrAcc and
+    R-precision of the model folder just written on the first tc.eval_images test captions, without FID, and the
+    judge's PartAcc on in-species and tc.eval_novel novel captions when tc.judge is set (SynthBirds only). tc: the
+    run's TrainConfig (data, damsm, classifier, judge, eval_images, eval_novel). Keys "eval/...", 4 decimals."""
+    m = evaluate_generator(model_dir, tc.data, limit=tc.eval_images, device=device, damsm=tc.damsm,
+                           classifier=tc.classifier, fid=False, judge=tc.judge or None, novel=tc.eval_novel,
+                           freestyle=False, diversity=False, secondary=False)
+    out = {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
+           "eval/n_images": m["n_images"]}
+    sets = [k for k in ("in_species", "novel") if f"part_acc/{k}" in m]  # the judge reads SynthBirds only
+    if sets:
+        out.update({f"eval/part_acc_{k}": round(m[f"part_acc/{k}"], 4) for k in sets})
+        out["eval/part_acc"] = round(sum(m[f"part_acc/{k}"] for k in sets) / len(sets), 4)
+    return out
+
+
 def judge_metrics(pipe, data_root, judge, images, real, caps, device="cpu", seed: int = 0, best_of: int = 1,
                   novel: int | None = 1000, freestyle: bool = True, skip: int = 0) -> dict:
     """PartAcc on the in-species captions (the images drawn for the test captions), the novel combinations and

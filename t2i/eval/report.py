@@ -211,7 +211,7 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
     from t2i.eval.generators import CLASSIFIER_NAME, DAMSM_NAME, JUDGE_NAME
     from t2i.eval.run import ensure_synthbirds
     from t2i.pipeline import list_models
-    from t2i.training.common import pick_device
+    from t2i.runtime import pick_device
 
     root = Path(checkpoints) if checkpoints else ckpt.SHIPPED
     if not root.is_dir():

@@ -1,28 +1,12 @@
 """`python -m t2i eval`: one entry point that evaluates whatever a model folder holds."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "synthbirds-64"
-
-
-def ensure_synthbirds(root: str | Path | None = None, size: int = 64, seed: int = 0) -> Path:
-    """The default dataset root; SynthBirds is deterministic, so a missing default set is rendered (~1 min)."""
-    root = Path(root) if root else DEFAULT_DATA
-    if not (root / "test" / "filenames.pickle").is_file():
-        if root != DEFAULT_DATA:
-            raise FileNotFoundError(f"dataset not found: {root} (render one with: python -m t2i data synthbirds --out {root})")
-        from t2i.data.synthbirds import write_synthbirds
-
-        print(f"rendering the default SynthBirds set into {root} ...")
-        write_synthbirds(root, size=size, seed=seed)
-    return root
+from t2i.data.synthbirds import DEFAULT_DATA, ensure_synthbirds  # noqa: F401 - rendering data is t2i.data's; re-exported
 
 
 def _degrade(images: torch.Tensor, how: str, seed: int = 0) -> torch.Tensor:
@@ -63,7 +47,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
              best_of: int = 1, skip: int = 0) -> dict:
     """Metrics of whatever `model` holds; damsm / classifier: the evaluation models for generators
     (default: the shipped damsm-synthbirds-64 and attr-classifier-synthbirds-64)."""
-    from t2i.training.common import pick_device
+    from t2i.runtime import pick_device
 
     dev = pick_device(device)
     metrics: dict = {}
@@ -79,7 +63,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         raise ValueError(f"--skip is for text-to-image generators; {model} is a {kind} model")
     if kind == "damsm":
         from t2i.text.damsm import load_damsm
-        from t2i.training.damsm import evaluate_damsm
+        from t2i.text.rprecision import evaluate_damsm
 
         enc, vocab = load_damsm(model, dev)
         test = CaptionDataset(root, "test", size, vocab=vocab, limit=limit)

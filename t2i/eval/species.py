@@ -170,7 +170,8 @@ def train_species_classifier(data_root: str, out: str, img_size: int = 64, steps
                              init: str | None = None, eval_every: int = 500, nf: int = 32) -> dict:
     """Train on the train split (random crops and flips), report test accuracy every `eval_every` steps; writes
     (and resumes) the model folder OUT. Adam with a cosine learning rate, as the attribute classifier."""
-    from t2i.training.common import fit, pick_device, seed_everything
+    from t2i.nn.fit import fit
+    from t2i.runtime import pick_device, seed_everything
 
     seed_everything(seed)
     dev = pick_device(device)

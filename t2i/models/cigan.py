@@ -26,12 +26,15 @@ so that G(w) is a deterministic function of w.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from torch import Tensor, nn
 
 from t2i.losses import infonce_l2, nonsaturating_d, nonsaturating_g, path_length_penalty, r1_penalty
@@ -244,6 +247,22 @@ class TextEncoder(nn.Module):
         return t.view(len(t), self.num_ws, self.w_dim) if self.num_ws else t
 
 
+def read_code_bank(path) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(codes float32, indices int64, metadata) of a bank file; ValueError with a readable message otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no code bank at {path} (build it with: python -m t2i cigan-codes --out {path})")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+            codes, indices = f.get_tensor("codes").float(), f.get_tensor("indices").long()
+    except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise ValueError(f"{path}: not a readable code bank ({e})") from None
+    if len(codes) != len(indices):
+        raise ValueError(f"{path}: {len(codes)} codes but {len(indices)} indices")
+    return codes, indices, meta
+
+
 class CodeBank(nn.Module):
     """The stage-3 targets w'_i of the training images (t2i.training.cigan_codes), looked up by dataset row.
     Non-persistent buffers: filled by CIGAN.attach_pretrained from cfg.code_bank, never saved with the run."""
@@ -433,8 +452,6 @@ class CIGAN(Family):
     @staticmethod
     def _fill_bank(bank: CodeBank, cfg) -> None:
         """Load cfg.code_bank into `bank`, checking that it was built the way cfg.invert_* says."""
-        from t2i.training.cigan_codes import read_code_bank
-
         if not cfg.code_bank:
             raise ValueError("cigan aligner with invert_steps > 0 needs code_bank (build it with: python -m t2i "
                              "cigan-codes --encoder <encoder_ckpt> --steps <invert_steps> --out <file>)")

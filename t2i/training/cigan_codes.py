@@ -19,27 +19,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from t2i.checkpoint import _atomic_write
-
-
-def read_code_bank(path) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(codes float32, indices int64, metadata) of a bank file; ValueError with a readable message otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no code bank at {path} (build it with: python -m t2i cigan-codes --out {path})")
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-            codes, indices = f.get_tensor("codes").float(), f.get_tensor("indices").long()
-    except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
-        raise ValueError(f"{path}: not a readable code bank ({e})") from None
-    if len(codes) != len(indices):
-        raise ValueError(f"{path}: {len(codes)} codes but {len(indices)} indices")
-    return codes, indices, meta
+from t2i.models.cigan import read_code_bank  # noqa: F401 - beside the model that reads it; re-exported
 
 
 def build_code_bank(encoder, data_root, out, split: str = "train", limit: int | None = None, steps: int = 100,

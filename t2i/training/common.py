@@ -1,166 +1,20 @@
-"""Pieces every training loop shares: device, seeding, JSONL logging, resumable supervised fitting."""
+"""Pieces every training loop shares: bf16 autocast check, EMA of weights, stop on SIGTERM / SIGINT.
+
+Device, seeding and RNG state live in t2i.runtime, the JSONL log and the resumable supervised loop `fit` in
+t2i.nn.fit (lower layers, so evaluation and inference use them without importing training); they are re-exported
+here under their old names."""
 from __future__ import annotations
 
-import json
-import math
-import random
-import time
-from pathlib import Path
-from typing import Callable
+import copy
+import signal
+import threading
 
-import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
-from tqdm.auto import tqdm
 
-from t2i import checkpoint as ckpt
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    """'cuda' when available unless told otherwise."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict:
-    """RNG states as tensors and plain lists (loadable with weights_only=True)."""
-    py = random.getstate()
-    state = {"torch": torch.get_rng_state(), "python": [py[0], list(py[1]), py[2]]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    v, internal, gauss = state["python"]
-    random.setstate((v, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class JsonlLog:
-    """Append-only JSONL log; on resume, lines past the resumed step are dropped so the log continues cleanly."""
-
-    def __init__(self, path: str | Path, resume_step: int | None = None, tensorboard: str | Path | None = None):
-        """tensorboard: a folder to mirror every numeric value into as TensorBoard scalars (needs tensorboard)."""
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if resume_step is not None and self.path.is_file():
-            keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and self._step(ln) <= resume_step]
-            self.path.write_text("".join(ln + "\n" for ln in keep))
-        elif resume_step is None and self.path.is_file():
-            self.path.unlink()
-        self.tb = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError as e:  # the package is in requirements.txt; a trimmed install may lack it
-                raise RuntimeError("tensorboard logging needs the tensorboard package: pip install tensorboard") from e
-            self.tb = SummaryWriter(str(tensorboard), purge_step=resume_step)
-
-    @staticmethod
-    def _step(line: str) -> int:
-        try:
-            return int(json.loads(line).get("step", 0))
-        except (json.JSONDecodeError, AttributeError):
-            return 1 << 62  # a torn last line is dropped
-
-    def write(self, **record) -> None:
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        if self.tb is not None and "step" in record:
-            for k, v in record.items():
-                if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    self.tb.add_scalar(k, v, record["step"])
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-
-    def read(self) -> list[dict]:
-        if not self.path.is_file():
-            return []
-        return [json.loads(ln) for ln in self.path.read_text().splitlines() if ln.strip()]
-
-
-def infinite(loader):
-    """Cycle a DataLoader forever (new shuffle each pass)."""
-    while True:
-        yield from loader
-
-
-def fit(model: nn.Module, loss_fn: Callable, loader, out: str | Path, steps: int, lr: float,
-        save: Callable[[Path, int], None], betas=(0.9, 0.999), clip: float | None = None,
-        eval_fn: Callable[[], dict] | None = None, eval_every: int = 500, save_every: int = 200,
-        device: torch.device | None = None, desc: str = "train", cosine: bool = False,
-        init: str | Path | None = None) -> dict:
-    """Resumable supervised training of one model with Adam.
-
-    loss_fn(model, batch) -> (loss, logs); save(folder, step) writes the model folder; eval_fn() -> metrics.
-    The run resumes from out/train_state.pt when it exists (step, optimiser, RNG). cosine: the learning rate
-    follows lr * (1 + cos(pi * step / steps)) / 2, a function of the step only, so resuming (or extending
-    `steps`) stays consistent. init: a model folder to warm-start from when there is no train_state.pt (a shipped
-    checkpoint whose run folder is gone): its weights are loaded strictly, the optimiser starts fresh."""
-    out = Path(out)
-    device = device or next(model.parameters()).device
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
-    state = ckpt.load_train_state(out)
-    step = 0
-    if state is not None:
-        from t2i.checkpoint import load_modules
-
-        load_modules({"model": model}, {f"model.{k}": v for k, v in state["model"].items()}, str(out))
-        opt.load_state_dict(state["opt"])
-        set_rng_state(state["rng"])
-        step = int(state["step"])
-    elif init is not None:
-        from t2i.checkpoint import load_modules, read_weights
-
-        tensors = read_weights(init)
-        prefix = next(iter(tensors)).split(".", 1)[0]
-        load_modules({prefix: model}, tensors, str(init))
-    log = JsonlLog(out / "log.jsonl", resume_step=step if state is not None else None)
-    metrics: dict = {}
-    bar = tqdm(total=steps, initial=step, desc=desc, dynamic_ncols=True)
-    t0, seen = time.time(), 0
-    data = infinite(loader)
-    while step < steps:
-        model.train()
-        batch = next(data)
-        if cosine:
-            for g in opt.param_groups:
-                g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        loss, logs = loss_fn(model, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        step += 1
-        seen += len(batch["image"])
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()})
-        if step % 50 == 0 or step == steps:
-            log.write(step=step, imgs_per_s=seen / max(time.time() - t0, 1e-9), **logs)
-        if eval_fn is not None and (step % eval_every == 0 or step == steps):
-            model.eval()
-            metrics = eval_fn()
-            log.write(step=step, **{f"eval/{k}": v for k, v in metrics.items()})
-            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if step % save_every == 0 or step == steps:
-            save(out, step)
-            ckpt.save_train_state(out, {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng_state(),
-                                        "step": step})
-    bar.close()
-    return metrics
+from t2i.nn.fit import JsonlLog, fit, infinite  # noqa: F401
+from t2i.runtime import pick_device, rng_state, seed_everything, set_rng_state  # noqa: F401
 
 
 def bf16_autocast_ok(device) -> bool:
@@ -170,3 +24,54 @@ def bf16_autocast_ok(device) -> bool:
         return True
     return device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
         bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+class EMA:
+    """Exponential moving average of a module's parameters (buffers are copied)."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, module: nn.Module, decay: float | None = None) -> None:
+        d = self.decay if decay is None else decay
+        for e, p in zip(self.module.parameters(), module.parameters()):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.module.buffers(), module.buffers()):
+            e.copy_(b)
+
+
+class StopRequest:
+    """SIGTERM / SIGINT during training: finish the current step, write a checkpoint, return (a later run resumes
+    from it). Under DDP the ranks agree on stopping through an all-reduce, so all stop at the same step."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signame: str | None = None
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():  # signal handlers only install there
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.signame is not None:  # a second signal: give up at once
+            self.restore()
+            raise KeyboardInterrupt
+        self.signame = signal.Signals(signum).name
+
+    def requested(self, world: int, device: torch.device) -> bool:
+        flag = self.signame is not None
+        if world > 1:
+            t = torch.tensor([float(flag)], device=device)
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            flag = bool(t.item())
+            if flag and self.signame is None:
+                self.signame = "stop on another rank"
+        return flag
+
+    def restore(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}

@@ -11,37 +11,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
-from t2i.eval.rprecision import r_precision
+from t2i.nn.fit import fit
+from t2i.runtime import pick_device, seed_everything
 from t2i.text.damsm import DAMSM, DAMSMConfig
-from t2i.training.common import fit, pick_device, seed_everything
-
-
-@torch.no_grad()
-def evaluate_damsm(model: DAMSM, data: CaptionDataset, device, n: int = 1000, batch: int = 100) -> dict:
-    """R-precision of real test pairs (1 true + 99 random captions of other classes)."""
-    model.eval()
-    idx = list(range(min(n, len(data))))
-    codes, sents, classes = [], [], []
-    for s in range(0, len(idx), batch):
-        items = [data[i] for i in idx[s:s + batch]]
-        img = torch.stack([it["image"] for it in items]).to(device)
-        tok = torch.stack([it["tokens"] for it in items]).to(device)
-        ln = torch.stack([it["length"] for it in items]).to(device)
-        codes.append(model.image_encoder(img)[1].cpu())
-        sents.append(model.encode_text(tok, ln)[1].cpu())
-        classes.append(torch.stack([it["class_id"] for it in items]))
-    codes, sents, classes = torch.cat(codes), torch.cat(sents), torch.cat(classes)
-    out = {"r_precision": r_precision(codes, sents, sents, classes, classes)}
-    if (Path(data.root) / "synthbirds.json").is_file():  # attribute-oracle ceiling of the same draws
-        from t2i.data.attributes import read_image_attributes
-        from t2i.data.synthbirds import parse_caption
-        from t2i.eval.rprecision import r_precision_ceiling
-
-        labels = read_image_attributes(data.root)[1]
-        image_attrs = [labels.get(data.samples[i].key, {}) for i in idx]
-        caption_attrs = [parse_caption(data[i]["caption"]) for i in idx]
-        out["r_precision_ceiling"] = r_precision_ceiling(image_attrs, caption_attrs, classes)
-    return out
+from t2i.text.rprecision import evaluate_damsm  # noqa: F401 - re-exported (t2i.training.damsm.evaluate_damsm)
 
 
 class _TrunkClassifier(nn.Module):

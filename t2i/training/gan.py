@@ -2,20 +2,20 @@
 
 EMA generator, resume after a crash or kill (atomic writes; step, optimisers and RNG restored), sample grids,
 JSONL log, tqdm progress, AMP (bf16 autocast) on CUDA. Run configs are TOML files in train/ with a [train]
-table (TrainConfig) and a [model] table (the family's Config); defaults < file < command-line flags.
+table (TrainConfig) and a [model] table (the family's Config); defaults < file < command-line flags. The quick
+evals (train.eval_every) are injected, Trainer(..., evaluator=t2i.eval.generators.quick_eval) as the CLI does:
+training does not import evaluation (tests/test_layers.py).
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
-import signal
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -28,8 +28,12 @@ from tqdm.auto import tqdm
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
 from t2i.models.registry import StepContext, get_family
-from t2i.training.common import (JsonlLog, bf16_autocast_ok, infinite, pick_device, rng_state, seed_everything,
-                                 set_rng_state)
+from t2i.nn.fit import JsonlLog, infinite
+from t2i.runtime import pick_device, rng_state, seed_everything, set_rng_state
+from t2i.training.common import EMA, StopRequest, bf16_autocast_ok
+
+
+QuickEval = Callable[[Path, "TrainConfig", torch.device], dict]  # (model folder, run config, device) -> metrics
 
 
 @dataclass
@@ -88,22 +92,6 @@ def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[Tr
     return TrainConfig(**train), model
 
 
-class EMA:
-    """Exponential moving average of a module's parameters (buffers are copied)."""
-
-    def __init__(self, module: nn.Module, decay: float):
-        self.module = copy.deepcopy(module).eval().requires_grad_(False)
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, module: nn.Module, decay: float | None = None) -> None:
-        d = self.decay if decay is None else decay
-        for e, p in zip(self.module.parameters(), module.parameters()):
-            e.lerp_(p.detach(), 1 - d)
-        for e, b in zip(self.module.buffers(), module.buffers()):
-            e.copy_(b)
-
-
 def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
@@ -118,46 +106,15 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, captions: list[st
     image_grid(images, nrow=nrow, captions=captions).save(path)
 
 
-class _StopRequest:
-    """SIGTERM / SIGINT during training: finish the current step, write a checkpoint, return (a later run resumes
-    from it). Under DDP the ranks agree on stopping through an all-reduce, so all stop at the same step."""
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __init__(self):
-        self.signame: str | None = None
-        self._old = {}
-        if threading.current_thread() is threading.main_thread():  # signal handlers only install there
-            for sig in self.SIGNALS:
-                self._old[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self.signame is not None:  # a second signal: give up at once
-            self.restore()
-            raise KeyboardInterrupt
-        self.signame = signal.Signals(signum).name
-
-    def requested(self, world: int, device: torch.device) -> bool:
-        flag = self.signame is not None
-        if world > 1:
-            t = torch.tensor([float(flag)], device=device)
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            flag = bool(t.item())
-            if flag and self.signame is None:
-                self.signame = "stop on another rank"
-        return flag
-
-    def restore(self) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old = {}
-
-
 class Trainer:
     """Builds the family's networks and optimisers, then alternates family.d_loss / family.g_loss steps."""
 
-    def __init__(self, tc: TrainConfig, model_overrides: dict | None = None):
+    def __init__(self, tc: TrainConfig, model_overrides: dict | None = None, evaluator: QuickEval | None = None):
+        """evaluator(model_dir, tc, device) -> {"eval/...": number}: the quick eval run every tc.eval_every steps on
+        the model folder just written (`python -m t2i train gan` passes t2i.eval.generators.quick_eval; the trainer
+        does not import evaluation). None: no quick evals, whatever tc.eval_every says (a note is printed)."""
         self.tc = tc
+        self.evaluator = evaluator
         self.family = get_family(tc.model)
         self.cfg = self.family.config_from_dict(model_overrides or {})
         self.rank, self.world, local = _dist_info()
@@ -179,7 +136,7 @@ class Trainer:
 
     # --- set-up -----------------------------------------------------------------------------------------------
     def _build_data(self) -> None:
-        from t2i.eval.run import ensure_synthbirds
+        from t2i.data.synthbirds import ensure_synthbirds
 
         root = ensure_synthbirds(self.tc.data if self.tc.data != TrainConfig.data else None, self.img_size)
         self.damsm, vocab = None, None
@@ -321,24 +278,21 @@ class Trainer:
                   nrow=len(images))
 
     def quick_eval(self) -> dict:
-        """AttrAcc and R-precision of the checkpoint just written (the shipped EMA generator) on the first
-        tc.eval_images test captions, without FID; the training RNG streams are left untouched."""
-        from t2i.eval.generators import evaluate_generator
-
+        """The injected evaluator's metrics of the checkpoint just written (the shipped EMA generator); the
+        training RNG streams are left untouched."""
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            m = evaluate_generator(self.out, self.tc.data, limit=self.tc.eval_images, device=self.device,
-                                   damsm=self.tc.damsm, classifier=self.tc.classifier, fid=False,
-                                   judge=self.tc.judge or None, novel=self.tc.eval_novel, freestyle=False,
-                                   diversity=False, secondary=False)
+            out = self.evaluator(self.out, self.tc, self.device)
         for v in self.nets.values():
             v.train()
-        out = {"eval/attr_acc": round(m["attr_acc"], 4), "eval/r_precision": round(m["r_precision"], 4),
-               "eval/n_images": m["n_images"]}
-        sets = [k for k in ("in_species", "novel") if f"part_acc/{k}" in m]  # the judge reads SynthBirds only
-        if sets:
-            out.update({f"eval/part_acc_{k}": round(m[f"part_acc/{k}"], 4) for k in sets})
-            out["eval/part_acc"] = round(sum(m[f"part_acc/{k}"] for k in sets) / len(sets), 4)
         return out
+
+    def _can_eval(self, step: int) -> bool:
+        """Whether a quick eval can run: an evaluator was given. Without one, say so once and train on."""
+        if self.evaluator is None and not getattr(self, "_no_eval_noted", False):
+            self._no_eval_noted = True
+            tqdm.write(f"step {step}: train.eval_every={self.tc.eval_every} but this Trainer was given no evaluator: no "
+                       "quick evals (python -m t2i train gan passes t2i.eval.generators.quick_eval)")
+        return self.evaluator is not None
 
     @staticmethod
     def score_of(metrics: dict) -> float:
@@ -443,7 +397,7 @@ class Trainer:
         t_last, t_run, imgs = time.time(), 0.0, 0
         for v in self.nets.values():
             v.train()
-        stop = _StopRequest()
+        stop = StopRequest()
         while step < target:
             with region("data"):
                 batch = next(data)
@@ -484,7 +438,8 @@ class Trainer:
                     self.sample(step)
                 if step % self.tc.save_every == 0 or step == target:
                     self.save(step, wall)
-                if self.tc.eval_every and step % self.tc.eval_every == 0 and self.family.text_conditional:
+                if self.tc.eval_every and step % self.tc.eval_every == 0 and self.family.text_conditional \
+                        and self._can_eval(step):
                     if step % self.tc.save_every != 0 and step != target:
                         self.save(step, wall)
                     metrics = self.quick_eval()

@@ -130,7 +130,7 @@ def cycle_tsne_comparison(w_sampled: np.ndarray, w_inverted_cycle: np.ndarray, w
 def latent_frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to two sets of codes (rows): how far the distribution of E(x) is
     from that of mapping(z) in W — the number behind the t-SNE picture (same formula as FID)."""
-    from t2i.eval.fid import frechet_distance, statistics
+    from t2i.frechet import frechet_distance, statistics
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return frechet_distance(*statistics(a), *statistics(b))

@@ -51,6 +51,20 @@ def _render_chunk(job: tuple) -> list[tuple]:
     return out
 
 
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "data" / "synthbirds-64"  # the default dataset root
+
+
+def ensure_synthbirds(root: str | Path | None = None, size: int = 64, seed: int = 0) -> Path:
+    """The default dataset root; SynthBirds is deterministic, so a missing default set is rendered (~1 min)."""
+    root = Path(root) if root else DEFAULT_DATA
+    if not (root / "test" / "filenames.pickle").is_file():
+        if root != DEFAULT_DATA:
+            raise FileNotFoundError(f"dataset not found: {root} (render one with: python -m t2i data synthbirds --out {root})")
+        print(f"rendering the default SynthBirds set into {root} ...")
+        write_synthbirds(root, size=size, seed=seed)
+    return root
+
+
 def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers: int = 2,
                      progress: bool = True, n_classes: int = 200, independent: bool = False) -> Path:
     """Render the SynthBirds dataset into `out` in the CUB-200-2011 / AttnGAN layout; returns out.
