@@ -233,3 +233,34 @@ def test_a_generator_that_takes_its_variety_from_the_ca_noise_still_varies_at_in
             imgs[mode] = G(z, sent, words, None).images[-1]
     assert (imgs["sample"][0] - imgs["sample"][1]).abs().max() > 1e-5  # two seeds, two birds (untrained: small)
     assert (imgs["mean"][0] - imgs["mean"][1]).abs().max() < 1e-6  # the old inference: one bird
+
+
+def test_the_mode_seeking_term_teaches_a_generator_that_ignores_z_to_use_it():
+    """lambda_ms (ours, MSGAN): the G step reports the ratio |x1 - x2| / |z1 - z2| on half the batch, and minimising
+    1 / ratio makes a generator whose output ignores z depend on it."""
+    from t2i.models import get_family
+    from t2i.models.registry import StepContext
+
+    fam = get_family("caegan")
+    cfg = fam.config_from_dict({"ngf": 8, "ndf": 8, "c_dim": 8, "z_dim": 8, "text_dim": 16, "img_size": 32,
+                                "lambda_ms": 1.0, "lambda_damsm": 0.0, "attn_dropout": 0.0})
+    torch.manual_seed(0)
+    nets = fam.build(cfg)
+    G = nets["G"]
+    with torch.no_grad():
+        G.init.fc.weight[:, cfg.c_dim:] = 0  # z ignored, as the collapsed CAE-GAN
+        G.conditioner.ca.fc.weight.zero_()  # and no CA noise either: no variety at all
+    n = 4
+    ctx = StepContext(real=torch.rand(n, 3, 32, 32) * 2 - 1, sent=torch.randn(n, 16), words=torch.randn(n, 16, 5),
+                      word_mask=None, cfg=cfg)
+    _, logs = fam.g_loss(nets, ctx)
+    before = logs["g_ms_ratio"]
+    opt = torch.optim.Adam(G.parameters(), lr=1e-2)
+    for _ in range(15):
+        out = fam._generate(nets, ctx)
+        loss = 1.0 / (fam.mode_seeking(nets, out, ctx) + 1e-5)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, logs = fam.g_loss(nets, ctx)
+    assert logs["g_ms_ratio"] > 2 * before  # (not 0 before: batch-norm statistics differ between the halves)

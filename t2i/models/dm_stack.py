@@ -49,6 +49,7 @@ class DMStackConfig(DChoice):
     batch_size: int = 20  # AttnGAN / DM-GAN birds batch
     lambda_kl: float = 1.0  # weight of L_CA (AttnGAN / DM-GAN: 1)
     lambda_damsm: float = 5.0  # weight of L_DAMSM (AttnGAN / DM-GAN birds: 5.0)
+    lambda_ms: float = 0.0  # ours: MSGAN mode-seeking term (against z being ignored, CAE-GAN's collapse); 0 = paper
     truncation: float | None = None  # clamp z to [-t, t] when sampling (StackGAN lineage: none)
     ca_inference: str = "sample"  # "sample": CA noise drawn at inference too, from the seeded latent (AttnGAN's code); "mean": c = mu
 

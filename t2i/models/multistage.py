@@ -15,6 +15,7 @@ ECAGAN and CAE-GAN write 1/2 (uncond + cond) without it, and we add StackGAN++'s
 The 1/2 in L_Gi is the papers' (AttnGAN's code sums the two terms). L_per is applied to every judged image.
 With `d = "projected"` (ours) the final image is judged by the projected D instead (t2i.models.projected: hinge,
 real / fake / mismatched, no BCE), the lower stages keep theirs.
+lambda_ms > 0 (ours, MSGAN) adds the mode-seeking term 1 / (|x1 - x2| / |z1 - z2| + eps) on half the batch.
 The config (ctx.cfg) must have z_dim, lambda_kl and lambda_damsm (and lambda_per where there is a perceptual loss).
 """
 from __future__ import annotations
@@ -55,7 +56,19 @@ class MultiStageFamily(Family):
     def _generate(cls, nets: dict[str, nn.Module], ctx: StepContext) -> GenOutput:
         real = ctx.real
         z = torch.randn(real.size(0), ctx.cfg.z_dim, device=real.device, dtype=real.dtype)
-        return nets["G"](z, ctx.sent, ctx.words, ctx.word_mask)
+        out = nets["G"](z, ctx.sent, ctx.words, ctx.word_mask)
+        out.extras["z"] = z
+        return out
+
+    @staticmethod
+    def mode_seeking(nets: dict[str, nn.Module], out: GenOutput, ctx: StepContext) -> Tensor:
+        """MSGAN's mode-seeking ratio (Mao et al., CVPR 2019; ours here, no seed paper has it): the first half of
+        the batch drawn again with other noise, mean |x1 - x2| / mean |z1 - z2|. The loss adds 1 / (ratio + eps)."""
+        h = max(1, ctx.real.size(0) // 2)
+        z1 = out.extras["z"][:h]
+        z2 = torch.randn_like(z1)
+        x2 = nets["G"](z2, ctx.sent[:h], ctx.words[:h], None if ctx.word_mask is None else ctx.word_mask[:h]).image
+        return (out.image[:h] - x2).abs().mean() / (z1 - z2).abs().mean()
 
     @classmethod
     def d_loss(cls, nets: dict[str, nn.Module], ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
@@ -121,5 +134,10 @@ class MultiStageFamily(Family):
             damsm = ctx.damsm.loss(out.image, ctx.words, ctx.sent, ctx.word_mask, ctx.class_ids)
             total = total + cfg.lambda_damsm * damsm
             logs["g_damsm"] = float(damsm.detach())
+        lambda_ms = getattr(cfg, "lambda_ms", 0.0)
+        if lambda_ms > 0:
+            ratio = cls.mode_seeking(nets, out, ctx)
+            total = total + lambda_ms / (ratio + 1e-5)
+            logs["g_ms_ratio"] = float(ratio.detach())
         logs["g_total"] = float(total.detach())
         return total, logs
