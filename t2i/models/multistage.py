@@ -36,6 +36,7 @@ class MultiStageFamily(Family):
     """Family base with the StackGAN++ discriminator / generator steps; subclasses implement `build`."""
 
     single_discriminator: ClassVar[bool] = False  # True: one "D" on the final image (FF-GAN)
+    runtime_fields: ClassVar[tuple[str, ...]] = ("ca_inference",)  # inference only: a warm start may differ in it
 
     @classmethod
     def judged(cls, nets: dict[str, nn.Module], n_images: int) -> list[tuple[str, int]]:
