@@ -26,6 +26,9 @@ lam_per = lam * PER_WEIGHT and lam_pix = lam * PIX_WEIGHT, so that lam = 1 is th
 
 Generation starts from w0 = mapping(z) (truncation psi towards w_avg) and optimises ||w - t||^2 only (the
 paper's text-to-image mode): t2i.models.cigan.generate_from_text.
+
+The CI-GAN folder loader (load_cigan) and the optional contrastive text term (contrast_texts, optimise_contrastive)
+live in t2i.models.cigan (loading.py, inference.py) and are importable from here as before.
 """
 from __future__ import annotations
 
@@ -41,9 +44,10 @@ from PIL import Image
 from torch import Tensor
 
 from t2i import checkpoint as ckpt
-from t2i.data.vocab import MAX_WORDS, Vocabulary, tokenize
+from t2i.data.vocab import MAX_WORDS, Vocabulary
 from t2i.imageio import prepare_upload
-from t2i.models.cigan import CIGAN, generate_from_text, invert, optimise_latent, text_guided_optimise
+from t2i.models.cigan import (COLOUR_SYNONYMS, contrast_texts, generate_from_text, invert,  # noqa: F401
+                              load_cigan, optimise_contrastive, text_guided_optimise)
 from t2i.text.damsm import SHIPPED_DAMSM
 from t2i.text.prompt import check_caption, encode_caption
 from t2i.viz.grids import tile, to_pil
@@ -120,90 +124,10 @@ def _check_float(name: str, v, lo: float, hi: float) -> float:
     return f
 
 
-# CUB colour names (t2i.data.synthbirds.COLORS) and the synonyms captions use for them: the words a contrastive
-# text term swaps to build the alternatives of an edit text ("a red belly" vs "a blue belly", ...).
-COLOUR_SYNONYMS = {"gray": "grey", "rusty": "rufous", "tan": "buff"}
-
-
-def contrast_texts(text: str) -> list[str]:
-    """Alternatives of `text` that differ in one colour word: for each colour word, every other CUB colour in its
-    place ("this bird has a red belly" -> "this bird has a blue belly", ...). [] when the text names no colour."""
-    from t2i.data.synthbirds import COLORS
-
-    toks = tokenize(text)
-    out = []
-    for i, tok in enumerate(toks):
-        c = COLOUR_SYNONYMS.get(tok, tok)
-        if c in COLORS:
-            out += [" ".join(toks[:i] + [alt] + toks[i + 1:]) for alt in COLORS if alt != c]
-    return out
-
-
-def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: Tensor, steps: int, lr: float,
-                         lam_l2: float = 0.0, lam_per: float = 0.0, lam_pix: float = 0.0, x_ref: Tensor | None = None,
-                         perceptual=None, tau: float = 1.0, progress=None, image_loss=None) -> tuple[Tensor, Tensor]:
-    """Text-guided optimisation with the stage-3 similarity model used as a classifier over texts (ours, optional):
-    minimise  -log softmax_k(-||w - t_k||^2 / tau)[t]  (k over t and its colour-swapped alternatives t_alt, the
-    InfoNCE-L2 score of the aligner) + lam_l2 * ||w - t||^2 + lam_per * perceptual(G(w), x) + lam_pix * mse(G(w), x).
-    Its gradient on w is 2/tau * (E_p[t_k] - t): it moves w only along what tells the requested text from its
-    alternatives (the attributes the text does not name cancel), and fades once the text wins.
-    t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative); W+ text features add a layer axis
-    after N / K. Returns (w, G(w)) detached."""
-    t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
-
-    if w_init.dim() == 3 and t.dim() == 2:  # W+ codes, W text features: one t for every layer
-        t, t_alt = t.unsqueeze(1), t_alt.unsqueeze(2)
-
-    def text_loss(w: Tensor) -> Tensor:
-        d_pos = (w - t).pow(2).sum(-1)  # [N] (W) or [N, L] (W+)
-        d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K] or [N, K, L]
-        if w.dim() == 3:  # W+: squared distances averaged over the layers
-            d_pos, d_alt = d_pos.mean(-1), d_alt.mean(-1)
-        logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
-        loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
-        return loss + lam_l2 * d_pos.mean() if lam_l2 > 0 else loss
-
-    return optimise_latent(G, w_init, text_loss, steps, lr, lam_per=lam_per, x_ref=x_ref, perceptual=perceptual,
-                           progress=progress, lam_pix=lam_pix, image_loss=image_loss)
-
-
 def pil_to_tensor(img: Image.Image) -> Tensor:
     """RGB PIL -> [1, 3, H, W] in [-1, 1]."""
     arr = np.asarray(img.convert("RGB"), dtype=np.float32)
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0
-
-
-def _load_fn(p):
-    return ckpt.read_config(p), ckpt.read_weights(p)
-
-
-def load_cigan(name, device="cpu", need_stage: str | tuple[str, ...] | None = None):
-    """(record, config, nets by role) of a CI-GAN folder: roles 'stylegan', 'encoder', 'text' as far as the stage
-    has them (CIGAN.load_inference). CheckpointError for other folders, or a stage not in `need_stage`."""
-    record = ckpt.read_config(name)
-    if record["model_type"] != "cigan":
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model, not a CI-GAN (cigan) checkpoint")
-    try:
-        cfg = CIGAN.config_from_dict(record["config"])
-    except (TypeError, ValueError, KeyError) as e:
-        raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
-    if need_stage is not None:
-        need = (need_stage,) if isinstance(need_stage, str) else tuple(need_stage)
-        if cfg.stage not in need:
-            what = {"stylegan": "the stage-1 StyleGAN2 (no encoder, no text encoder)",
-                    "encoder": "the stage-2 inversion encoder (no text encoder)",
-                    "aligner": "the stage-3 text aligner"}[cfg.stage]
-            raise ckpt.CheckpointError(f"{name} is a CI-GAN {cfg.stage!r}-stage folder ({what}); this needs a "
-                                       f"{' or '.join(repr(s) for s in need)}-stage folder"
-                                       + (" (train stage 3: model.stage='aligner')" if "aligner" in need else ""))
-    tensors = ckpt.read_weights(name)
-    try:
-        nets = CIGAN.load_inference(cfg, tensors, load_fn=_load_fn)
-    except (RuntimeError, KeyError, ValueError) as e:
-        if isinstance(e, ckpt.CheckpointError):
-            raise
-        raise ckpt.CheckpointError(f"{name}: weights do not match the config: {str(e)[:500]}") from None
-    return record, cfg, {k: v.to(device) for k, v in nets.items()}
 
 
 class EditPipeline:

@@ -34,8 +34,7 @@ def build_code_bank(encoder, data_root, out, split: str = "train", limit: int | 
     where it pays (t2i.training.common.bf16_autocast_ok; 1.5-1.9x faster on this CPU, same codes to ~1e-5 in MSE)."""
     from t2i.data.captions import CaptionDataset
     from t2i.data.vocab import Vocabulary
-    from t2i.edit import load_cigan
-    from t2i.models.cigan import invert
+    from t2i.models.cigan import invert, load_cigan
     from t2i import checkpoint as ckpt
     from t2i.training.common import bf16_autocast_ok
 
