@@ -124,3 +124,12 @@ def test_a_model_loads_by_hub_id_from_a_local_hub_cache_offline(studio_checkpoin
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     pipe = TextToImagePipeline.from_pretrained("someone/dfgan-tiny")
     assert len(pipe("a small bird with a red belly", n=2).images) == 2
+
+
+def test_space_command_writes_the_folder_and_says_how_to_start_it(tmp_path, capsys):
+    from t2i.cli import main
+
+    assert main(["space", "--out", str(tmp_path / "sp")]) == 0
+    out = capsys.readouterr().out
+    assert "Space folder" in out and "MB" in out and "python app.py" in out
+    assert (tmp_path / "sp" / "app.py").is_file()

@@ -229,3 +229,16 @@ def cmd_vocab_map(a) -> int:
     from t2i.data.openvocab_build import run
 
     return run(a)
+
+
+def cmd_space(a) -> int:
+    from t2i.space import build_space, push_space
+
+    summary = build_space(a.out, checkpoints=a.checkpoints)
+    print(f"Space folder {summary['out']}: {summary['files']} files, {summary['size_mb']} MB, largest "
+          f"{summary['largest']}; models: {', '.join(summary['models'])}")
+    if a.push:
+        print(f"pushed: {push_space(a.out, a.push, private=a.private)}")
+    else:
+        print(f"start it with: cd {a.out} && pip install -r requirements.txt && python app.py")
+    return 0

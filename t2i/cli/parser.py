@@ -241,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ship(sub)
     _add_generate(sub)
     _add_loadtest(sub)
+    _add_space(sub)
     from t2i.data.openvocab_build import add_parser as _add_vocab_map
 
     _add_vocab_map(sub)
@@ -279,3 +280,12 @@ def _add_ship(sub):
     s.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
     s.add_argument("--note", default=None, help="status line for the card, e.g. 'Interim checkpoint: ...' "
                                                 "(kept when the card is rewritten; '' removes it)")
+
+
+def _add_space(sub):
+    p = sub.add_parser("space", help="write a ready Hugging Face Space folder (app, package, served models); --push uploads it",
+                       description="Example: python -m t2i space --out ../t2i-space --push someone/t2i-studio")
+    p.add_argument("--out", required=True, help="folder to write (a previous Space folder there is replaced)")
+    p.add_argument("--checkpoints", default=None, help="model folders to take (default: checkpoints/)")
+    p.add_argument("--push", default=None, metavar="USER/NAME", help="then create and upload the Space (needs a login)")
+    p.add_argument("--private", action="store_true", help="with --push: make the Space private")
