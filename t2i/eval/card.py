@@ -48,9 +48,11 @@ def _metric_id(key: str) -> str | None:
 def hub_header(record: dict) -> list[str]:
     """The YAML front matter the Hugging Face Hub reads from a model card: library, license, pipeline, tags,
     dataset and the names of the recorded metrics."""
+    from t2i.models.registry import list_families
+
     mt = record["model_type"]
-    generator = mt in FAMILY_INFO
-    tags = ["gan", "birds", "synthbirds", mt] + (["text-to-image"] if generator else [])
+    generator = mt in list_families()
+    tags = ["birds", "synthbirds", mt] + (["gan", "text-to-image"] if generator else [])
     if mt == "cigan":
         tags.append("image-editing")
     metrics = sorted({_metric_id(k) for k, v in (record.get("metrics") or {}).items()
