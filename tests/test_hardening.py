@@ -263,3 +263,22 @@ def test_yes_no_inputs_refuse_anything_else():
 
     with pytest.raises(StudioError, match="named part only must be yes or no"):
         parse_flag("named part only", "maybe")
+
+
+def test_a_cigan_config_asking_for_a_huge_network_is_refused_before_building(tmp_path):
+    import json
+
+    from t2i.pipeline import load_pipeline
+
+    src = ckpt.SHIPPED / "cigan-synthbirds-64"
+    if not (src / ckpt.WEIGHTS).is_file():
+        pytest.skip("no shipped CI-GAN")
+    dest = tmp_path / "cigan-huge"
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.png", "README.md"))
+    rec = json.loads((dest / "config.json").read_text())
+    rec["config"].update(channel_base=10 ** 8, channel_max=100000)
+    (dest / "config.json").write_text(json.dumps(rec))
+    t0 = time.perf_counter()
+    with pytest.raises(ckpt.CheckpointError, match="cigan-huge: CI-GAN network .* M parameters") as e:
+        load_pipeline(dest)
+    assert time.perf_counter() - t0 < 10 and str(tmp_path) not in str(e.value)

@@ -1,12 +1,31 @@
 """Loading a CI-GAN model folder: its record, config and inference nets by role, with one error style."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from t2i import checkpoint as ckpt
 from t2i.models.cigan.family import CIGAN
 
 
 def _load_fn(p):
     return ckpt.read_config(p), ckpt.read_weights(p)
+
+
+def _check_size(name, cfg) -> None:
+    """Build the nets on the meta device first: a config asking for a huge network is refused before any memory
+    is allocated (checkpoint.MAX_PARAMETERS per network)."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            nets = CIGAN.build(cfg)
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as e:
+        raise ckpt.CheckpointError(f"{name}: CI-GAN cannot be built from its config: {e}") from None
+    for key, net in nets.items():
+        total = sum(v.numel() for v in net.state_dict().values())
+        if total > ckpt.MAX_PARAMETERS:
+            raise ckpt.CheckpointError(f"{name}: CI-GAN network {key!r} would have {total / 1e6:,.0f} M parameters "
+                                       f"(limit {ckpt.MAX_PARAMETERS / 1e6:,.0f} M); its config is not one this studio runs")
 
 
 def load_cigan(name, device="cpu", need_stage: str | tuple[str, ...] | None = None):
@@ -28,6 +47,7 @@ def load_cigan(name, device="cpu", need_stage: str | tuple[str, ...] | None = No
             raise ckpt.CheckpointError(f"{name} is a CI-GAN {cfg.stage!r}-stage folder ({what}); this needs a "
                                        f"{' or '.join(repr(s) for s in need)}-stage folder"
                                        + (" (train stage 3: model.stage='aligner')" if "aligner" in need else ""))
+    _check_size(Path(str(name)).name, cfg)
     tensors = ckpt.read_weights(name)
     try:
         nets = CIGAN.load_inference(cfg, tensors, load_fn=_load_fn)
