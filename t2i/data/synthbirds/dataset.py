@@ -109,8 +109,10 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
                 results[r[0]] = r
             bar.update(len(job[3]))
     else:
+        # forkserver, not fork: forking a process whose other threads (torch's pool, a server, tqdm) hold a lock can
+        # leave a worker deadlocked for good (seen in the test suite); spawn where there is no forkserver
         methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
+        ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
         with ctx.Pool(workers) as pool:
             for res in pool.imap(_render_chunk, jobs):
                 for r in res:
