@@ -191,6 +191,17 @@ def weight_shapes(folder: str | Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"{Path(folder).name}/{WEIGHTS} is corrupt or not a safetensors file: {e}") from None
 
 
+def checked_shapes(where: str, what: str, module: nn.Module) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of `module` (built on the meta device: nothing allocated); a CheckpointError naming
+    `where` and `what` when it would hold more than MAX_PARAMETERS."""
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    total = sum(int(torch.Size(s).numel()) for s in own.values())
+    if total > MAX_PARAMETERS:
+        raise CheckpointError(f"{where}: {what} would have {total / 1e6:,.0f} M parameters "
+                              f"(limit {MAX_PARAMETERS / 1e6:,.0f} M); its config is not one this studio runs")
+    return own
+
+
 def build_checked(folder: str | Path, builders: dict) -> dict[str, nn.Module]:
     """Build each component (name -> zero-argument builder) on the meta device first, compare its shapes with the
     weights file's header and refuse a mismatch or an absurd size, and only then build it for real: a config that
@@ -200,13 +211,10 @@ def build_checked(folder: str | Path, builders: dict) -> dict[str, nn.Module]:
     for name, make in builders.items():
         try:
             with torch.device("meta"):
-                own = {k: tuple(v.shape) for k, v in make().state_dict().items()}
+                meta = make()
         except (RuntimeError, NotImplementedError, TypeError, ValueError) as e:
             raise CheckpointError(f"{name_of}: component {name!r} cannot be built from its config: {e}") from None
-        total = sum(int(torch.Size(s).numel()) for s in own.values())
-        if total > MAX_PARAMETERS:
-            raise CheckpointError(f"{name_of}: component {name!r} would have {total / 1e6:,.0f} M parameters "
-                                  f"(limit {MAX_PARAMETERS / 1e6:,.0f} M); its config is not one this studio runs")
+        own = checked_shapes(name_of, f"component {name!r}", meta)
         theirs = {k[len(name) + 1:]: v for k, v in shapes.items() if k.startswith(name + ".")}
         bad = [f"{k}: weights {theirs[k]} vs config {own[k]}" for k in own if k in theirs and theirs[k] != own[k]]
         missing = sorted(set(own) - set(theirs))

@@ -22,10 +22,7 @@ def _check_size(name, cfg) -> None:
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as e:
         raise ckpt.CheckpointError(f"{name}: CI-GAN cannot be built from its config: {e}") from None
     for key, net in nets.items():
-        total = sum(v.numel() for v in net.state_dict().values())
-        if total > ckpt.MAX_PARAMETERS:
-            raise ckpt.CheckpointError(f"{name}: CI-GAN network {key!r} would have {total / 1e6:,.0f} M parameters "
-                                       f"(limit {ckpt.MAX_PARAMETERS / 1e6:,.0f} M); its config is not one this studio runs")
+        ckpt.checked_shapes(name, f"CI-GAN network {key!r}", net)
 
 
 def load_cigan(name, device="cpu", need_stage: str | tuple[str, ...] | None = None):
