@@ -41,8 +41,9 @@ class TextConditionalGenerator(nn.Module):
 
     @property
     def latent_dim(self) -> int:
-        """Width of what sample_z draws and forward takes: z, plus the CA noise where it is part of the latent."""
-        return self.z_dim
+        """Width of what sample_z draws and forward takes: z, plus the CA noise where it is part of the latent
+        (multi-stage generators with ca_inference = "sample")."""
+        return self.z_dim + (self.c_dim if getattr(self, "ca_inference", None) == "sample" else 0)
 
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor) -> GenOutput:  # pragma: no cover
         raise NotImplementedError

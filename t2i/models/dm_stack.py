@@ -101,10 +101,6 @@ class DMStackGenerator(TextConditionalGenerator):
                                                   **carafe) for _ in range(cfg.n_stages - 1))
         self.to_rgb = nn.ModuleList(ToRGB(cfg.ngf) for _ in range(cfg.n_stages))
 
-    @property
-    def latent_dim(self) -> int:
-        return self.z_dim + (self.c_dim if self.ca_inference == "sample" else 0)
-
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
         z, eps = split_latent(z, self.z_dim, self.c_dim)

@@ -208,10 +208,6 @@ class FFGANGenerator(TextConditionalGenerator):
             for _ in range(cfg.n_stages - 1))
         self.to_rgb = ToRGB(cfg.ngf)
 
-    @property
-    def latent_dim(self) -> int:
-        return self.z_dim + (self.c_dim if self.ca_inference == "sample" else 0)
-
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
         z, eps = split_latent(z, self.z_dim, self.c_dim)
