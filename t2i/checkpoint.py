@@ -6,10 +6,13 @@ the config exactly (strict).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -202,12 +205,12 @@ def checked_shapes(where: str, what: str, module: nn.Module) -> dict[str, tuple[
     return own
 
 
-def build_checked(folder: str | Path, builders: dict) -> dict[str, nn.Module]:
+def build_checked(folder: str | Path, builders: dict, label: str | None = None) -> dict[str, nn.Module]:
     """Build each component (name -> zero-argument builder) on the meta device first, compare its shapes with the
     weights file's header and refuse a mismatch or an absurd size, and only then build it for real: a config that
-    asks for a huge network fails here, before any memory is allocated."""
+    asks for a huge network fails here, before any memory is allocated. label: the folder's name in messages."""
     shapes = weight_shapes(folder)
-    name_of = Path(folder).name
+    name_of = label or Path(folder).name
     for name, make in builders.items():
         try:
             with torch.device("meta"):
@@ -306,26 +309,52 @@ def load_snapshot(folder: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]
     return groups, meta
 
 
-def load_component(name, model_type: str, config_cls, build, component: str, device="cpu", what: str = ""):
-    """The one way to load a single-network model folder (an evaluator or helper net): check its model type, rebuild
-    its typed config (unknown or missing keys are a CheckpointError naming them), build(cfg) -> module, load the
-    `component` weights strictly; returns (module in eval mode, frozen, on `device`; the config.json record)."""
-    import dataclasses
+@dataclass
+class LoadedFolder:
+    """A model folder loaded by load_folder."""
+    folder: Path  # the local folder (a Hub id is downloaded into the Hugging Face cache)
+    record: dict  # config.json
+    config: Any  # the typed config
+    modules: dict[str, nn.Module]  # component -> network (eval mode, frozen, on the device)
 
+
+def load_folder(name, model_type: str | tuple[str, ...], config, build=None, device="cpu",
+                what: str = "") -> LoadedFolder:
+    """The one way to load a model folder, with one error style (a CheckpointError naming the folder, never the
+    server's path): the config record (read_config), its model type (one of `model_type`; `what` says what was
+    expected, e.g. "a species classifier"), its typed config and its networks.
+
+    config: the config dataclass (unknown or missing keys are named) or a parser record -> typed config (e.g.
+            through a family's config_from_dict; its TypeError / ValueError / KeyError become the CheckpointError).
+    build:  (typed config, record) -> {component: zero-argument builder}: each network is built on the meta device
+            first and refused when it would be huge or its shapes disagree with the weights (build_checked), then
+            built and strictly loaded (load_modules). None: only the record and the config are read."""
+    label = Path(str(name)).name
     record = read_config(name)
-    if record["model_type"] != model_type:
-        raise CheckpointError(f"{name} holds a {record['model_type']!r} model, not {what or 'a ' + model_type}")
-    config = record.get("config")
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{name}: config.json has no config table")
-    unknown = set(config) - {f.name for f in dataclasses.fields(config_cls)}
-    if unknown:
-        raise CheckpointError(f"{name}: unknown {model_type} config keys {sorted(unknown)}")
+    types = (model_type,) if isinstance(model_type, str) else tuple(model_type)
+    if record["model_type"] not in types:
+        raise CheckpointError(f"{label} holds a {record['model_type']!r} model, not {what or 'a ' + types[0]}")
     try:
-        cfg = config_cls(**config)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
+        if dataclasses.is_dataclass(config):
+            unknown = set(record["config"]) - {f.name for f in dataclasses.fields(config)}
+            if unknown:
+                raise ValueError(f"unknown config keys {sorted(unknown)}")
+        cfg = config(**record["config"]) if dataclasses.is_dataclass(config) else config(record)
+        builders = build(cfg, record) if build is not None else {}
+    except (TypeError, ValueError, KeyError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"{label}: config does not match this version of t2i: {e}") from None
     folder = resolve(name)
-    module = build_checked(folder, {component: lambda: build(cfg)})[component]
-    load_modules({component: module}, read_weights(folder), folder.name)
-    return module.to(device).eval().requires_grad_(False), record
+    modules = build_checked(folder, builders, label) if builders else {}
+    if modules:
+        load_modules(modules, read_weights(folder), label)
+    return LoadedFolder(folder, record, cfg,
+                        {k: m.to(device).eval().requires_grad_(False) for k, m in modules.items()})
+
+
+def load_component(name, model_type: str, config_cls, build, component: str, device="cpu", what: str = ""):
+    """load_folder for a single-network folder (an evaluator or helper net): build(cfg) -> the `component` network;
+    returns (that network in eval mode, frozen, on `device`; the config.json record)."""
+    got = load_folder(name, model_type, config_cls, lambda cfg, _: {component: lambda: build(cfg)}, device, what)
+    return got.modules[component], got.record

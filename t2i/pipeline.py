@@ -17,7 +17,7 @@ from PIL import Image
 
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import Vocabulary
-from t2i.models.registry import get_family
+from t2i.models.registry import get_family, list_families
 from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME, DAMSMConfig, TextEncoder
 from t2i.text.prompt import MAX_CAPTION_CHARS, CaptionError, check_caption, encode_caption  # noqa: F401 - re-exported
 from t2i.viz.grids import to_pil
@@ -55,25 +55,16 @@ class TextToImagePipeline:
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "TextToImagePipeline":
-        record = ckpt.read_config(name)
-        family = get_family(record["model_type"])
-        if not family.text_conditional or "text_encoder" not in record["components"]:
-            raise ckpt.CheckpointError(f"{name} ({record['model_type']}) is not a text-to-image GAN checkpoint")
-        try:
-            cfg = family.config_from_dict(record["config"])
-            tcfg = DAMSMConfig(**record["text_encoder_config"])
-        except (TypeError, ValueError, KeyError) as e:
-            raise ckpt.CheckpointError(f"{name}: config does not match this version of t2i: {e}") from None
-        folder = ckpt.resolve(name)
-        nets = ckpt.build_checked(folder, {
-            "generator": lambda: family.build_generator(cfg),
-            "text_encoder": lambda: TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)})
-        G, T = nets["generator"], nets["text_encoder"]
-        ckpt.load_modules(nets, ckpt.read_weights(folder), folder.name)
-        vocab = Vocabulary.load(folder / ckpt.VOCAB, open_map=True)  # + the open vocabulary (inference only)
+        types = tuple(t for t in list_families() if get_family(t).text_conditional)
+        got = ckpt.load_folder(name, types, lambda rec: get_family(rec["model_type"]).config_from_dict(rec["config"]),
+                               _networks, device, what="a text-to-image GAN checkpoint")
+        tcfg = DAMSMConfig(**got.record["text_encoder_config"])
+        vocab = Vocabulary.load(got.folder / ckpt.VOCAB, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != tcfg.vocab_size:
-            raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {tcfg.vocab_size}")
-        return cls(record["model_type"], cfg, G, T, vocab, record, device, tcfg.max_words)
+            raise ckpt.CheckpointError(f"{got.folder.name}: vocabulary has {len(vocab)} words, the text encoder "
+                                       f"{tcfg.vocab_size}")
+        return cls(got.record["model_type"], got.config, got.modules["generator"], got.modules["text_encoder"], vocab,
+                   got.record, device, tcfg.max_words)
 
     # --- text ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -181,6 +172,14 @@ class TextToImagePipeline:
         words, sent, mask = model.encode_text(tok.to(self.device), ln.to(self.device))
         return torch.cat([model.match(images[s:s + 256].float(), words[s:s + 256], sent[s:s + 256], mask[s:s + 256])
                           for s in range(0, len(images), 256)])
+
+
+def _networks(cfg, record: dict) -> dict:
+    """The builders of a text-to-image folder's networks: the family's generator and the DAMSM text encoder."""
+    family = get_family(record["model_type"])
+    tcfg = DAMSMConfig(**record["text_encoder_config"])
+    return {"generator": lambda: family.build_generator(cfg),
+            "text_encoder": lambda: TextEncoder(tcfg.vocab_size, tcfg.emb_dim, tcfg.text_dim, tcfg.dropout)}
 
 
 GEN_CHUNK = 64  # images per generator call: best-of-16 of 64 images is 1,024 candidates, drawn 64 at a time

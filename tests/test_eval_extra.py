@@ -134,7 +134,7 @@ def test_eval_r_precision_refuses_a_folder_that_is_not_a_damsm(tmp_path, cub_tin
     clf = tmp_path / "species"
     cfg = SpeciesClassifierConfig(classes=["001.a", "002.b"], nf=4)
     ckpt.save_model_folder(clf, "species-classifier", dataclasses.asdict(cfg), {"classifier": SpeciesClassifier(cfg)})
-    with pytest.raises(ckpt.CheckpointError, match="needs a DAMSM"):
+    with pytest.raises(ckpt.CheckpointError, match="not a DAMSM"):
         eval_r_precision(images, caps, classes, encoder=str(clf))
     empty = tmp_path / "empty"
     empty.mkdir()

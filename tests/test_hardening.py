@@ -279,6 +279,6 @@ def test_a_cigan_config_asking_for_a_huge_network_is_refused_before_building(tmp
     rec["config"].update(channel_base=10 ** 8, channel_max=100000)
     (dest / "config.json").write_text(json.dumps(rec))
     t0 = time.perf_counter()
-    with pytest.raises(ckpt.CheckpointError, match="cigan-huge: CI-GAN network .* M parameters") as e:
+    with pytest.raises(ckpt.CheckpointError, match="cigan-huge: component .* M parameters") as e:
         load_pipeline(dest)
     assert time.perf_counter() - t0 < 10 and str(tmp_path) not in str(e.value)

@@ -13,14 +13,10 @@ EVAL_DAMSM_NAME = "damsm-eval-synthbirds-64"
 
 
 def load_eval_encoder(name=EVAL_DAMSM_NAME, device="cpu"):
-    """A DAMSM folder -> (DAMSM, Vocabulary); any other folder is refused with a CheckpointError naming it."""
-    from t2i import checkpoint as ckpt
+    """A DAMSM folder (by default the evaluation-only pair) -> (DAMSM, Vocabulary) through t2i.text.damsm.load_damsm;
+    any other folder is refused with its CheckpointError."""
     from t2i.text.damsm import load_damsm
 
-    record = ckpt.read_config(name)  # CheckpointError for a folder without config.json
-    if record["model_type"] != "damsm":
-        raise ckpt.CheckpointError(f"{name} holds a {record['model_type']!r} model; R-precision needs a DAMSM "
-                                   f"text + image encoder pair (model_type 'damsm'), e.g. {EVAL_DAMSM_NAME}")
     return load_damsm(name, device)
 
 

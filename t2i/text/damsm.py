@@ -260,9 +260,10 @@ def load_damsm(name, device="cpu"):
     from t2i import checkpoint as ckpt
     from t2i.data.vocab import Vocabulary
 
-    model, _ = ckpt.load_component(name, "damsm", DAMSMConfig, DAMSM, "damsm", device, what="DAMSM encoders")
-    folder = ckpt.resolve(name)
-    vocab = Vocabulary.load(folder / ckpt.VOCAB)
-    if len(vocab) != model.cfg.vocab_size:
-        raise ckpt.CheckpointError(f"{folder}: vocabulary has {len(vocab)} words, config says {model.cfg.vocab_size}")
-    return model, vocab
+    got = ckpt.load_folder(name, "damsm", DAMSMConfig, lambda cfg, _: {"damsm": lambda: DAMSM(cfg)}, device,
+                           what="a DAMSM text + image encoder pair")
+    vocab = Vocabulary.load(got.folder / ckpt.VOCAB)
+    if len(vocab) != got.config.vocab_size:
+        raise ckpt.CheckpointError(f"{got.folder.name}: vocabulary has {len(vocab)} words, the text encoder "
+                                   f"{got.config.vocab_size}")
+    return got.modules["damsm"], vocab

@@ -323,7 +323,7 @@ class CIGAN(Family):
                       "pairs": len(t)}
 
     # --- shipping, inference and preview ---
-    ROLES = {"G": None, "Gen": "stylegan", "Enc": "encoder"}  # role names of the nets for the pipeline
+    ROLES = {"G": None, "Gen": "stylegan", "Enc": "encoder"}  # role names of the nets for the pipeline (load_cigan)
     STAGE_ROLE = {"stylegan": "stylegan", "encoder": "encoder", "aligner": "text"}  # role of nets["G"]
 
     @classmethod
@@ -331,28 +331,6 @@ class CIGAN(Family):
         """Components for t2i.checkpoint.save_model_folder: the EMA'd trained net as 'generator' plus the frozen
         nets inference needs ('Gen', 'Enc'), so that every stage's folder is self-contained."""
         return {"generator": ema_g, **{k: _unwrap(nets[k]) for k in cls.inference_keys(cfg)[1:]}}
-
-    @classmethod
-    def load_inference(cls, cfg, tensors: dict[str, Tensor],
-                       load_fn: Callable[[str], tuple[dict, dict]] | None = None) -> dict[str, nn.Module]:
-        """Inference nets by role — 'stylegan' (Generator), 'encoder' (Encoder), 'text' (TextEncoder), as far as
-        the stage has them — strictly loaded from a model folder's tensors, frozen, in eval mode. Frozen nets the
-        folder lacks (written without ship_modules) come from generator_ckpt / encoder_ckpt through load_fn."""
-        keys = cls.inference_keys(cfg)
-        built = cls.build(cfg)
-        nets = {k: built[k] for k in keys}
-        parts = _split_state(tensors)
-        nets["G"].load_state_dict(parts["G"], strict=True)
-        if all(k in parts for k in keys[1:]):
-            for k in keys[1:]:
-                nets[k].load_state_dict(parts[k], strict=True)
-        elif load_fn is None:
-            raise ValueError(f"this cigan {cfg.stage!r} checkpoint lacks {[k for k in keys[1:] if k not in parts]}; "
-                             "pass load_fn to read them from generator_ckpt / encoder_ckpt")
-        else:
-            cls.attach_pretrained(nets, cfg, load_fn)
-        return {(cls.STAGE_ROLE[cfg.stage] if k == "G" else cls.ROLES[k]): nets[k].requires_grad_(False).eval()
-                for k in keys}
 
     @classmethod
     @torch.no_grad()
