@@ -14,6 +14,7 @@ from PIL import Image
 from t2i import checkpoint as ckpt
 from t2i.cli import main
 from t2i.edit import EditPipeline, EditResult
+from t2i.edit_config import EditConfig
 from t2i.pipeline import CaptionError
 
 torch.set_num_threads(1)
@@ -108,9 +109,9 @@ def test_batched_edit_equals_single_edits(pipe):
 
     x = torch.cat([pil_to_tensor(_bird((32, 32), seed=s)) for s in (1, 2)])
     t, _, _ = pipe.encode_text([TEXT, "a bird with black wings"])
-    both = pipe.edit_tensors(x, t, steps=3, lam=1.0)
+    both = pipe.edit_tensors(x, t, EditConfig.paper(steps=3))
     for i in range(2):
-        one = pipe.edit_tensors(x[i:i + 1], t[i:i + 1], steps=3, lam=1.0)
+        one = pipe.edit_tensors(x[i:i + 1], t[i:i + 1], EditConfig.paper(steps=3))
         # equal up to float noise (Adam's first steps are sign-like, so near-zero gradients can flip a move of lr)
         assert (one["w"] - both["w"][i:i + 1]).abs().mean() < 0.05 * (one["w"] - one["w0"]).abs().mean()
 
@@ -142,19 +143,21 @@ def test_bad_inputs_give_results_or_clear_errors(pipe):
 
 
 def test_damsm_guidance_moves_the_edit_towards_the_text_and_can_be_off(pipe):
-    from t2i.edit import MASKED_GUIDANCE, EditPipeline, pil_to_tensor
+    from t2i.edit import EditPipeline, pil_to_tensor
+    from t2i.edit_config import MASKED_GUIDANCE
     from t2i.studio import EDIT_GUIDANCE
 
     assert EDIT_GUIDANCE == MASKED_GUIDANCE  # the app's slider starts at the library's default (part-masked edit)
     x = pil_to_tensor(_bird((32, 32), seed=4))
     t, _, _ = pipe.encode_text([TEXT])
-    runs = {g: pipe.edit_tensors(x, t, steps=8, lr=0.05, texts=[TEXT], guidance=g) for g in (0.0, 5.0)}
+    runs = {g: pipe.edit_tensors(x, t, EditConfig.whole(steps=8, lr=0.05, guidance=g), texts=[TEXT])
+            for g in (0.0, 5.0)}
     assert not torch.equal(runs[0.0]["w"], runs[5.0]["w"])
     match = pipe.guidance_loss([TEXT], 1.0)  # DAMSM: the text against its colour-swapped alternatives
     with torch.no_grad():
         assert match(runs[5.0]["edited"]) < match(runs[0.0]["edited"])
     with pytest.raises(ValueError, match="texts"):
-        pipe.edit_tensors(x, t, steps=1, guidance=1.0)
+        pipe.edit_tensors(x, t, EditConfig.whole(steps=1, guidance=1.0))
     with pytest.raises(ValueError, match="guidance"):
         pipe.edit(_bird(), TEXT, steps=1, guidance=-1)
     # a pipeline without its DAMSM: a clear message, and editing with guidance 0 still works
@@ -172,12 +175,12 @@ def test_part_masked_edit_keeps_the_input_outside_the_part(pipe):
     t, _, _ = pipe.encode_text([TEXT])
     m = torch.zeros(1, 1, 32, 32)
     m[..., 12:24, 8:20] = 1.0
-    out = pipe.edit_tensors(x, t, steps=6, texts=[TEXT], masks=m, guidance=5.0)
+    out = pipe.edit_tensors(x, t, EditConfig.masked(steps=6, guidance=5.0, lam=1.0), texts=[TEXT], masks=m)
     assert torch.equal(out["mask"], m)
     outside, inside = (m == 0).expand_as(x), (m == 1).expand_as(x)
     assert torch.allclose(out["edited"][outside], x[outside])  # the upload as it was
     assert torch.allclose(out["edited"][inside], pipe.synthesize(out["w"])[inside], atol=1e-5)  # the generator's
-    whole = pipe.edit_tensors(x, t, steps=6, texts=[TEXT], guidance=5.0)
+    whole = pipe.edit_tensors(x, t, EditConfig.whole(steps=6, guidance=5.0), texts=[TEXT])
     assert (whole["edited"] - x)[outside].abs().mean() > 0.01  # unmasked, the generator redoes everything
     # the segmenter's mask from the text: one part named -> a partial mask; no part named -> all ones
     masks = pipe.part_masks(x.repeat(2, 1, 1, 1), [TEXT, "a small red bird"])
@@ -185,12 +188,50 @@ def test_part_masked_edit_keeps_the_input_outside_the_part(pipe):
     res = pipe.edit(_bird((50, 40), seed=6), TEXT, steps=2)  # the default: part-masked
     assert res.edited.size == (32, 32)
     with pytest.raises(ValueError, match="texts"):
-        pipe.edit_tensors(x, t, steps=1, part_mask=True, guidance=0)
+        pipe.edit_tensors(x, t, EditConfig.masked(steps=1, guidance=0))
     nets = {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}
     bare = EditPipeline(pipe.cfg, nets, pipe.vocab, pipe.record, segmenter="/no/such/segmenter")
     with pytest.raises(ckpt.CheckpointError, match="part_mask=False"):
         bare.edit(_bird(), TEXT, steps=1)
     assert bare.edit(_bird(), TEXT, steps=1, part_mask=False).edited.size == (32, 32)
+
+
+def test_masked_edit_with_a_perceptual_weight_uses_it(pipe):
+    """Regression (bab6128): a part-masked edit's perceptual term was weighted by 0 whatever lam said. The objective
+    now holds the term at lam * per_weight on the composite, and it changes the edit."""
+    from t2i.edit import pil_to_tensor
+
+    x = pil_to_tensor(_bird((32, 32), seed=7))
+    t, _, _ = pipe.encode_text([TEXT])
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 8:24, 8:24] = 1.0
+    config = EditConfig.masked(steps=4, guidance=0.0, lam=2.0)
+    objective = pipe.objective(x, config, [TEXT], m)
+    assert objective.lam_per == 2.0 * config.per_weight > 0
+    img = pipe.synthesize(pipe.invert(x, steps=0))
+    composite = m * img + (1 - m) * x
+    with torch.no_grad():
+        assert torch.allclose(objective.image_terms(img), 2.0 * config.per_weight * pipe.perceptual(composite, x))
+    assert pipe.objective(x, config.replace(lam=0.0), [TEXT], m).image_terms(img) == 0
+    runs = {lam: pipe.edit_tensors(x, t, config.replace(lam=lam), texts=[TEXT], masks=m)["w"] for lam in (0.0, 2.0)}
+    assert not torch.equal(runs[0.0], runs[2.0])
+
+
+def test_edit_config_presets_and_checks():
+    from t2i import edit_config as ec
+
+    masked, whole, paper = EditConfig.masked(), EditConfig.whole(), EditConfig.paper()
+    assert (masked.part_mask, masked.guidance, masked.lr, masked.lam) == (True, ec.MASKED_GUIDANCE, ec.MASKED_LR,
+                                                                          ec.MASKED_LAM)
+    assert (whole.part_mask, whole.guidance, whole.lr, whole.lam) == (False, ec.GUIDANCE, ec.DEFAULT_LR, 1.0)
+    assert (paper.part_mask, paper.guidance, paper.pix_weight, paper.lam) == (False, 0.0, 0.0, 1.0)
+    assert masked.steps == whole.steps == paper.steps == ec.DEFAULT_STEPS
+    assert masked.replace(steps=None, lam=0.5) == dataclasses.replace(masked, lam=0.5)  # None keeps the preset's
+    assert EditConfig.masked(steps=3.0).steps == 3 and masked.invert_steps is None  # None: the model's
+    for kw, msg in (({"steps": -1}, "steps"), ({"steps": 2.5}, "steps"), ({"lam": float("nan")}, "preservation"),
+                    ({"lr": 0}, "learning rate"), ({"guidance": -1}, "guidance"), ({"invert_steps": -1}, "invert")):
+        with pytest.raises(ValueError, match=msg):
+            EditConfig.masked(**kw)
 
 
 def test_damsm_contrast_loss_ignores_padding_and_has_gradients(tiny_damsm):
@@ -286,7 +327,8 @@ def test_inversion_edit_and_text_to_image_numbers(cigan, pipe, synth_root, clf_f
     assert inv["inv/n"] == 6 and all(math.isfinite(inv[k]) for k in
                                      ("inv/psnr", "inv/cycle_mse", "inv/cycle_rel", "inv/latent_fd"))
     assert inv["inv/cycle_mse"] >= 0
-    m = evaluate_edits(None, synth_root, str(clf_folder), n=6, steps=2, pipe=pipe, latency_n=1, return_records=True)
+    m = evaluate_edits(None, synth_root, str(clf_folder), n=6, config=EditConfig.whole(steps=2), pipe=pipe, latency_n=1,
+                       return_records=True)
     for k in ("edit/success", "edit/preservation", "edit/preservation_vs_inversion", "edit/classifier/success",
               "edit/classifier/preservation_gt", "edit/target_on_inversion"):
         assert 0 <= m[k] <= 1, k
@@ -341,7 +383,9 @@ def test_eval_command_on_cigan_folders(cigan, synth_root, clf_folder, tiny_damsm
     ckpt.save_model_folder(seg, "part-segmenter", dataclasses.asdict(PartSegConfig(img_size=32, nf=4)),
                            {"segmenter": PartSegmenter(PartSegConfig(img_size=32, nf=4))})
     monkeypatch.setattr(edit_mod, "PART_SEGMENTER", str(seg))
-    monkeypatch.setattr(edit_mod, "DEFAULT_STEPS", 2)
+    import t2i.edit_config
+
+    monkeypatch.setattr(t2i.edit_config, "DEFAULT_STEPS", 2)
     monkeypatch.setattr(edit_mod, "GEN_STEPS", 2)
     out = tmp_path / "m.json"
     assert main(["eval", str(cigan["s3"]), "--data", str(synth_root), "--limit", "4", "--json", str(out)]) == 0
@@ -448,7 +492,7 @@ def test_code_bank_wplus_aligner_edits_and_generates(cigan, cub_tiny, tmp_path, 
     from t2i.edit import pil_to_tensor
 
     t, _, _ = p.encode_text([TEXT])
-    out = p.edit_tensors(pil_to_tensor(_bird((32, 32))), t, steps=2, texts=[TEXT], contrastive=True)
+    out = p.edit_tensors(pil_to_tensor(_bird((32, 32))), t, EditConfig.whole(steps=2), texts=[TEXT])
     assert out["w"].shape == (1, num_ws, 16) and torch.isfinite(out["edited"]).all()
     with pytest.raises(ValueError, match="does not match"):
         _train(cub_tiny, tmp_path / "bad", 1, stage="aligner", encoder_ckpt=str(cigan["s2"]), code_bank=str(bank),

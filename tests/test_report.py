@@ -85,13 +85,13 @@ def test_cache_key_changes_with_weights_and_config_not_metrics(eval_setup, tmp_p
 
 
 def test_aligner_cache_key_follows_the_edit_defaults(monkeypatch):
-    from t2i import edit
+    from t2i import edit_config
 
     aligner = {"model_type": "cigan", "config": {"stage": "aligner"}}
     assert report.inference_defaults({"model_type": "cigan", "config": {"stage": "encoder"}}) == {}
     assert report.inference_defaults({"model_type": "csagan", "config": {}}) == {}
     before = report.inference_defaults(aligner)
-    monkeypatch.setattr(edit, "GUIDANCE", edit.GUIDANCE + 1.0)
+    monkeypatch.setattr(edit_config, "GUIDANCE", edit_config.GUIDANCE + 1.0)
     assert report.inference_defaults(aligner) != before
 
 

@@ -165,11 +165,10 @@ def cmd_eval(a) -> int:
 
 
 def cmd_edit(a) -> int:
-    from t2i.edit import DEFAULT_STEPS, edit_file
+    from t2i.edit import edit_file
 
-    res = edit_file(a.model, a.image, a.text, a.out, steps=DEFAULT_STEPS if a.steps is None else a.steps,
-                    lam=a.lam, seed=a.seed, device=a.device, invert_steps=a.invert_steps, guidance=a.guidance,
-                    part_mask=not a.whole_image)
+    res = edit_file(a.model, a.image, a.text, a.out, steps=a.steps, lam=a.lam, seed=a.seed, device=a.device,
+                    invert_steps=a.invert_steps, guidance=a.guidance, part_mask=not a.whole_image)
     if res.unknown or res.mapped:
         from t2i.data.openvocab import format_note
 

@@ -146,15 +146,16 @@ def _add_edit(sub):
     p.add_argument("--image", required=True, help="the picture to edit (PNG, JPEG, WebP; any size)")
     p.add_argument("--text", required=True, help="what the bird should look like, e.g. 'this bird has a red belly'")
     p.add_argument("--out", required=True, help="PNG to write (input | inversion | edited)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: t2i.edit.DEFAULT_STEPS)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimisation steps (default: t2i.edit_config.DEFAULT_STEPS)")
     p.add_argument("--lam", type=float, default=None,
-                   help="preservation strength (0 = text only; default 1, or t2i.edit.MASKED_LAM for the part-masked "
-                        "edit, where the mask keeps the rest of the picture)")
+                   help="preservation strength (0 = text only; default 1, or t2i.edit_config.MASKED_LAM for the "
+                        "part-masked edit, where the mask keeps the rest of the picture)")
     p.add_argument("--invert-steps", type=int, default=None,
                    help="refinement steps of the inversion before the edit (default: the model's invert_steps)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="weight of the DAMSM guidance term (ours; default t2i.edit.MASKED_GUIDANCE, with "
-                        "--whole-image t2i.edit.GUIDANCE; 0 = the paper's objective)")
+                   help="weight of the DAMSM guidance term (ours; default t2i.edit_config.MASKED_GUIDANCE, with "
+                        "--whole-image t2i.edit_config.GUIDANCE; 0 = the paper's objective)")
     p.add_argument("--whole-image", action="store_true",
                    help="let the generator redo the whole picture (the paper's edit) instead of changing only the "
                         "parts the text names (the part-masked edit, default)")

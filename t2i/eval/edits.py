@@ -227,23 +227,21 @@ def _classifier(classifier, device):
     return load_attr_classifier(classifier, device)
 
 
-def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int | None = None, seed: int = 0,
-                   lam: float | None = None, lr: float | None = None, device="cpu", batch: int = 25, dilate: int = 2,
-                   latency_n: int = 2, pipe=None, sheet: str | Path | None = None, return_records: bool = False,
-                   reader: "PartColourReader | None" = None, **edit_kw) -> dict:
+def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, config=None, seed: int = 0, device="cpu",
+                   batch: int = 25, dilate: int = 2, latency_n: int = 2, pipe=None, sheet: str | Path | None = None,
+                   return_records: bool = False, reader: "PartColourReader | None" = None) -> dict:
     """Edit success, preservation, PSNR outside the edited part and speed (see the module docstring).
 
     edit_folder: an aligner-stage CI-GAN folder (or pass an EditPipeline as `pipe`); classifier: an attribute
-    classifier folder name or an AttrClassifier; steps/lam/lr: the edit settings (None = the pipeline's defaults);
-    edit_kw: further EditPipeline.edit_tensors arguments (per_weight, pix_weight); sheet: also write a PNG of
-    the first 16 edits (input | inversion | edited) there; return_records: add the per-edit records."""
+    classifier folder name or an AttrClassifier; config: the edits' t2i.edit_config.EditConfig (None = the masked
+    edit, EditConfig.masked()); sheet: also write a PNG of the first 16 edits (input | inversion | edited) there;
+    return_records: add the per-edit records."""
     from t2i.data.attributes import read_image_attributes
-    from t2i.edit import DEFAULT_LR, DEFAULT_STEPS, GUIDANCE, MASKED_GUIDANCE, MASKED_LAM, MASKED_LR, EditPipeline
+    from t2i.edit import EditPipeline
+    from t2i.edit_config import EditConfig
 
-    steps = DEFAULT_STEPS if steps is None else steps
-    masked = bool(edit_kw.get("part_mask"))
-    lam = (MASKED_LAM if masked else 1.0) if lam is None else lam
-    lr = (MASKED_LR if masked else DEFAULT_LR) if lr is None else lr
+    config = EditConfig.masked() if config is None else config
+    masked, steps, lam, lr = config.part_mask, config.steps, config.lam, config.lr
     pipe = pipe or EditPipeline.from_pretrained(edit_folder, device=device)
     clf = _classifier(classifier, pipe.device)
     _, labels = read_image_attributes(data_root)
@@ -258,8 +256,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
         chunk = plan[s:s + batch]
         t, _, _ = pipe.encode_text([p["text"] for p in chunk])
         t0 = time.perf_counter()
-        out = pipe.edit_tensors(x_all[s:s + batch], t, steps=steps, lam=lam, lr=lr,
-                                texts=[p["text"] for p in chunk], **edit_kw)
+        out = pipe.edit_tensors(x_all[s:s + batch], t, config, texts=[p["text"] for p in chunk])
         t_opt += time.perf_counter() - t0
         inv.append(out["inversion"].cpu())
         edited.append(out["edited"].cpu())
@@ -307,7 +304,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
     psnr_inv = _psnr_masked(inv, x_all)
     psnr_in = _psnr_masked(edited, inv, masks)  # how much the part itself changed (lower = more change)
     m = {"edit/n": len(plan), "edit/steps": steps, "edit/lam": lam, "edit/lr": lr,
-         "edit/guidance": float(edit_kw.get("guidance", MASKED_GUIDANCE if masked else GUIDANCE)),
+         "edit/guidance": config.guidance,
          "edit/success": float(np.mean(succ)),
          **{f"edit/success/{a}": float(np.mean(v)) for a, v in by_attr.items() if v},
          "edit/target_on_inversion": float(np.mean(target_on_inv)),
@@ -329,8 +326,7 @@ def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, steps: int 
         lat = []
         for j in range(min(latency_n, len(plan))):
             img = to_pil(x_all[j:j + 1])[0]
-            lat.append(pipe.edit(img, plan[j]["text"], steps=steps, lam=lam, lr=lr,
-                                 part_mask=masked, **{k: v for k, v in edit_kw.items() if k in ("invert_steps", "guidance")}).seconds)
+            lat.append(pipe.edit(img, plan[j]["text"], config=config).seconds)
         m["edit/latency_s"] = float(np.median(lat))
     if sheet is not None:
         from t2i.viz.grids import tile, to_pil
@@ -472,6 +468,7 @@ def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", cla
         return metrics
     metrics.update(evaluate_generator_fid(model, data_root, n=limit or 1000, device=device, seed=seed))
     from t2i.edit import EditPipeline
+    from t2i.edit_config import EditConfig
 
     classifier = classifier or CLASSIFIER_NAME
     try:
@@ -482,8 +479,9 @@ def evaluate_cigan(model, data_root, limit: int | None = None, device="cpu", cla
                          f"{CLASSIFIER_NAME}`") from None
     pipe = EditPipeline.from_pretrained(model, device=device)
     sheet = Path(model) / "edits.png" if Path(model).is_dir() else None  # the model card shows the first 16 edits
-    metrics.update(evaluate_edits(model, data_root, classifier, n=n, steps=steps, seed=seed, device=device, pipe=pipe,
-                                  sheet=sheet, part_mask=EDIT_PART_MASK))
+    config = (EditConfig.masked if EDIT_PART_MASK else EditConfig.whole)(steps=steps)
+    metrics.update(evaluate_edits(model, data_root, classifier, n=n, config=config, seed=seed, device=device, pipe=pipe,
+                                  sheet=sheet))
     damsm = damsm or DAMSM_NAME
     try:
         ckpt.resolve(damsm)

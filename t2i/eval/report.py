@@ -80,16 +80,17 @@ EDIT_JUDGE = "part-colour-reader-v1"  # the edit metrics' judge (t2i.eval.edits.
 
 def inference_defaults(record: dict) -> dict:
     """The library defaults a model's numbers depend on beyond its own files (an aligner-stage CI-GAN: the edit and
-    text-to-image settings of t2i.edit), so that changing them re-evaluates it; {} for the others."""
+    text-to-image settings of t2i.edit and t2i.edit_config), so that changing them re-evaluates it; {} for the
+    others."""
     if record.get("model_type") != "cigan" or record.get("config", {}).get("stage") != "aligner":
         return {}
-    from t2i import edit
+    from t2i import edit, edit_config as ec
     from t2i.eval.edits import EDIT_PART_MASK
 
-    return {"edit_steps": edit.DEFAULT_STEPS, "edit_lr": edit.DEFAULT_LR, "guidance": edit.GUIDANCE,
-            "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": edit.PER_WEIGHT, "pix_weight": edit.PIX_WEIGHT,
+    return {"edit_steps": ec.DEFAULT_STEPS, "edit_lr": ec.DEFAULT_LR, "guidance": ec.GUIDANCE,
+            "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": ec.PER_WEIGHT, "pix_weight": ec.PIX_WEIGHT,
             "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI,
-            "part_mask": EDIT_PART_MASK, "masked_guidance": edit.MASKED_GUIDANCE, "masked_lr": edit.MASKED_LR, "masked_lam": edit.MASKED_LAM,
+            "part_mask": EDIT_PART_MASK, "masked_guidance": ec.MASKED_GUIDANCE, "masked_lr": ec.MASKED_LR, "masked_lam": ec.MASKED_LAM,
             "mask_dilate": edit.MASK_DILATE, "part_segmenter": edit.PART_SEGMENTER, "edit_judge": EDIT_JUDGE}
 
 

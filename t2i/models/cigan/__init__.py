@@ -25,19 +25,18 @@ so that G(w) is a deterministic function of w.
 
 Modules: config (CIGANConfig, stages), networks (Encoder, LatentDiscriminator, TextEncoder, CodeBank,
 read_code_bank), family (the registered CIGAN family), inference (invert, text_guided_optimise, optimise_latent,
-generate_from_text; contrast_texts and optimise_contrastive, the optional contrastive text term of the edits),
+generate_from_text; contrast_texts, the colour-swapped alternatives the edits' DAMSM guidance contrasts with),
 loading (load_cigan: a model folder's nets by role). Every name is importable from t2i.models.cigan; importing it registers the family.
 """
 from t2i.models.cigan.config import ENC_FIELDS, GEN_FIELDS, STAGE_OPTIM, STAGES, CIGANConfig
 from t2i.models.cigan.family import CIGAN, _config_dict, _psnr, _split_state  # noqa: F401 - registers "cigan"
 from t2i.models.cigan.inference import (COLOUR_SYNONYMS, _encode, _synth, contrast_texts,  # noqa: F401
-                                        generate_from_text, invert, optimise_contrastive, optimise_latent,
-                                        text_guided_optimise)
+                                        generate_from_text, invert, optimise_latent, text_guided_optimise)
 from t2i.models.cigan.loading import _load_fn, load_cigan  # noqa: F401
 from t2i.models.cigan.networks import (CodeBank, Encoder, EncoderBlock, LatentDiscriminator, TextEncoder,  # noqa: F401
                                        _unwrap, read_code_bank)
 
 __all__ = ["CIGAN", "CIGANConfig", "COLOUR_SYNONYMS", "CodeBank", "ENC_FIELDS", "Encoder", "EncoderBlock",
            "GEN_FIELDS", "LatentDiscriminator", "STAGES", "STAGE_OPTIM", "TextEncoder", "contrast_texts",
-           "generate_from_text", "invert", "load_cigan", "optimise_contrastive", "optimise_latent", "read_code_bank",
+           "generate_from_text", "invert", "load_cigan", "optimise_latent", "read_code_bank",
            "text_guided_optimise"]

@@ -41,7 +41,7 @@ def text_guided_optimise(G, w_init: Tensor, t: Tensor, steps: int = 100, lr: flo
     lam_per / x_ref / perceptual: the paper's preservation term for editing (x_ref = the source image).
     lam_pix:  an extra pixel-MSE preservation term (ours, default off; useful when the perceptual net is weak
               at low resolution).
-    image_loss: an optional further term on G(w) (ours: t2i.edit's DAMSM guidance).
+    image_loss: an optional further term on G(w) (ours: t2i.edit_config.EditObjective).
     progress: called as progress(i, steps) after step i = 1..steps (e.g. a Gradio progress bar).
     Safe under torch.no_grad()/inference_mode(); G's parameters receive no .grad.
     """
@@ -59,8 +59,8 @@ def optimise_latent(G, w_init: Tensor, text_loss: Callable[[Tensor], Tensor], st
                     image_loss: Callable[[Tensor], Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """The optimisation loop of the text-guided edits: Adam on w for `steps` steps of
     text_loss(w) + lam_per * perceptual(G(w), x_ref) + lam_pix * MSE(G(w), x_ref) [+ image_loss(G(w))];
-    returns (w, G(w)) detached. text_loss is ||w - t||^2 (text_guided_optimise) or the contrastive score of
-    optimise_contrastive below; image_loss is any further term on the image (t2i.edit's DAMSM guidance)."""
+    returns (w, G(w)) detached. text_loss is ||w - t||^2 (text_guided_optimise); image_loss is any further term on
+    the image (t2i.edit_config.EditObjective: the DAMSM guidance, a masked edit's terms on its composite)."""
     needs_image = lam_per > 0 or lam_pix > 0 or image_loss is not None
     if (lam_per > 0 or lam_pix > 0) and x_ref is None:
         raise ValueError("lam_per/lam_pix > 0 need x_ref (the image to preserve)")
@@ -146,9 +146,9 @@ def generate_from_text(G, mapping: nn.Module | None, t: Tensor, steps: int = 100
     return text_guided_optimise(G, w0, t, steps=steps, lr=lr, progress=progress, noise_mode=noise_mode)
 
 
-# --- the contrastive text term (ours, optional; t2i.edit's contrastive=True) ---------------------------------
-# CUB colour names (t2i.data.synthbirds.COLORS) and the synonyms captions use for them: the words a contrastive
-# text term swaps to build the alternatives of an edit text ("a red belly" vs "a blue belly", ...).
+# --- the colour-swapped alternatives of an edit text (t2i.edit's DAMSM guidance contrasts the text with them) ---
+# CUB colour names (t2i.data.synthbirds.COLORS) and the synonyms captions use for them: the words swapped to build
+# the alternatives of an edit text ("a red belly" vs "a blue belly", ...).
 COLOUR_SYNONYMS = {"gray": "grey", "rusty": "rufous", "tan": "buff"}
 
 
@@ -164,31 +164,3 @@ def contrast_texts(text: str) -> list[str]:
         if c in COLORS:
             out += [" ".join(toks[:i] + [alt] + toks[i + 1:]) for alt in COLORS if alt != c]
     return out
-
-
-def optimise_contrastive(G, w_init: Tensor, t: Tensor, t_alt: Tensor, alt_mask: Tensor, steps: int, lr: float,
-                         lam_l2: float = 0.0, lam_per: float = 0.0, lam_pix: float = 0.0, x_ref: Tensor | None = None,
-                         perceptual=None, tau: float = 1.0, progress=None, image_loss=None) -> tuple[Tensor, Tensor]:
-    """Text-guided optimisation with the stage-3 similarity model used as a classifier over texts (ours, optional):
-    minimise  -log softmax_k(-||w - t_k||^2 / tau)[t]  (k over t and its colour-swapped alternatives t_alt, the
-    InfoNCE-L2 score of the aligner) + lam_l2 * ||w - t||^2 + lam_per * perceptual(G(w), x) + lam_pix * mse(G(w), x).
-    Its gradient on w is 2/tau * (E_p[t_k] - t): it moves w only along what tells the requested text from its
-    alternatives (the attributes the text does not name cancel), and fades once the text wins.
-    t [N, D], t_alt [N, K, D], alt_mask [N, K] (True = a real alternative); W+ text features add a layer axis
-    after N / K. Returns (w, G(w)) detached."""
-    t, t_alt, alt_mask = t.detach().clone(), t_alt.detach().clone(), alt_mask.detach().clone()
-
-    if w_init.dim() == 3 and t.dim() == 2:  # W+ codes, W text features: one t for every layer
-        t, t_alt = t.unsqueeze(1), t_alt.unsqueeze(2)
-
-    def text_loss(w: Tensor) -> Tensor:
-        d_pos = (w - t).pow(2).sum(-1)  # [N] (W) or [N, L] (W+)
-        d_alt = (w.unsqueeze(1) - t_alt).pow(2).sum(-1)  # [N, K] or [N, K, L]
-        if w.dim() == 3:  # W+: squared distances averaged over the layers
-            d_pos, d_alt = d_pos.mean(-1), d_alt.mean(-1)
-        logits = torch.cat([-d_pos[:, None], (-d_alt).masked_fill(~alt_mask, float("-inf"))], 1) / tau
-        loss = (torch.logsumexp(logits, 1) - logits[:, 0]).mean()
-        return loss + lam_l2 * d_pos.mean() if lam_l2 > 0 else loss
-
-    return optimise_latent(G, w_init, text_loss, steps, lr, lam_per=lam_per, x_ref=x_ref, perceptual=perceptual,
-                           progress=progress, lam_pix=lam_pix, image_loss=image_loss)
