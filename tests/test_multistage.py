@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 FAMILIES = ["ecagan", "caegan", "ffgan"]
 TEXT_DIM, L = 16, 6
-TINY = dict(ngf=8, ndf=8, z_dim=8, text_dim=TEXT_DIM, c_dim=8, batch_size=2)
+TINY = dict(ngf=8, ndf=8, z_dim=8, text_dim=TEXT_DIM, c_dim=8)
 EXTRA = {"ecagan": dict(carafe_c_mid=8), "caegan": dict(n_queries=4), "ffgan": dict(dense_layers=2, dense_growth=4)}
 
 

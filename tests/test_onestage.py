@@ -21,7 +21,7 @@ N, D, L, NPAD = 3, 16, 6, 2  # batch, text dim, words, padded words at the end o
 
 def tiny_cfg(name: str, **kw):
     fam = get_family(name)
-    base = dict(img_size=64, nf=4, z_dim=16, text_dim=D, batch_size=N)
+    base = dict(img_size=64, nf=4, z_dim=16, text_dim=D)
     names = {f.name for f in dataclasses.fields(fam.Config)}
     for k, v in dict(mask_hidden=8, g0_nf=2, c_dim=8, coord_reduction=8).items():
         if k in names:

@@ -44,7 +44,6 @@ class CSAGANConfig(OneStageConfig):
 
     lr_g: float = 2e-4  # Adam learning rate of G (paper: 0.0002)
     lr_d: float = 4e-4  # Adam learning rate of D (paper: 0.0004)
-    batch_size: int = 40  # paper: 40
     lambda_kl: float = 0.01  # lambda2, weight of the CSA KL term (added to the G step)
     lambda_damsm: float = 0.05  # lambda3, weight of the DAMSM loss in the G step
     c_dim: int = 100  # size of the augmented condition c^ (StackGAN++/AttnGAN CONDITION_DIM)

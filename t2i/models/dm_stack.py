@@ -46,7 +46,6 @@ class DMStackConfig(DChoice):
     lr_g: float = 2e-4  # Adam lr of G (StackGAN++ / AttnGAN / DM-GAN)
     lr_d: float = 2e-4  # Adam lr of every D
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (StackGAN++ / AttnGAN)
-    batch_size: int = 20  # AttnGAN / DM-GAN birds batch
     lambda_kl: float = 1.0  # weight of L_CA (AttnGAN / DM-GAN: 1)
     lambda_damsm: float = 5.0  # weight of L_DAMSM (AttnGAN / DM-GAN birds: 5.0)
     lambda_ms: float = 0.0  # ours: MSGAN mode-seeking term (against z being ignored, CAE-GAN's collapse); 0 = paper

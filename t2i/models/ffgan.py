@@ -63,7 +63,6 @@ class FFGANConfig(DChoice):
     lr_g: float = 2e-4  # Adam lr of G (StackGAN++ / AttnGAN)
     lr_d: float = 2e-4  # Adam lr of D
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (StackGAN++ / AttnGAN)
-    batch_size: int = 20  # AttnGAN birds batch
     lambda_kl: float = 1.0  # weight of L_CA (AttnGAN: 1)
     lambda_damsm: float = 0.0  # weight of L_DAMSM: eq. (5) has none; AttnGAN birds uses 5.0
     lambda_ms: float = 0.0  # ours: MSGAN mode-seeking term (against z being ignored, CAE-GAN's collapse); 0 = paper

@@ -34,7 +34,6 @@ class OneStageConfig(DChoice):
     lr_g: float = 1e-4  # Adam learning rate of G
     lr_d: float = 4e-4  # Adam learning rate of D
     betas: tuple[float, float] = (0.0, 0.9)  # Adam betas of both optimisers
-    batch_size: int = 32  # images per step
     magp_k: float = 2.0  # MA-GP weight k
     magp_p: float = 6.0  # MA-GP power p
     magp_every: int = 1  # lazy MA-GP (ours, as StyleGAN2's lazy R1): every k-th D step with weight k (1 = paper)
@@ -47,7 +46,7 @@ class OneStageConfig(DChoice):
         DChoice.__post_init__(self)
         if len(self.betas) != 2:
             raise ValueError(f"betas must have two entries, got {self.betas}")
-        for name in ("nf", "z_dim", "text_dim", "batch_size"):
+        for name in ("nf", "z_dim", "text_dim"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
 

@@ -107,6 +107,11 @@ def check_types(config_cls, d: dict, what: str) -> dict:
     return out
 
 
+# model config fields older versions wrote and that never did anything: checkpoints and snapshots that hold them still
+# load (config_from_dict drops them); a run config that sets one is refused with the reason (load_run_config)
+RETIRED_FIELDS = {"batch_size": "the batch size is train.batch_size; the trainer never read the model's"}
+
+
 class Family:
     """A model family: its config dataclass, how to build its networks and its two loss steps.
 
@@ -125,8 +130,9 @@ class Family:
 
     @classmethod
     def config_from_dict(cls, d: dict):
-        """Rebuild the typed config; unknown keys are an error."""
+        """Rebuild the typed config; unknown keys are an error, retired ones (RETIRED_FIELDS) are dropped."""
         names = {f.name for f in dataclasses.fields(cls.Config)}
+        d = {k: v for k, v in d.items() if k not in RETIRED_FIELDS}
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"{cls.name}: unknown config keys {sorted(unknown)}; allowed: {sorted(names)}")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
-from t2i.models.registry import StepContext, get_family
+from t2i.models.registry import RETIRED_FIELDS, StepContext, get_family
 from t2i.nn.fit import JsonlLog, infinite
 from t2i.runtime import pick_device, rng_state, seed_everything, set_rng_state
 from t2i.training.common import EMA, StopRequest, bf16_autocast_ok
@@ -85,6 +85,9 @@ def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[Tr
         if table not in ("train", "model") or not key:
             raise ValueError(f"override {k!r} must look like train.KEY or model.KEY")
         (train if table == "train" else model)[key] = v
+    retired = sorted(set(model) & set(RETIRED_FIELDS))
+    if retired:
+        raise ValueError(f"model.{retired[0]} is not a model setting: {RETIRED_FIELDS[retired[0]]}")
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     bad = set(train) - names
     if bad:
@@ -228,7 +231,8 @@ class Trainer:
 
         diff = sorted(k for k in set(mine) | set(theirs)
                       if differs(k) and not k.startswith(("lambda_", "lr_", "magp_", "d_")) and k != "d"
-                      and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields))
+                      and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields,
+                                    *RETIRED_FIELDS))
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
         new_d = any(differs(k) for k in set(mine) | set(theirs) if k == "d" or k.startswith("d_"))
