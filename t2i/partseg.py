@@ -29,9 +29,6 @@ from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset, crop_to_box
 
 MODEL_TYPE = "part-segmenter"
-# the attributes whose value is a part's colour: a text naming one of them recolours ATTR_REGIONS[attr]
-COLOUR_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color", "has_throat_color",
-                "has_upperparts_color")
 
 
 def default_parts() -> list[str]:
@@ -85,11 +82,12 @@ class PartSegmenter(nn.Module):
 
 def text_parts(text: str) -> tuple[str, ...]:
     """The parts a text asks to recolour ("a red belly and black wings" -> belly, wing, tail), from the part-colour
-    attributes it mentions (t2i.data.synthbirds.parse_caption); () when it names none (a whole-bird edit)."""
-    from t2i.data.synthbirds import ATTR_REGIONS, parse_caption
+    attributes it mentions (t2i.data.synthbirds.parse_caption): a text naming one of PART_COLOUR_ATTRS recolours its
+    ATTR_REGIONS; () when it names none (a whole-bird edit)."""
+    from t2i.data.synthbirds import ATTR_REGIONS, PART_COLOUR_ATTRS, parse_caption
 
     named = parse_caption(text)
-    return tuple(dict.fromkeys(p for a in COLOUR_ATTRS if a in named for p in ATTR_REGIONS[a]))
+    return tuple(dict.fromkeys(p for a in PART_COLOUR_ATTRS if a in named for p in ATTR_REGIONS[a]))
 
 
 @torch.no_grad()

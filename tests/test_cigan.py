@@ -12,7 +12,7 @@ from torch import nn
 
 from t2i.losses import infonce_l2
 from t2i.models import get_family
-from t2i.models.cigan import (CIGAN, Encoder, LatentDiscriminator, TextEncoder, generate_from_text, invert,
+from t2i.models.cigan import (CIGAN, Encoder, LatentDiscriminator, LatentTextEncoder, generate_from_text, invert,
                               text_guided_optimise)
 from t2i.models.registry import StepContext
 from t2i.models.stylegan2 import Discriminator, Generator
@@ -97,7 +97,7 @@ def test_family_registered_and_shapes():
     assert E(img).shape == (4, 32)
     assert LatentDiscriminator(32, 32, 2)(torch.randn(4, 32)).shape == (4,)
     c = ctx_for(cfg)
-    T = TextEncoder(50, 32, 16, 32)
+    T = LatentTextEncoder(50, 32, 16, 32)
     t = T(c.tokens, c.lengths)
     assert t.shape == (4, 32)
     # padding after the caption's end does not change its code
@@ -271,7 +271,7 @@ def test_infonce_lower_for_aligned_pairs_and_text_encoder_learns():
     t = w + 0.3 * torch.randn(8, 32)
     assert infonce_l2(t, w) < infonce_l2(t[torch.randperm(8)], w) - 1.0
     # the LSTM learns to put each caption next to its own code
-    T = TextEncoder(30, 32, 16, 32, dropout=0.0)
+    T = LatentTextEncoder(30, 32, 16, 32, dropout=0.0)
     tokens = torch.randint(1, 30, (8, 5))
     lengths = torch.full((8,), 5)
     opt = torch.optim.Adam(T.parameters(), lr=1e-2)

@@ -303,7 +303,8 @@ def test_edit_plan_and_part_masks(synth_root):
 def test_part_colour_reader_reads_the_parts_of_real_images(synth_root):
     from t2i.data.attributes import read_image_attributes
     from t2i.data.captions import CaptionDataset
-    from t2i.eval.edits import COLOUR_ATTRS, PartColourReader
+    from t2i.data.synthbirds import PART_COLOUR_ATTRS
+    from t2i.eval.edits import PartColourReader
     from t2i.partseg import load_part_map
 
     reader = PartColourReader.fit(synth_root, 64, every=1)
@@ -315,7 +316,7 @@ def test_part_colour_reader_reads_the_parts_of_real_images(synth_root):
     for a in ("has_belly_color", "has_wing_color", "has_upperparts_color"):
         hits = [read[a][i] == labels[s.key][a] for i, s in enumerate(data.samples) if read[a][i] is not None]
         assert np.mean(hits) > 0.8, a
-    assert set(read) == set(COLOUR_ATTRS)
+    assert set(read) == set(PART_COLOUR_ATTRS)
     flat = -torch.ones_like(x[:1])  # a black picture reads black wherever the part is
     assert reader.read(flat, seg[:1])["has_belly_color"] == ["black"]
 

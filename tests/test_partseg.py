@@ -17,6 +17,8 @@ def test_text_parts_reads_the_parts_a_text_recolours():
     assert text_parts("a bird with a grey crown") == ("crown",)
     assert text_parts("a small red bird") == ()  # no part named: the whole image is edited
     assert text_parts("this bird has a long bill") == ()  # a shape, not a part colour
+    # every part colour names its part (the eye, leg and bill colours asked for a whole-image edit before)
+    assert text_parts("a bird with a yellow bill") == ("bill",) and text_parts("it has pink legs") == ("legs",)
 
 
 def test_part_mask_follows_the_segmenter_and_the_text():

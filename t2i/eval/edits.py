@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from t2i.data.captions import CaptionDataset
+from t2i.data.synthbirds.schema import PART_COLOUR_ATTRS
 from t2i.eval.cigan_t2i import evaluate_text_to_image  # noqa: F401 - part of this module's API (evaluate_cigan)
 
 EDIT_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color")
@@ -144,9 +145,7 @@ def ideal_edits(root, data: CaptionDataset, plan: list[dict]) -> tuple[Tensor, T
     return torch.stack(before), torch.stack(after)
 
 
-# the attributes a part's colour carries: what PartColourReader reads (the rest are shapes: size, bill length, pattern)
-COLOUR_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color", "has_throat_color", "has_upperparts_color",
-                "has_eye_color", "has_leg_color", "has_bill_color")
+# PartColourReader reads the part-colour attributes (t2i.data.synthbirds.PART_COLOUR_ATTRS; the rest are shapes)
 
 
 class PartColourReader:
@@ -172,9 +171,9 @@ class PartColourReader:
         idx = list(range(0, len(data), every))
         images = torch.stack([data[i]["image"] for i in idx])
         seg = np.stack([load_part_map(root, data.samples[i], size) for i in idx])
-        reader = cls({a: list(ATTRIBUTES[a]) for a in COLOUR_ATTRS}, {})
+        reader = cls({a: list(ATTRIBUTES[a]) for a in PART_COLOUR_ATTRS}, {})
         stats = reader.statistics(images, seg)
-        for a in COLOUR_ATTRS:
+        for a in PART_COLOUR_ATTRS:
             protos = []
             for v in reader.values[a]:
                 rows = [stats[a][j] for j, i in enumerate(idx)
@@ -191,7 +190,7 @@ class PartColourReader:
         ids = {v: k for k, v in PART_LABELS.items()}
         x = images.detach().cpu().permute(0, 2, 3, 1).numpy()
         out = {}
-        for a in COLOUR_ATTRS:
+        for a in PART_COLOUR_ATTRS:
             m = np.isin(seg, [ids[p] for p in ATTR_REGIONS[a]])  # [N, S, S]
             area = m.sum((1, 2))
             mean = (x * m[..., None]).sum((1, 2)) / np.maximum(area, 1)[:, None]
@@ -214,7 +213,7 @@ def _reader_scores(reader: PartColourReader, plan: list[dict], seg: np.ndarray, 
     visible on both): 1 if it reads the same on `edited` as on `reference`."""
     r_ed, r_ref = reader.read(edited, seg), reader.read(reference, seg)
     succ = [int(r_ed[p["attr"]][j] == p["target"]) for j, p in enumerate(plan)]
-    kept = [int(r_ed[a][j] == r_ref[a][j]) for j, p in enumerate(plan) for a in COLOUR_ATTRS
+    kept = [int(r_ed[a][j] == r_ref[a][j]) for j, p in enumerate(plan) for a in PART_COLOUR_ATTRS
             if a != p["attr"] and r_ref[a][j] is not None]
     return succ, kept
 

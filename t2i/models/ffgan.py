@@ -43,7 +43,7 @@ from t2i.models.multistage import MultiStageFamily
 from t2i.models.registry import register
 from t2i.nn.attention import word_attention
 from t2i.models.projected import DChoice, build_projected
-from t2i.nn.common import CondAugment, check_ca_inference, kl_loss, split_latent
+from t2i.nn.common import CondAugment, check_ca_inference, glu_residual_body, kl_loss, split_latent
 from t2i.nn.stack import InitStage, StageDiscriminator, ToRGB, UpBlock, stage_sizes
 
 
@@ -139,10 +139,7 @@ class FPAMResBlock(nn.Module):
                  mid: int):  # pyramid channels
         super().__init__()
         self.channels = channels
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.BatchNorm2d(channels * 2), nn.GLU(dim=1),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-        )
+        self.body = glu_residual_body(channels)
         self.pyramid = PyramidAttention(channels, mid)
         self.global_branch = nn.Conv2d(channels, channels, 1)
         self.fuse = nn.Conv2d(channels * 2, channels, 1)

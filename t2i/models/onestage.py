@@ -19,7 +19,8 @@ from t2i import losses
 from t2i.models.base import GenOutput, TextConditionalGenerator
 from t2i.models.projected import DChoice, build_projected, projected_d_loss, projected_g_loss
 from t2i.models.registry import Family, StepContext
-from t2i.nn.affine import FuseCond, OneWayDiscriminator, ToRGB, num_levels, g_channels
+from t2i.nn.affine import LRELU_SLOPE, FuseCond, OneWayDiscriminator, num_levels, g_channels
+from t2i.nn.common import ToRGB
 
 
 @dataclass
@@ -72,7 +73,7 @@ class OneStageGenerator(TextConditionalGenerator):
         self.fc = nn.Linear(z_dim, self.channels[0] * 4 * 4)
         self.blocks = nn.ModuleList([make_block(i, a, b)
                                      for i, (a, b) in enumerate(zip(self.channels[:-1], self.channels[1:]))])
-        self.to_rgb = ToRGB(self.channels[-1])
+        self.to_rgb = ToRGB(self.channels[-1], pre_act=LRELU_SLOPE)
 
     def condition(self, z: Tensor, sent: Tensor) -> tuple[Tensor, Tensor | None, dict]:
         """The vector the fusion layers read -> (vec [N, c], kl or None, extras)."""

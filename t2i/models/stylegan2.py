@@ -79,8 +79,9 @@ class SynthesisLayer(nn.Module):
         return lrelu(x + self.bias[None, :, None, None])
 
 
-class ToRGB(nn.Module):
-    """1x1 modulated conv without demodulation + bias -> 3 channels."""
+class ToRGBLayer(nn.Module):
+    """StyleGAN2's to-image layer: 1x1 modulated conv without demodulation + bias -> 3 channels (the other
+    generators' plain one is t2i.nn.common.ToRGB)."""
 
     def __init__(self, in_channels: int,  # input channels
                  w_dim: int,  # latent size
@@ -104,7 +105,7 @@ class SynthesisBlock(nn.Module):
         super().__init__()
         self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, fused=fused)
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, fused=fused)
-        self.torgb = ToRGB(out_channels, w_dim, fused=fused)
+        self.torgb = ToRGBLayer(out_channels, w_dim, fused=fused)
 
 
 class SynthesisNetwork(nn.Module):
@@ -125,7 +126,7 @@ class SynthesisNetwork(nn.Module):
         ch = lambda r: channels_at(r, channel_base, channel_max)  # noqa: E731
         self.const = nn.Parameter(torch.randn(ch(4), 4, 4))
         self.conv4 = SynthesisLayer(ch(4), ch(4), w_dim, 4, fused=fused)
-        self.torgb4 = ToRGB(ch(4), w_dim, fused=fused)
+        self.torgb4 = ToRGBLayer(ch(4), w_dim, fused=fused)
         self.blocks = nn.ModuleList(SynthesisBlock(ch(2 ** (i - 1)), ch(2 ** i), w_dim, 2 ** i, fused=fused)
                                     for i in range(3, k + 1))
 

@@ -9,7 +9,6 @@ Generator side
     ResUpBlock    the DF-GAN residual generator block, parametrised by the fusion layer, the upsampling mode and
                   an optional per-block "guide" (mask predictor / word attention) that runs on the upsampled
                   input before the residual branch.
-    ToRGB         LeakyReLU -> conv3x3 -> tanh.
 Discriminator side (DF-GAN one-way discriminator)
     DownBlock, DFeatures (image -> [N, 8nf, 4, 4]), CondHead (tile sentence to 4x4, concat, two convs -> logit),
     OneWayDiscriminator (the three together; only its forward is called by the loss steps, so it wraps in DDP).
@@ -182,17 +181,6 @@ class ResUpBlock(nn.Module):
         out = self.shortcut(h) + r
         assert out.shape == (x.size(0), self.out_ch, h.size(2), h.size(3)), out.shape
         return out, info
-
-
-class ToRGB(nn.Module):
-    """LeakyReLU -> conv3x3 -> tanh: feature [N, C, H, W] -> image [N, 3, H, W] in [-1, 1]."""
-
-    def __init__(self, in_ch: int):  # channels of the final feature
-        super().__init__()
-        self.conv = nn.Conv2d(in_ch, 3, 3, 1, 1)
-
-    def forward(self, h: Tensor) -> Tensor:
-        return torch.tanh(self.conv(F.leaky_relu(h, LRELU_SLOPE)))
 
 
 # --- discriminator ------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from t2i.nn.common import glu_residual_body
+
 
 class SqueezeExcite(nn.Module):
     """SE channel attention: global average pool -> FC(C -> C/r) -> ReLU -> FC(C/r -> C) -> sigmoid, x * a."""
@@ -34,10 +36,7 @@ class ChannelAttentionConv(nn.Module):
                  reduction: int = 4):  # SE bottleneck ratio
         super().__init__()
         self.channels = channels
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.BatchNorm2d(channels * 2), nn.GLU(dim=1),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-        )
+        self.body = glu_residual_body(channels)
         self.se = SqueezeExcite(channels, reduction)
 
     def forward(self, x: Tensor) -> Tensor:

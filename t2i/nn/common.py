@@ -1,4 +1,5 @@
-"""Small shared building blocks: truncated noise and conditioning augmentation (StackGAN++ CA)."""
+"""Small shared building blocks: truncated noise, conditioning augmentation (StackGAN++ CA), the AttnGAN GLU residual
+body and the to-image layer."""
 from __future__ import annotations
 
 import torch
@@ -64,3 +65,26 @@ def split_latent(z: Tensor, z_dim: int, c_dim: int) -> tuple[Tensor, Tensor | No
 def kl_loss(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) = -1/2 mean(1 + log sigma^2 - mu^2 - sigma^2)."""
     return -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+def glu_residual_body(channels: int) -> nn.Sequential:
+    """AttnGAN's residual branch conv3x3 -> BN -> GLU -> conv3x3 -> BN, C channels in and out; the residual blocks of
+    AttnGAN (t2i.nn.stack.ResBlock), ECAGAN (channel attention) and FF-GAN (FPAM) build on it."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.BatchNorm2d(channels * 2), nn.GLU(dim=1),
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+    )
+
+
+class ToRGB(nn.Module):
+    """[LeakyReLU ->] conv3x3 -> tanh: features [N, C, H, W] to an image [N, 3, H, W] in [-1, 1]. pre_act: the slope
+    of a LeakyReLU before the conv (DF-GAN's 0.2), None for none (AttnGAN's)."""
+
+    def __init__(self, channels: int,  # input channels
+                 pre_act: float | None = None):
+        super().__init__()
+        self.act = nn.Identity() if pre_act is None else nn.LeakyReLU(pre_act)
+        self.conv = nn.Conv2d(channels, 3, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.tanh(self.conv(self.act(x)))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from t2i.nn.carafe import CARAFE
 from t2i.nn.channel_attention import ChannelAttentionConv
+from t2i.nn.common import ToRGB, glu_residual_body  # noqa: F401 - ToRGB is part of this module's API
 
 
 def stage_sizes(img_size: int, n_stages: int) -> list[int]:
@@ -65,25 +66,11 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int):  # C, input (= output) channels
         super().__init__()
         self.channels = channels
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels * 2, 3, padding=1, bias=False), nn.BatchNorm2d(channels * 2), nn.GLU(dim=1),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-        )
+        self.body = glu_residual_body(channels)
 
     def forward(self, x: Tensor) -> Tensor:
         assert x.dim() == 4 and x.size(1) == self.channels, (x.shape, self.channels)
         return x + self.body(x)
-
-
-class ToRGB(nn.Module):
-    """conv3x3 -> tanh: features to an image in [-1, 1]."""
-
-    def __init__(self, channels: int):  # input channels
-        super().__init__()
-        self.conv = nn.Conv2d(channels, 3, 3, padding=1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.tanh(self.conv(x))
 
 
 class InitStage(nn.Module):

@@ -32,14 +32,14 @@ from .dataset import (
 from .render import render_bird
 from .schema import (
     ATTR_PART, ATTR_REGIONS, ATTRIBUTES, BACKGROUNDS, BILL_COLORS, BILL_LENGTHS, COLORS, EYE_COLORS,
-    LEG_COLORS, PALETTE, PART_LABELS, SIZES, VERSION, WING_PATTERNS, attribute_pairs,
+    LEG_COLORS, PALETTE, PART_COLOUR_ATTRS, PART_LABELS, SIZES, VERSION, WING_PATTERNS, attribute_pairs,
     complete_attributes, primary_color,
 )
 from .species import make_species, vary_attributes
 
 __all__ = [
     "ATTRIBUTES", "ATTR_PART", "ATTR_REGIONS", "BACKGROUNDS", "BILL_COLORS", "BILL_LENGTHS", "COLORS",
-    "CUB_TEST_SHARE", "DEFAULT_DATA", "EYE_COLORS", "LEG_COLORS", "PALETTE", "PART_LABELS", "SIZES", "VERSION",
+    "CUB_TEST_SHARE", "DEFAULT_DATA", "EYE_COLORS", "LEG_COLORS", "PALETTE", "PART_COLOUR_ATTRS", "PART_LABELS", "SIZES", "VERSION",
     "WING_PATTERNS", "attribute_pairs", "complete_attributes", "contact_sheet", "ensure_synthbirds", "make_caption",
     "make_captions", "make_species", "parse_caption", "per_class_counts", "per_class_test_counts",
     "primary_color", "render_bird", "vary_attributes", "write_synthbirds",

@@ -60,6 +60,10 @@ ATTR_PART: dict[str, str] = {
     "has_wing_pattern": "wing pattern",
 }
 
+#: The attributes whose value is a part's colour (the rest are shapes and sizes, and the derived overall colour).
+PART_COLOUR_ATTRS = ("has_belly_color", "has_wing_color", "has_crown_color", "has_throat_color",
+                     "has_upperparts_color", "has_eye_color", "has_leg_color", "has_bill_color")
+
 #: Segmentation labels (value in the part map -> part name); 0 is background.
 PART_LABELS: dict[int, str] = {
     1: "body", 2: "belly", 3: "back", 4: "wing", 5: "crown",

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from t2i.losses import infonce_l2, nonsaturating_d, nonsaturating_g, path_length_penalty, r1_penalty
 from t2i.models.cigan.config import ENC_FIELDS, GEN_FIELDS, CIGANConfig
 from t2i.models.cigan.inference import generate_from_text
-from t2i.models.cigan.networks import CodeBank, Encoder, LatentDiscriminator, TextEncoder, _unwrap, read_code_bank
+from t2i.models.cigan.networks import CodeBank, Encoder, LatentDiscriminator, LatentTextEncoder, _unwrap, read_code_bank
 from t2i.models.registry import Family, StepContext, register
 from t2i.models.stylegan2 import Discriminator, Generator, _log2_size
 
@@ -107,9 +107,10 @@ class CIGAN(Family):
         return Encoder(cfg.img_size, cfg.w_dim, cfg.enc_blocks, cfg.enc_channel_base, cfg.enc_channel_max)
 
     @staticmethod
-    def make_text_encoder(cfg) -> TextEncoder:
+    def make_text_encoder(cfg) -> LatentTextEncoder:
         num_ws = 2 * _log2_size(cfg.img_size) - 2 if cfg.wplus else 0
-        return TextEncoder(cfg.vocab_size, cfg.w_dim, cfg.text_embed_dim, cfg.text_hidden, cfg.text_dropout, num_ws)
+        return LatentTextEncoder(cfg.vocab_size, cfg.w_dim, cfg.text_embed_dim, cfg.text_hidden, cfg.text_dropout,
+                                 num_ws)
 
     @classmethod
     def build(cls, cfg) -> dict[str, nn.Module]:

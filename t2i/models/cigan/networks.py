@@ -92,8 +92,9 @@ class LatentDiscriminator(nn.Module):
 
 
 # --- stage 3 network -------------------------------------------------------------------------------------------
-class TextEncoder(nn.Module):
-    """CI-GAN E_text: token ids -> t in R^{w_dim} (or W+: R^{num_ws x w_dim}). Embedding + one-layer LSTM; the final
+class LatentTextEncoder(nn.Module):
+    """CI-GAN E_text: token ids -> a latent t in R^{w_dim} (or W+: R^{num_ws x w_dim}); not DAMSM's sentence encoder
+    (t2i.text.damsm.TextEncoder, a BiLSTM giving word and sentence features). Embedding + one-layer LSTM; the final
     hidden state of the last real token goes through a linear layer (the paper: 'a one-layer LSTM ... dim(t) = dim(w')')."""
 
     def __init__(self, vocab_size: int,  # vocabulary size (index 0 = <end>/padding)
