@@ -48,6 +48,15 @@ class TextConditionalGenerator(nn.Module):
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor) -> GenOutput:  # pragma: no cover
         raise NotImplementedError
 
+    def check_inputs(self, z: Tensor, sent: Tensor, words: Tensor | None = None,
+                     word_mask: Tensor | None = None) -> None:
+        """The shapes forward takes: z [N, z_dim], sent [N, text_dim], words [N, text_dim, L], word_mask [N, L]."""
+        n = z.size(0)
+        assert z.shape == (n, self.z_dim) and sent.shape == (n, self.text_dim), (z.shape, sent.shape)
+        if words is not None:
+            assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
+            assert word_mask is None or word_mask.shape == (n, words.size(2)), word_mask.shape
+
     def sample_z(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None,
                  device=None) -> Tensor:
         """z ~ N(0, I) of width latent_dim; with truncation t the draw is clamped to [-t, t]... re-sampled (DF-GAN

@@ -103,9 +103,7 @@ class DMStackGenerator(TextConditionalGenerator):
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
         z, eps = split_latent(z, self.z_dim, self.c_dim)
-        assert z.shape == (n, self.z_dim) and sent.shape == (n, self.text_dim), (z.shape, sent.shape)
-        assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
-        assert word_mask is None or word_mask.shape == (n, words.size(2)), word_mask.shape
+        self.check_inputs(z, sent, words, word_mask)
         c_hat, mu, logvar, word_attn = self.conditioner(sent, words, word_mask, sample=self.training, eps=eps)
         assert c_hat.shape == (n, self.c_dim), c_hat.shape
         h = self.init(torch.cat([c_hat, z], dim=1))

@@ -207,9 +207,7 @@ class FFGANGenerator(TextConditionalGenerator):
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
         z, eps = split_latent(z, self.z_dim, self.c_dim)
-        assert z.shape == (n, self.z_dim) and sent.shape == (n, self.text_dim), (z.shape, sent.shape)
-        assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
-        assert word_mask is None or word_mask.shape == (n, words.size(2)), word_mask.shape
+        self.check_inputs(z, sent, words, word_mask)
         c_hat, mu, logvar = self.ca(sent, sample=self.training, eps=eps)
         fused = self.h1(torch.cat([c_hat, z], dim=1))  # F_{1,f} = F1
         word_attn, masks = {}, {}

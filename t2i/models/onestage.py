@@ -86,12 +86,7 @@ class OneStageGenerator(TextConditionalGenerator):
     def forward(self, z: Tensor, sent: Tensor, words: Tensor | None = None,
                 word_mask: Tensor | None = None) -> GenOutput:
         n = z.size(0)
-        assert z.shape == (n, self.z_dim), z.shape
-        assert sent.shape == (n, self.text_dim), sent.shape
-        if words is not None:
-            assert words.dim() == 3 and words.shape[:2] == (n, self.text_dim), words.shape
-            if word_mask is not None:
-                assert word_mask.shape == (n, words.size(2)), word_mask.shape
+        self.check_inputs(z, sent, words, word_mask)
         vec, kl, extras = self.condition(z, sent)
         cond = FuseCond(vec=vec, words=words, word_mask=word_mask)
         h = self.fc(z).view(n, self.channels[0], 4, 4)
