@@ -5,8 +5,9 @@ No real bird photographs are reachable on our machines, so SynthBirds draws side
 directory layout (images, captions, attributes, boxes, part maps, train/test pickles), so that one loader
 serves SynthBirds and the real datasets alike (see DESIGN.md, "The data problem and SynthBirds").
 
-Modules: schema (attributes, palette, part labels), render (drawing), species (200 fixed
-attribute combinations), captions (generator and parser), dataset (writer, contact sheet).
+Modules: schema (attributes, palette, part labels), render (the bird, its perch, render_bird), backgrounds (the
+scene behind the bird), species (200 fixed attribute combinations), captions (generator and parser), dataset
+(writer, contact sheet).
 
 Public API (all importable from t2i.data.synthbirds):
     ATTRIBUTES, ATTR_PART, ATTR_REGIONS, PART_LABELS, COLORS, PALETTE, BACKGROUNDS
