@@ -1,6 +1,34 @@
 """T2I Studio: GAN text-to-image synthesis and text-guided editing of birds.
 
-Public API (the app and the CLI use only these names):
-    list_models, load_pipeline, TextToImagePipeline, EditPipeline, __version__
+Public API (the app and the CLI use these names; each is imported on first use, so `import t2i` stays cheap):
+    list_models()                          the shipped model folders and their config records
+    load_pipeline(name, device="cpu")      the right pipeline for a model folder, shipped name or Hub id
+    TextToImagePipeline, EditPipeline      both called as pipe(captions, seed=0, n=1, ...) -> GenerationResult
+    GenerationResult                       images (+ stages, masks, word attention, the words read)
+    EditConfig                             the settings of a text-guided edit (EditConfig.masked(), .paper(), ...)
+    __version__
 """
-__version__ = "0.1.0"
+from t2i.version import __version__
+
+_PUBLIC = {"list_models": "t2i.pipeline", "load_pipeline": "t2i.pipeline", "TextToImagePipeline": "t2i.pipeline",
+           "GenerationResult": "t2i.pipeline", "EditPipeline": "t2i.edit", "EditConfig": "t2i.edit_config"}
+__all__ = ["EditConfig", "EditPipeline", "GenerationResult", "TextToImagePipeline", "__version__", "list_models",
+           "load_pipeline"]
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 't2i' has no attribute {name!r}")
+    if _PUBLIC[name] == "t2i.pipeline":
+        from t2i import pipeline as module
+    elif _PUBLIC[name] == "t2i.edit":
+        from t2i import edit as module
+    else:
+        from t2i import edit_config as module
+    value = getattr(module, name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))

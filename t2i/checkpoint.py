@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import t2i
+from t2i.version import __version__
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -102,7 +102,7 @@ def save_model_folder(folder: str | Path, model_type: str, config: dict, modules
             tensors[f"{name}.{k}"] = (v.to(dtype) if v.is_floating_point() else v).contiguous().clone()
     record = {"model_type": model_type, "config": config, "components": sorted(modules),
               "vocab": VOCAB if vocab is not None else None, "dtype": str(dtype).replace("torch.", ""),
-              "t2i_version": t2i.__version__, **meta}
+              "t2i_version": __version__, **meta}
     files = {folder / WEIGHTS: lambda p: save_file(tensors, p, metadata={"format": "pt"})}
     if vocab is not None:
         files[folder / VOCAB] = lambda p: vocab.save(p)

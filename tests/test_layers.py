@@ -13,12 +13,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Lowest first. The package root holds __version__ only (t2i.checkpoint reads it), so it sits at the bottom.
+# Lowest first. The package root is the public API (load_pipeline, the pipelines, EditConfig, imported on first use),
+# so it sits above inference; the version it exports lives in t2i.version, at the bottom (t2i.checkpoint reads it).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("t2i", "t2i.data", "t2i.nn", "t2i.text", "t2i.checkpoint", "t2i.runtime", "t2i.frechet")),
+    ("base", ("t2i.version", "t2i.data", "t2i.nn", "t2i.text", "t2i.checkpoint", "t2i.runtime", "t2i.frechet")),
     ("models", ("t2i.models", "t2i.losses")),
     ("inference", ("t2i.pipeline", "t2i.edit", "t2i.edit_config", "t2i.partseg", "t2i.export", "t2i.imageio",
                    "t2i.viz")),
+    ("public API", ("t2i",)),
     ("training and evaluation", ("t2i.training", "t2i.eval")),
     # `python -m t2i bench` times generation, edits and the GAN trainer, so it sits above training and evaluation;
     # t2i.space packs the app, the package and the shipped models into a Hugging Face Space folder
