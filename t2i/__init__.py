@@ -10,10 +10,25 @@ Public API (the app and the CLI use these names; each is imported on first use, 
 """
 from t2i.version import __version__
 
-_PUBLIC = {"list_models": "t2i.pipeline", "load_pipeline": "t2i.pipeline", "TextToImagePipeline": "t2i.pipeline",
-           "GenerationResult": "t2i.pipeline", "EditPipeline": "t2i.edit", "EditConfig": "t2i.edit_config"}
+_PUBLIC = {"list_models": "t2i.pipeline", "TextToImagePipeline": "t2i.pipeline", "GenerationResult": "t2i.pipeline",
+           "EditPipeline": "t2i.edit", "EditConfig": "t2i.edit_config"}
 __all__ = ["EditConfig", "EditPipeline", "GenerationResult", "TextToImagePipeline", "__version__", "list_models",
            "load_pipeline"]
+
+
+def load_pipeline(name, device="cpu"):
+    """The right pipeline for a model folder (local, shipped name or Hub id): CI-GAN's EditPipeline for a CI-GAN
+    folder, else the TextToImagePipeline of a text-to-image GAN. Both are called the same way (t2i.pipeline.Pipeline):
+    pipe(captions, seed=0, n=1) -> GenerationResult."""
+    from t2i import checkpoint as ckpt
+
+    if ckpt.read_config(name)["model_type"] == "cigan":
+        from t2i.edit import EditPipeline
+
+        return EditPipeline.from_pretrained(name, device=device)
+    from t2i.pipeline import TextToImagePipeline
+
+    return TextToImagePipeline.from_pretrained(name, device=device)
 
 
 def __getattr__(name: str):

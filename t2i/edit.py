@@ -46,11 +46,12 @@ from torch import Tensor
 
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import MAX_WORDS, Vocabulary
-from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_int
+from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_float, _check_int
 from t2i.imageio import prepare_upload
 from t2i.models.cigan import COLOUR_SYNONYMS, contrast_texts, generate_from_text, invert, load_cigan  # noqa: F401
+from t2i.pipeline import GenerationResult
 from t2i.text.damsm import SHIPPED_DAMSM
-from t2i.text.prompt import check_caption, encode_caption
+from t2i.text.prompt import CaptionError, check_caption, encode_caption
 from t2i.viz.grids import tile, to_pil
 
 # --- the pipeline's defaults (the edit settings' are in t2i.edit_config) ----------------------------------------
@@ -92,8 +93,9 @@ def pil_to_tensor(img: Image.Image) -> Tensor:
 class EditPipeline:
     """CI-GAN's inference nets (StyleGAN2 generator, inversion encoder, text encoder) + vocabulary.
 
-    edit(image, text) -> EditResult; generate(text) -> [PIL]. Tensor-level methods (encode_text, invert,
-    synthesize, edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
+    edit(image, text) -> EditResult; generate(text) -> [PIL]; pipe(captions, seed=0, n=1) -> GenerationResult, the
+    call shape of every pipeline (t2i.pipeline.Pipeline). Tensor-level methods (encode_text, invert, synthesize,
+    edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
 
     def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
                  device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None,
@@ -321,17 +323,42 @@ class EditPipeline:
                           w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
                           unknown=unknown[0], mapped=mapped[0], notes=notes)
 
-    def generate(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS, progress=None) -> list[Image.Image]:
-        """n images for `text`: random starts w0 = mapping(z) from `seed`, optimised towards t for `steps` steps
-        (progress(i, steps) after each). Same text + seed -> same images."""
+    def generate(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS, progress=None,
+                 psi: float = GEN_PSI) -> list[Image.Image]:
+        """n images for `text`: random starts w0 = mapping(z) from `seed` (truncation psi towards w_avg), optimised
+        towards t for `steps` steps (progress(i, steps) after each). Same text + seed -> same images."""
         text = check_caption(text)
         n = _check_int("n", n, 1, 64)
         steps = _check_int("steps", steps, 0, MAX_STEPS)
         seed = _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
-        return to_pil(self.generate_tensors([text] * n, seed=seed % 2 ** 63, steps=steps, progress=progress))
+        return to_pil(self.generate_tensors([text] * n, seed=seed % 2 ** 63, steps=steps, psi=psi, progress=progress))
 
-    def __call__(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS) -> list[Image.Image]:
-        return self.generate(text, seed=seed, n=n, steps=steps)
+    def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
+                 seeds: list[int] | None = None, steps: int = GEN_STEPS, progress=None) -> GenerationResult:
+        """Text-to-image in the call shape both pipelines share (t2i.pipeline.Pipeline): n images per caption
+        (generate), with what the text encoder read, mapped and ignored; images only (no stages, masks or word
+        attention). truncation: the psi of the random starts (None = GEN_PSI); seeds (one per image, n = len(seeds)):
+        image j comes from seeds[j] alone, so a call with [s] redraws it; steps, progress: as generate."""
+        t0 = time.perf_counter()
+        captions = [captions] if isinstance(captions, str) else list(captions)
+        if not captions:
+            raise CaptionError("no caption given")
+        psi = GEN_PSI if truncation is None else _check_float("truncation", truncation, 0.0, 10.0)
+        images, caps, read, unknown, mapped = [], [], [], [], []
+        for c in captions:
+            c = check_caption(c)
+            if seeds is None:
+                images += self.generate(c, seed=seed, n=n, steps=steps, progress=progress, psi=psi)
+            else:
+                images += [self.generate(c, seed=v, steps=steps, progress=progress, psi=psi)[0] for v in seeds]
+            k = n if seeds is None else len(seeds)
+            _, r, u, m = self.encode_text_full([c])
+            caps, read, unknown, mapped = caps + [c] * k, read + r * k, unknown + u * k, mapped + m * k
+        result = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
+                                  mapped=mapped, seconds=time.perf_counter() - t0)
+        if seeds is not None:
+            result.seeds = [int(v) for v in seeds] * len(captions)  # the seed that redraws each image
+        return result
 
 
 def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:

@@ -1,6 +1,6 @@
 """Pipelines: captions -> PIL images (+ per-stage images, masks, word attention). The app and the CLI use these.
 
-    pipe = TextToImagePipeline.from_pretrained("swfgan-synthbirds-64")
+    pipe = TextToImagePipeline.from_pretrained("swfgan-synthbirds-64")   # or t2i.load_pipeline(name): any model
     out = pipe("a small bird with a red belly and black wings", seed=0, n=4)
     out.images  # list of PIL images; out.masks / out.word_attn / out.stages for 'look inside'
 """
@@ -10,6 +10,7 @@ import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -221,6 +222,16 @@ def check_number(name: str, value, lo, hi, whole: bool = False):
     return int(v) if whole else v
 
 
+class Pipeline(Protocol):
+    """The call shape both pipelines share (TextToImagePipeline and t2i.edit.EditPipeline; t2i.load_pipeline gives the
+    right one for a model folder): n images per caption as a GenerationResult, the same captions and seed give the
+    same images, truncation None is the model's default (lower: more typical, less varied). Each pipeline takes
+    further keywords of its own (best-of-k reranking; CI-GAN's optimisation steps)."""
+
+    def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1,
+                 truncation: float | None = None) -> GenerationResult: ...
+
+
 def list_models(root=None, problems: list[str] | None = None) -> list[dict]:
     """Shipped model folders (checkpoints/) with their config records; a folder whose config.json is malformed
     is skipped, and why goes to `problems` when given."""
@@ -235,13 +246,3 @@ def list_models(root=None, problems: list[str] | None = None) -> list[dict]:
             continue
         out.append({"name": d.name, "path": str(d), **rec})
     return out
-
-
-def load_pipeline(name, device="cpu"):
-    """The right pipeline for a model folder: text-to-image GANs, or CI-GAN's edit pipeline."""
-    record = ckpt.read_config(name)
-    if record["model_type"] == "cigan":
-        from t2i.edit import EditPipeline
-
-        return EditPipeline.from_pretrained(name, device=device)
-    return TextToImagePipeline.from_pretrained(name, device=device)

@@ -25,10 +25,26 @@ def test_public_names_are_the_real_objects():
     from t2i import edit, edit_config, pipeline, version
 
     assert sorted(t2i.__all__) == PUBLIC and set(PUBLIC) <= set(dir(t2i))
-    assert load_pipeline is pipeline.load_pipeline and list_models is pipeline.list_models
+    assert list_models is pipeline.list_models and callable(load_pipeline)
     assert TextToImagePipeline is pipeline.TextToImagePipeline and GenerationResult is pipeline.GenerationResult
     assert EditPipeline is edit.EditPipeline and EditConfig is edit_config.EditConfig
     assert __version__ == version.__version__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         t2i.nope  # noqa: B018
     assert {m["name"] for m in list_models()} >= {"dfgan-synthbirds-64", "cigan-synthbirds-64"}
+
+
+def test_both_pipelines_share_one_call_shape():
+    """TextToImagePipeline and EditPipeline take pipe(captions, seed, n, truncation) -> GenerationResult, with the
+    defaults of t2i.pipeline.Pipeline (the studio calls either the same way)."""
+    import inspect
+
+    from t2i import EditPipeline, GenerationResult, TextToImagePipeline
+    from t2i.pipeline import Pipeline
+
+    shape = inspect.signature(Pipeline.__call__).parameters
+    for cls in (TextToImagePipeline, EditPipeline):
+        params = inspect.signature(cls.__call__).parameters
+        assert list(params)[:len(shape)] == list(shape), cls
+        assert all(params[k].default == shape[k].default for k in shape), cls
+        assert inspect.signature(cls.__call__).return_annotation in (GenerationResult, "GenerationResult"), cls

@@ -265,6 +265,21 @@ def test_generate(pipe):
         pipe.generate(TEXT, n=0)
 
 
+def test_call_is_text_to_image_in_the_pipelines_call_shape(pipe):
+    res = pipe([TEXT, "a bird with black wings"], seed=3, n=2, steps=2)
+    assert len(res.images) == 4 and res.captions == [TEXT] * 2 + ["a bird with black wings"] * 2
+    assert res.images[0].tobytes() == pipe.generate(TEXT, seed=3, n=2, steps=2)[0].tobytes()
+    assert res.words[0] == pipe.encode_text_full([TEXT])[1][0] and res.stages == [res.images]
+    psi = pipe(TEXT, seed=3, steps=2, truncation=0.2).images[0]  # truncation: the psi of the random start
+    assert psi.tobytes() != res.images[0].tobytes()
+    per_seed = pipe(TEXT, seeds=[4, 3], steps=2)  # one image per seed: seed 3 alone redraws the image it showed
+    assert per_seed.seeds == [4, 3] and per_seed.images[1].tobytes() == pipe(TEXT, seed=3, steps=2).images[0].tobytes()
+    with pytest.raises(CaptionError):
+        pipe([])
+    with pytest.raises(ValueError, match="truncation"):
+        pipe(TEXT, truncation=-1)
+
+
 def test_from_pretrained_refuses_other_folders(cigan, tiny_damsm, tmp_path):
     with pytest.raises(ckpt.CheckpointError, match="'stylegan'-stage"):
         EditPipeline.from_pretrained(cigan["s1"])
@@ -274,7 +289,7 @@ def test_from_pretrained_refuses_other_folders(cigan, tiny_damsm, tmp_path):
         EditPipeline.from_pretrained(tiny_damsm)
     with pytest.raises(ckpt.CheckpointError):
         EditPipeline.from_pretrained(tmp_path / "nope")
-    from t2i.pipeline import load_pipeline
+    from t2i import load_pipeline
 
     assert isinstance(load_pipeline(cigan["s3"]), EditPipeline)
 

@@ -268,7 +268,7 @@ def test_yes_no_inputs_refuse_anything_else():
 def test_a_cigan_config_asking_for_a_huge_network_is_refused_before_building(tmp_path):
     import json
 
-    from t2i.pipeline import load_pipeline
+    from t2i import load_pipeline
 
     src = ckpt.SHIPPED / "cigan-synthbirds-64"
     if not (src / ckpt.WEIGHTS).is_file():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Lowest first. The package root is the public API (load_pipeline, the pipelines, EditConfig, imported on first use),
+# Lowest first. The package root is the public API (load_pipeline; the pipelines and EditConfig imported on first use),
 # so it sits above inference; the version it exports lives in t2i.version, at the bottom (t2i.checkpoint reads it).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("t2i.version", "t2i.data", "t2i.nn", "t2i.text", "t2i.checkpoint", "t2i.runtime", "t2i.frechet")),

@@ -51,11 +51,11 @@ def outputs(name: str) -> dict:
     kind = rec["model_type"]
     x = _bird()
     if kind in GAN_TYPES:
-        from t2i.pipeline import load_pipeline
+        from t2i import load_pipeline
 
         return _pooled(load_pipeline(name)(CAPTION, seed=0, n=2).images)
     if kind == "cigan" and rec["config"]["stage"] == "aligner":
-        from t2i.pipeline import load_pipeline
+        from t2i import load_pipeline
 
         pipe = load_pipeline(name)
         images = pipe.generate(CAPTION, seed=0, n=1, steps=3)  # text-to-image

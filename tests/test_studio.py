@@ -395,6 +395,19 @@ class _FakeEditPipeline:
         rng = np.random.default_rng(seed)
         return [Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)) for _ in range(n)]
 
+    def __call__(self, captions, seed=0, n=1, truncation=None, seeds=None):
+        """The call shape both pipelines share (t2i.pipeline.Pipeline): images from generate, one per seed in seeds."""
+        from t2i.pipeline import GenerationResult
+
+        captions = [captions] if isinstance(captions, str) else list(captions)
+        draws = [(seed, n)] if seeds is None else [(v, 1) for v in seeds]
+        images = [im for c in captions for v, k in draws for im in self.generate(c, seed=v, n=k)]
+        res = GenerationResult(captions=[c for c in captions for v, k in draws for _ in range(k)], images=images,
+                               stages=[images])
+        if seeds is not None:
+            res.seeds = list(seeds) * len(captions)
+        return res
+
 
 @pytest.fixture
 def cigan_root(tmp_path, studio_checkpoints, monkeypatch):

@@ -10,7 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from t2i import checkpoint as ckpt
-from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number, load_pipeline
+from t2i import load_pipeline
+from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number
 from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, ModelEntry, checkpoints_root, \
     discover_models, hub_model_ids
 from t2i.studio.editing import EditTabs
@@ -24,27 +25,6 @@ MAX_IMAGES = 8  # per Generate request
 BEST_OF = 4  # the Generate tab's default best-of-k (DAMSM reranking of the GANs' draws; 1 = plain draws)
 CAM_UNAVAILABLE = ("CAM saliency needs the attribute classifier `{name}` in `{root}` (train it with "
                    "`python -m t2i train attr-classifier`); it is not there, so the CAM view is hidden.")
-
-
-class _EditAsGenerator:
-    """Lets CI-GAN's EditPipeline serve the Generate and Compare tabs (images only: no masks or attention)."""
-
-    def __init__(self, pipe, steps: int = 50):
-        self.pipe, self.steps = pipe, steps
-
-    def __call__(self, captions, seed=0, n=1, truncation=None):
-        captions = [captions] if isinstance(captions, str) else list(captions)
-        t0 = time.perf_counter()
-        images, caps, read, unknown, mapped = [], [], [], [], []
-        for c in captions:
-            c = check_caption(c)
-            images += list(self.pipe.generate(c, seed=seed, n=n, steps=self.steps))
-            caps += [c] * n
-            if hasattr(self.pipe, "encode_text_full"):  # what was read, mapped and ignored (for the info line)
-                _, r, u, m = self.pipe.encode_text_full([c])
-                read, unknown, mapped = read + r * n, unknown + u * n, mapped + m * n
-        return GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
-                                mapped=mapped, seconds=time.perf_counter() - t0)
 
 
 class Studio(GenerateTabs, EditTabs):
@@ -194,8 +174,7 @@ class Studio(GenerateTabs, EditTabs):
         e = self.entry(name)
         if e.kind not in ("t2i", "edit"):
             raise StudioError(f"{name!r} is a {e.family_name} model, not a text-to-image model")
-        pipe = self.pipeline(name)
-        return _EditAsGenerator(pipe) if e.kind == "edit" else pipe
+        return self.pipeline(name)  # both pipelines share one call shape (t2i.pipeline.Pipeline)
 
     def classifier(self):
         """The attribute classifier for CAM (None when it is not shipped); loaded once."""
@@ -265,7 +244,7 @@ class Studio(GenerateTabs, EditTabs):
                 self._results.move_to_end(key)
                 return self._results[key]
         gen = self._generator(model)
-        if isinstance(gen, _EditAsGenerator):
+        if self.entry(model).kind == "edit":
             rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
         with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
             res = gen(caption, seed=seed, n=n, truncation=truncation, **({"rerank": rerank} if rerank > 1 else {}))
