@@ -31,7 +31,7 @@ torch.set_num_threads(int(os.environ.get("T2I_THREADS", "0")) or max(1, (os.cpu_
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, FAMILY_INFO, MAX_EDIT_STEPS, MAX_IMAGES,  # noqa: E402
+from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, MAX_EDIT_STEPS, MAX_IMAGES,  # noqa: E402
                         Studio, example_images, read_prompts, upscale, user_message)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -50,6 +50,17 @@ THEME = gr.themes.Soft(primary_hue="teal", secondary_hue="amber", neutral_hue="s
                        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
 CSS = """
 .gradio-container { max-width: 1280px !important; margin: 0 auto !important; }
+@media (max-width: 640px) {  /* phones: the page fits the screen (390 px) without sideways scrolling */
+  div { min-width: 0 !important; }  /* flex items may shrink below their content: wide tables then scroll */
+  .row { flex-wrap: wrap !important; }
+  .row > * { min-width: min(100%, 140px) !important; }
+  .row > .column { flex: 1 1 100% !important; min-width: 100% !important; }  /* columns stack */
+  #t2i-header h1 { font-size: 1.5rem; }
+  .t2i-gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+  #model-figures .grid-container { grid-template-columns: minmax(0, 1fr) !important; }
+  table { display: block !important; max-width: calc(100vw - 28px) !important; overflow-x: auto !important; }
+  pre { max-width: calc(100vw - 28px) !important; overflow-x: auto !important; }  /* wide tables scroll alone */
+}
 #t2i-header h1 { font-size: 1.9rem; margin-bottom: 0.1rem; }
 #t2i-header p { color: var(--body-text-color-subdued); margin-top: 0; }
 #t2i-status { font-size: 0.9rem; color: var(--body-text-color-subdued); }
@@ -72,7 +83,12 @@ footer { opacity: 0.7; }
 """
 # only the example photos are served as files; the model folders only with T2I_SERVE_CHECKPOINTS=1 (issue 27)
 SERVED = [str(EXAMPLES_DIR)] + ([str(STUDIO.root)] if os.environ.get("T2I_SERVE_CHECKPOINTS") == "1" else [])
-LAUNCH_KW = dict(theme=THEME, css=CSS, allowed_paths=SERVED,
+# Gradio scopes CSS= to the app's content; the page around it (whose flex min-width would widen a phone page to
+# its widest table) is styled here, unscoped
+HEAD = ("<style>@media (max-width: 640px) { .gradio-container, .gradio-container main, .gradio-container .wrap "
+        "{ min-width: 0 !important; } .gradio-container .main { padding-left: 8px !important; "
+        "padding-right: 8px !important; } }</style>")
+LAUNCH_KW = dict(theme=THEME, css=CSS, head=HEAD, allowed_paths=SERVED,
                  max_file_size=os.environ.get("T2I_MAX_UPLOAD", "20mb"))
 
 
@@ -82,8 +98,7 @@ def _fail(err: BaseException):
     msg = user_message(err)
     if not isinstance(err, ValueError):
         log.exception("request failed")
-    gr.Warning(msg)
-    return gr.update(value=f"**⚠ {msg}**", visible=True)
+    return gr.update(value=f"**⚠ {msg}**", visible=True)  # the tab's red box only: a toast would cover it
 
 
 HIDE = gr.update(value="", visible=False)
@@ -100,13 +115,17 @@ def _model_info(name):
         e = STUDIO.entry(name)
     except ValueError as err:
         return str(err)
-    fam, paper, _ = FAMILY_INFO.get(e.model_type, (e.model_type, "", ""))
-    line = f"**{fam}** · {paper}"
-    facts = [f"{e.record['resolution']} px" if e.record.get("resolution") else "", e.metrics_line()]
-    if any(facts):
-        line += "  \n" + " · ".join(f for f in facts if f)
+    line = f"**{e.family_name}** · {e.source()}"
     if not e.trained:
-        line += "  \n_Not trained yet: pick another model._"
+        return line + "  \n_Not trained yet: pick another model._"
+    if e.works:
+        line += "  \n✓ Draws the birds it is asked for. " + e.plain_summary()
+    else:
+        line += ("  \n⚠ **Experimental**: still paints rough shapes rather than birds (it needs more training). "
+                 + e.plain_summary() + " For birds, pick a model marked ✓.")
+    research = e.metrics_line()
+    if research:  # the research figures, one click away
+        line += f"\n\n<details><summary>Research metrics</summary>\n\n{research}\n\n</details>"
     return line
 
 
@@ -115,27 +134,33 @@ def generate(caption, model, seed, n, truncation, best_of=1):
     try:
         g = STUDIO.generate(caption, model, seed, n, truncation, best_of)
     except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
-        return [], None, "", _fail(err)
-    return g.gallery, str(g.grid_path), g.info, HIDE
+        return [], None, "", _fail(err), [], gr.update(value="Look inside", interactive=False)
+    first = g.seeds[0] if g.seeds else seed
+    return (g.gallery, str(g.grid_path), g.info, HIDE, g.seeds,
+            gr.update(value=f"Look inside seed {first}", interactive=True))
 
 
 def random_seed():
     return random.randrange(0, 2 ** 31)
 
 
-def select_image(evt: gr.SelectData):
-    k = int(evt.index) + 1 if evt is not None and evt.index is not None else 1
-    return k, gr.update(value=f"Look inside image #{k}")
+def select_image(seeds, evt: gr.SelectData):
+    """Clicking an image puts its seed in the Seed box (Generate again: it comes back as #1) and selects it."""
+    k = int(evt.index) if evt is not None and evt.index is not None else 0
+    if not seeds or not 0 <= k < len(seeds):
+        return gr.update(), gr.update(), gr.update()
+    s = int(seeds[k])
+    return s, gr.update(value=f"Look inside seed {s}", interactive=True), s
 
 
-def copy_settings(caption, model, seed, n, truncation, best_of, index):
-    return (gr.Tabs(selected="inside"), caption, model, seed, n, truncation, best_of,
-            gr.update(value=min(int(index or 1), int(n or 1)), maximum=MAX_IMAGES))
+def copy_settings(caption, model, chosen, truncation, best_of):
+    return gr.Tabs(selected="inside"), caption, model, chosen, truncation, best_of
 
 
-def look_inside(caption, model, seed, n, truncation, best_of, index, attribute):
+def look_inside(caption, model, seed, truncation, best_of, attribute):
+    """Everything the model shows about the image of one seed (the Generate image that showed that seed)."""
     try:
-        r = STUDIO.look_inside(caption, model, seed, n, truncation, index, attribute or None, rerank=best_of)
+        r = STUDIO.look_inside(caption, model, seed, 1, truncation, 1, attribute or None, rerank=best_of)
     except Exception as err:  # noqa: BLE001
         return None, [], gr.update(value=[]), gr.update(value=None), None, gr.update(), "", "", _fail(err)
     attr = gr.update(choices=r.attribute_choices, value=r.attribute) if r.attribute_choices else gr.update()
@@ -144,21 +169,18 @@ def look_inside(caption, model, seed, n, truncation, best_of, index, attribute):
             r.cam_info if r.cam is not None else "", r.info, HIDE)
 
 
-def cam(caption, model, seed, n, truncation, best_of, index, attribute):
+def cam(caption, model, seed, truncation, best_of, attribute):
     try:
-        res = STUDIO.run(caption, model, seed, n, truncation, best_of)
-        i = int(index) - 1
-        if not 0 <= i < len(res.images):
-            raise ValueError(f"image number must be between 1 and {len(res.images)}")
-        img, info, _ = STUDIO.cam(res.images[i], attribute or None, res.captions[i])
+        res = STUDIO.run(caption, model, seed, 1, truncation, best_of)
+        img, info, _ = STUDIO.cam(res.images[0], attribute or None, res.captions[0])
     except Exception as err:  # noqa: BLE001
         return None, "", _fail(err)
     return img, info, HIDE
 
 
-def compare(caption, caption_b, models, seed, n, truncation):
+def compare(caption, caption_b, models, seed, n, truncation, best_of=1):
     try:
-        c = STUDIO.compare(caption, caption_b, models, seed, n, truncation)
+        c = STUDIO.compare(caption, caption_b, models, seed, n, truncation, best_of)
     except Exception as err:  # noqa: BLE001
         return None, "", _fail(err)
     return c.sheet, c.info, HIDE
@@ -183,9 +205,7 @@ def pick_example(evt: gr.SelectData):
 
 def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, progress=gr.Progress()):
     if not STUDIO.edit_available():
-        msg = STUDIO.edit_unavailable_message()
-        gr.Warning("Editing model not available")
-        return None, None, None, None, "", gr.update(value=msg, visible=True)
+        return None, None, None, None, "", gr.update(value=STUDIO.edit_unavailable_message(), visible=True)
 
     def report(i, total):
         progress((int(i), int(total)), desc="optimising the latent towards the text", unit="steps")
@@ -205,20 +225,24 @@ def latent_space(model):
     return gr.update(value=items, visible=bool(items)), msg
 
 
+def _enlarged(path, side=768):
+    """A figure as a PIL image; small grids of 32-64 px birds enlarged so the birds can be seen."""
+    img = Image.open(path).convert("RGB")
+    if max(img.size) < side:
+        k = side / max(img.size)
+        img = img.resize((round(img.size[0] * k), round(img.size[1] * k)), Image.LANCZOS)
+    return img
+
+
 def model_card(name):
     if not name:
-        return "_No models found._", "", gr.update(value=None, visible=False)
+        return "_No models found._", "", gr.update(value=[], visible=False)
     try:
-        card, metrics, samples = STUDIO.model_card(name)
+        card, details, figures = STUDIO.model_card(name)
     except Exception as err:  # noqa: BLE001
-        return f"**⚠ {user_message(err)}**", "", gr.update(value=None, visible=False)
-    img = None
-    if samples:
-        img = Image.open(samples).convert("RGB")
-        if max(img.size) < 512:  # small grids of 32-64 px birds: enlarge so the birds can be seen
-            k = 512 / max(img.size)
-            img = img.resize((round(img.size[0] * k), round(img.size[1] * k)), Image.LANCZOS)
-    return card, "#### Metrics\n" + metrics, gr.update(value=img, visible=img is not None)
+        return f"**⚠ {user_message(err)}**", "", gr.update(value=[], visible=False)
+    items = [(_enlarged(p), cap) for p, cap in figures]
+    return card, details, gr.update(value=items, visible=bool(items))
 
 
 # --- layout ---------------------------------------------------------------------------------------------------
@@ -228,7 +252,7 @@ trained_gens = [e.name for e in STUDIO.generators() if e.trained]
 cam_ok = STUDIO.classifier() is not None
 edit_ok = STUDIO.edit_available()
 edit_models = [e.name for e in STUDIO.edit_models() if e.trained]
-cigan_models = [e.name for e in STUDIO.models("edit")]
+cigan_models = STUDIO.latent_models()
 all_models = [(f"{e.name} · {e.family_name}", e.name) for e in STUDIO.catalogue()]
 
 # every 5 minutes, delete cached uploads and results older than 10 minutes (an 8-image request leaves ~1 MB)
@@ -236,29 +260,35 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
     gr.Markdown("# T2I Studio\nDescribe a bird and GAN models paint it — then look inside, compare models, "
                 "and edit photos by text. Trained on SynthBirds, runs on CPU.", elem_id="t2i-header")
     gr.Markdown(STUDIO.status(), elem_id="t2i-status")
-    selected = gr.State(1)
+    gen_seeds = gr.State([])  # the seed of each image on show
 
     with gr.Tabs() as tabs:
         # 1. Generate ------------------------------------------------------------------------------------------
         with gr.Tab("Generate", id="generate"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=4, min_width=320):
-                    caption = gr.Textbox(label="Describe a bird", value=PROMPTS[0], lines=3, max_lines=6,
+                    # lines=1 (growing to 4): Enter generates, long captions still wrap
+                    caption = gr.Textbox(label="Describe a bird", value=PROMPTS[0], lines=1, max_lines=4,
                                          placeholder="e.g. a small bird with a red belly and black wings",
-                                         elem_id="caption")
+                                         info="press Enter or Generate", elem_id="caption")
                     go = gr.Button("Generate", variant="primary", size="lg", elem_id="generate-btn")
                     model = gr.Dropdown(gen_choices, value=default_model, label="Model", elem_id="model")
                     model_info = gr.Markdown(_model_info(default_model), elem_classes="t2i-muted")
                     with gr.Accordion("Settings", open=True):
                         with gr.Row(equal_height=False, elem_id="seed-row"):
-                            seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=3, min_width=100)
+                            seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=3, min_width=100,
+                                             elem_id="seed",
+                                             info="image 1 uses this seed, image 2 the next one … click an "
+                                                  "image to bring its bird back")
                             dice = gr.Button("New seed", size="sm", scale=1, min_width=90, elem_id="seed-btn")
                         n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Number of images")
+                        best_of = gr.Slider(1, 8, value=BEST_OF, step=1, label="Tries per image", elem_id="best-of",
+                                            info="draws this many and keeps the one that matches your words best "
+                                                 "(slower)")
+                    with gr.Accordion("Advanced", open=False):
                         truncation = gr.Slider(0, 2, value=0, step=0.05, label="Truncation",
-                                               info="0 = the model's default · lower = more typical, less varied")
-                        best_of = gr.Slider(1, 8, value=BEST_OF, step=1, label="Best of", elem_id="best-of",
-                                            info="draw this many per image, keep the ones that match the caption "
-                                                 "best (DAMSM) · slower")
+                                               info="0 = the model's default · lower = more typical birds, less "
+                                                    "variety (the noise is clipped to ± this value)")
                     gr.Examples(PROMPTS, inputs=caption, label="Example captions", examples_per_page=8,
                                 elem_id="prompt-examples")
                 with gr.Column(scale=7, min_width=360):
@@ -266,29 +296,29 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     gallery = gr.Gallery(elem_classes="t2i-gallery", label="Results", columns=4, object_fit="contain",
                                          preview=False, format="png", elem_id="gallery",
                                          buttons=["download", "fullscreen"])
-                    info = gr.Markdown("Type a description and press **Generate**. Click an image to select it, "
-                                       "then *Look inside* to see how the model made it.", elem_classes="t2i-info",
-                                       elem_id="gen-info")
+                    info = gr.Markdown("Type a description and press **Enter**. Click an image to keep its bird "
+                                       "(its seed goes into the Seed box), then *Look inside* to see how the model "
+                                       "made it.", elem_classes="t2i-info", elem_id="gen-info")
                     with gr.Row(equal_height=True):
                         download = gr.DownloadButton("Download PNG grid", value=None, elem_id="download-btn")
-                        look = gr.Button("Look inside image #1", elem_id="look-btn")
+                        look = gr.Button("Look inside", elem_id="look-btn", interactive=False)
+                    chosen = gr.Number(0, visible=False, precision=0)  # the seed of the image clicked last
 
         # 2. Look inside ---------------------------------------------------------------------------------------
         with gr.Tab("Look inside", id="inside"):
-            gr.Markdown("What the generator shows about one image: every stage, the masks that decide *where* the "
-                        "text acts, attention over the words, and CAM saliency of an attribute. Pick an image in "
-                        "**Generate** and press *Look inside*, or set it up here.", elem_classes="t2i-muted")
+            gr.Markdown("How the model made one bird: the picture at every stage, *where* the text was allowed to "
+                        "act, which pixels read which word, and where a checker looks to see a colour. Click an "
+                        "image in **Generate** and press *Look inside*, or set it up here.", elem_classes="t2i-muted")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=4, min_width=300):
-                    li_caption = gr.Textbox(label="Caption", value=PROMPTS[0], lines=2)
+                    li_caption = gr.Textbox(label="Caption", value=PROMPTS[0], lines=1, max_lines=4)
                     li_model = gr.Dropdown(gen_choices, value=default_model, label="Model")
                     with gr.Row():
-                        li_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                        li_n = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images in the request")
-                    with gr.Row():
-                        li_index = gr.Slider(1, MAX_IMAGES, value=1, step=1, label="Image #")
+                        li_seed = gr.Number(0, label="Seed", precision=0, minimum=0,
+                                            info="the seed shown under the image")
+                        li_best = gr.Slider(1, 8, value=BEST_OF, step=1, label="Tries per image")
+                    with gr.Accordion("Advanced", open=False):
                         li_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation")
-                        li_best = gr.Slider(1, 8, value=BEST_OF, step=1, label="Best of")
                     li_go = gr.Button("Look inside", variant="primary")
                     li_err = gr.Markdown(visible=False, elem_classes="t2i-error")
                     li_image = gr.Image(label="The image", type="pil", format="png", height=300, interactive=False)
@@ -297,17 +327,19 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     li_stages = gr.Gallery(elem_classes="t2i-gallery", label="Every stage, coarse → fine", columns=4,
                                            object_fit="contain", preview=False, format="png", fit_columns=False)
                     li_masks = gr.Gallery(elem_classes="t2i-gallery", columns=4, object_fit="contain", preview=False,
-                                          label="Masks: where each block lets the text act (tinted)",
-                                          format="png", fit_columns=False)
-                    li_attn = gr.Image(label="Word attention: which pixels read which word (bright = more)",
-                                       type="pil", format="png", interactive=False, elem_id="word-attn")
+                                          label="Where the text may act, layer by layer (bright = acts, grey = "
+                                                "left alone)", format="png", fit_columns=False)
+                    gr.Markdown("**Which pixels read which word** (bright = reads it more)", elem_classes="t2i-info")
+                    li_attn = gr.Image(show_label=False, type="pil", format="png", interactive=False,
+                                       elem_id="word-attn")
                     with gr.Row(equal_height=False, visible=cam_ok):
                         with gr.Column(scale=1):
                             li_attr = gr.Dropdown(STUDIO.attribute_choices(PROMPTS[0]) if cam_ok else [],
-                                                  label="CAM saliency for a word or attribute",
-                                                  info="★ = what the caption asks for")
+                                                  label="Where does a checker see this?",
+                                                  info="★ = what the caption asks for · the map is Grad-CAM of "
+                                                       "the attribute classifier")
                             li_cam_info = gr.Markdown(elem_classes="t2i-info")
-                        li_cam = gr.Image(label="CAM saliency", type="pil", format="png", height=280,
+                        li_cam = gr.Image(label="Where the checker looks", type="pil", format="png", height=280,
                                           interactive=False, scale=1)
                     gr.Markdown(STUDIO.cam_unavailable_message(), visible=not cam_ok, elem_classes="t2i-note")
 
@@ -321,11 +353,13 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                 cmp_b = gr.Textbox(label="Caption B (change a word; optional)", value=COMPARE_EXAMPLES[0][1], lines=2)
             gr.Examples(COMPARE_EXAMPLES, inputs=[cmp_a, cmp_b], label="Word swaps", elem_id="compare-examples")
             with gr.Row():
-                cmp_models = gr.CheckboxGroup([(e.name, e.name) for e in STUDIO.generators()],
-                                              value=trained_gens[:4], label="Models", scale=4)
+                cmp_models = gr.CheckboxGroup(gen_choices, value=trained_gens[:4], label="Models", scale=4)
                 cmp_seed = gr.Number(0, label="Seed", precision=0, minimum=0, scale=1)
                 cmp_n = gr.Slider(1, 4, value=1, step=1, label="Images per model", scale=2)
-                cmp_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation", scale=2)
+                cmp_best = gr.Slider(1, 8, value=BEST_OF, step=1, label="Tries per image", scale=2,
+                                     info="as in Generate: the same seed gives the same bird")
+            with gr.Accordion("Advanced", open=False):
+                cmp_trunc = gr.Slider(0, 2, value=0, step=0.05, label="Truncation")
             cmp_go = gr.Button("Compare", variant="primary")
             cmp_err = gr.Markdown(visible=False, elem_classes="t2i-error")
             cmp_sheet = gr.Image(label="Side by side", type="pil", format="png", interactive=False,
@@ -373,18 +407,26 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     with gr.Row():
                         ed_orig = gr.Image(label="Input", type="pil", format="png", interactive=False, height=210,
                                            min_width=120)
-                        ed_inv = gr.Image(label="Inversion", type="pil", format="png", interactive=False,
+                        ed_inv = gr.Image(label="The model's redraw", type="pil", format="png", interactive=False,
                                           height=210, min_width=120)
                         ed_out = gr.Image(label="Edited", type="pil", format="png", interactive=False, height=210,
                                           min_width=120)
                     ed_slider = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png",
                                                interactive=False, max_height=380)
                     ed_info = gr.Markdown(elem_classes="t2i-info")
+                    gr.Markdown("*The model's redraw* (the inversion) is the photo as the model can paint it before "
+                                "any edit: the edit starts from it, so a blurry redraw means the model cannot yet "
+                                "hold this photo's details and the edit will change more than the named part.",
+                                elem_classes="t2i-muted")
 
         # 5. Latent space ----------------------------------------------------------------------------------------
         with gr.Tab("Latent space", id="latent"):
+            gr.Markdown("Each dot is one bird's code in the editing model's latent space, laid out in 2-D "
+                        "(t-SNE) and coloured by an attribute. ● codes the model drew from noise, ▲ codes recovered "
+                        "from real pictures (inversion): when the two clouds overlap, photos can be edited like "
+                        "the model's own birds.", elem_classes="t2i-muted")
             lat_model = gr.Dropdown(cigan_models, value=cigan_models[0] if cigan_models else None,
-                                    label="CI-GAN model", visible=len(cigan_models) > 1)
+                                    label="Editing model", visible=len(cigan_models) > 1)
             lat_msg = gr.Markdown(elem_classes="t2i-note")
             lat_gallery = gr.Gallery(elem_classes="t2i-gallery", label="t-SNE of the latents", columns=2,
                                      object_fit="contain", format="png", preview=False, fit_columns=False,
@@ -393,45 +435,52 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
         # 6. Models ----------------------------------------------------------------------------------------------
         with gr.Tab("Models", id="models"):
             gr.Markdown("#### Text-to-image models\n" + STUDIO.overview(), elem_id="models-overview")
-            mc_model = gr.Dropdown(all_models, value=all_models[0][1] if all_models else None,
-                                   label="Model card")
+            mc_model = gr.Dropdown(all_models, value=default_model or (all_models[0][1] if all_models else None),
+                                   label="Model card", elem_id="models-card-picker")
             with gr.Row(equal_height=False):
-                with gr.Column(scale=6):
-                    mc_card = gr.Markdown()
-                    mc_metrics = gr.Markdown()
-                with gr.Column(scale=5):
-                    mc_samples = gr.Image(label="Sample grid", type="pil", format="png", interactive=False,
-                                          visible=False, height=520)
+                with gr.Column(scale=6, min_width=300):
+                    mc_card = gr.Markdown(elem_id="model-card")
+                    with gr.Accordion("Research details: every metric, the config", open=False):
+                        mc_metrics = gr.Markdown()
+                with gr.Column(scale=5, min_width=300):
+                    mc_samples = gr.Gallery(label="Pictures", columns=1, object_fit="contain", format="png",
+                                            preview=False, visible=False, elem_id="model-figures",
+                                            elem_classes="t2i-gallery", fit_columns=False)
 
     gr.Markdown(f"Models from `{STUDIO.root.name}/` · SynthBirds procedural birds · "
                 "[API](?view=api) for scripted use with `gradio_client`.", elem_classes="t2i-muted")
 
     # --- events ---------------------------------------------------------------------------------------------
     gen_inputs = [caption, model, seed, n, truncation, best_of]
-    go.click(generate, gen_inputs, [gallery, download, info, err], api_name="generate")
-    caption.submit(generate, gen_inputs, [gallery, download, info, err], api_name="generate_on_enter")
+    gen_outputs = [gallery, download, info, err, gen_seeds, look]
+    go.click(generate, gen_inputs, gen_outputs, api_name="generate")
+    caption.submit(generate, gen_inputs, gen_outputs, api_name="generate_on_enter")
     model.change(_model_info, model, model_info, api_name="model_info")
     dice.click(random_seed, None, seed, api_name="random_seed")
-    gallery.select(select_image, None, [selected, look], api_name="select_image")
+    gallery.select(select_image, gen_seeds, [seed, look, chosen], api_name="select_image")
+    gen_seeds.change(lambda s: s[0] if s else 0, gen_seeds, chosen)  # nothing clicked yet: image #1
 
-    li_inputs = [li_caption, li_model, li_seed, li_n, li_trunc, li_best, li_index]
+    li_inputs = [li_caption, li_model, li_seed, li_trunc, li_best]
     li_outputs = [li_image, li_stages, li_masks, li_attn, li_cam, li_attr, li_cam_info, li_info, li_err]
-    look.click(copy_settings, gen_inputs + [selected], [tabs] + li_inputs, api_name="copy_settings").then(
-        look_inside, li_inputs + [li_attr], li_outputs, api_name="look_inside_selected")
+    look.click(copy_settings, [caption, model, chosen, truncation, best_of], [tabs] + li_inputs,
+               api_name="copy_settings").then(look_inside, li_inputs + [li_attr], li_outputs,
+                                              api_name="look_inside_selected")
     li_go.click(look_inside, li_inputs + [li_attr], li_outputs, api_name="look_inside")
     li_attr.input(cam, li_inputs + [li_attr], [li_cam, li_cam_info, li_err], api_name="cam")
 
-    cmp_go.click(compare, [cmp_a, cmp_b, cmp_models, cmp_seed, cmp_n, cmp_trunc], [cmp_sheet, cmp_info, cmp_err],
-                 api_name="compare")
+    cmp_go.click(compare, [cmp_a, cmp_b, cmp_models, cmp_seed, cmp_n, cmp_trunc, cmp_best],
+                 [cmp_sheet, cmp_info, cmp_err], api_name="compare")
 
     ed_examples.select(pick_example, None, ed_upload, api_name="pick_example")
     ed_upload.change(prepare_upload, ed_upload, [ed_preview, ed_ready, ed_err], api_name="prepare_upload")
+    ed_upload.change(lambda _: (None, None, None, None, ""), ed_upload, [ed_orig, ed_inv, ed_out, ed_slider, ed_info],
+                     api_name=False)  # a new photo: the previous result goes
     ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid, ed_part],
                 [ed_orig, ed_inv, ed_out, ed_slider, ed_info, ed_err], api_name="edit")
 
     lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")
     mc_model.change(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card")
-    demo.load(generate, gen_inputs, [gallery, download, info, err], api_name="generate_on_load")
+    demo.load(generate, gen_inputs, gen_outputs, api_name="generate_on_load")
     demo.load(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space_on_load")
     demo.load(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card_on_load")
 

@@ -40,6 +40,7 @@ class GenerationResult:
     seconds: float = 0.0  # generation time
     scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
     best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
+    seeds: list[int] = field(default_factory=list)  # per image: the seed that redraws it alone (seeds= calls only)
 
 
 class TextToImagePipeline:
@@ -96,16 +97,22 @@ class TextToImagePipeline:
     # --- images -----------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
-                 rerank: int = 1, return_tensors: bool = False) -> GenerationResult:
+                 rerank: int = 1, return_tensors: bool = False, seeds: list[int] | None = None) -> GenerationResult:
         """n images per caption. Same captions + seed -> same images. truncation: None = the model's default.
         rerank k > 1: draw k candidates per image and keep the n that the DAMSM encoders match best to the caption,
-        best first (like CLIP reranking; ours, the papers sample once); rerank 1 draws exactly the plain images."""
+        best first (like CLIP reranking; ours, the papers sample once); rerank 1 draws exactly the plain images.
+        seeds (one per image, n = len(seeds)): image j is drawn from its own seed (with best-of, the best of k
+        candidates from that seed), in order, so `seeds=[s]` redraws any image that showed seed s; `seed` is
+        then unused. Without it, one seed draws the whole batch (the evaluation protocol)."""
         import time
 
         if isinstance(captions, str):
             captions = [captions]
         if not captions:
             raise CaptionError("no caption given")
+        if seeds is not None:
+            seeds = [check_number("seed", v, 0, 2 ** 63 - 1, whole=True) for v in seeds]
+            n = len(seeds)
         n = check_number("n (images per caption)", n, 1, 64, whole=True)
         k = check_number("best-of-k", rerank, 1, MAX_RERANK, whole=True)
         seed = check_number("seed", seed, 0, 2 ** 63 - 1, whole=True)
@@ -116,16 +123,22 @@ class TextToImagePipeline:
         caps = [c for c in captions for _ in range(n * k)]
         words, sent, mask, read, unknown, mapped, cut = self.encode_full(caps)
         trunc = getattr(self.cfg, "truncation", None) if truncation is None else truncation
-        g = torch.Generator().manual_seed(int(seed))
-        z = self.generator.sample_z(len(caps), generator=g, truncation=trunc or None).to(self.device)
+        if seeds is None:
+            z = self.generator.sample_z(len(caps), generator=torch.Generator().manual_seed(int(seed)),
+                                        truncation=trunc or None).to(self.device)
+        else:  # caption-major, then image, then candidate: image j's k candidates all come from seeds[j]
+            per_image = torch.cat([self.generator.sample_z(k, generator=torch.Generator().manual_seed(int(v)),
+                                                           truncation=trunc or None) for v in seeds])
+            z = per_image.repeat(len(captions), 1).to(self.device)
         scores = []
         if k == 1:
             out = self._draw(z, sent, words, mask)
         else:  # best-of-k: score every candidate a chunk at a time, then draw only the kept ones in full
             match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
-                               for i, c in _chunks(z, sent, words, mask)]).view(len(captions), n * k)
-            top = match.topk(n, dim=1)  # best first
-            keep = (top.indices + torch.arange(len(captions), device=match.device)[:, None] * n * k).flatten()
+                               for i, c in _chunks(z, sent, words, mask)])
+            groups, size, keep_n = (len(captions) * n, k, 1) if seeds is not None else (len(captions), n * k, n)
+            top = match.view(groups, size).topk(keep_n, dim=1)  # best first (per seed: each image's best)
+            keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
             out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
             scores = top.values.flatten().tolist()
             idx = keep.tolist()
@@ -136,7 +149,7 @@ class TextToImagePipeline:
             masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
             words=read, unknown=unknown, mapped=mapped, cut=cut, seconds=time.perf_counter() - t0, scores=scores,
-            best_of=k)
+            best_of=k, seeds=list(seeds) * len(captions) if seeds is not None else [])
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result

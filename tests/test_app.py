@@ -51,35 +51,38 @@ def test_generate(client):
     assert "**4 images**" in info and "`white`" in info
     assert isinstance(client.predict(api_name="/random_seed"), (int, float))
     assert "SWF-GAN" in client.predict("swfgan-tiny", api_name="/model_info")
-    assert "AttrAcc 0.512" in client.predict("swfgan-tiny", api_name="/model_info")
+    line = client.predict("swfgan-tiny", api_name="/model_info")
+    assert "Experimental" in line and "<summary>Research metrics</summary>" in line and "AttrAcc 0.512" in line
     gallery, grid, info, err = client.predict(CAPTION, "swfgan-tiny", 7, 2, 0, 3, api_name="/generate")
-    assert error_text(err) == "" and len(gallery) == 2 and "Best 2 of 6 draws" in info
+    assert error_text(err) == "" and len(gallery) == 2 and "best of 3 tries" in info and "seeds 7–8" in info
+    assert [g["caption"] for g in gallery] == ["#1 · seed 7", "#2 · seed 8"]
 
 
 def test_look_inside(client):
-    out = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 1, 3, None, api_name="/look_inside")
+    out = client.predict(CAPTION, "swfgan-tiny", 9, 0, 1, None, api_name="/look_inside")  # seed 9 alone
     image, stages, masks, attn, cam, attr, cam_info, info, err = out
     assert error_text(err) == "" and Path(local(image)).is_file()
     assert len(stages) == 1 and len(value(masks)) == 3 and shown(masks)
     assert shown(attn) and Image.open(local(value(attn))).size[0] > 300
-    assert Path(local(cam)).is_file() and "Grad-CAM" in cam_info
+    assert Path(local(cam)).is_file() and "checker looks" in cam_info
     assert value(attr) in ("has_belly_color::white", "has_wing_color::black")
-    assert "Image #3 of 4" in info
-    cam2, cam_info2, err2 = client.predict(CAPTION, "swfgan-tiny", 7, 4, 0, 1, 3, "has_crown_color::red",
-                                           api_name="/cam")
-    assert error_text(err2) == "" and "crown = red" in cam_info2
+    assert "seed 9" in info
+    cam2, cam_info2, err2 = client.predict(CAPTION, "swfgan-tiny", 9, 0, 1, "has_crown_color::red", api_name="/cam")
+    assert error_text(err2) == "" and "crown: red" in cam_info2
     # a one-stage model without masks: those views are hidden, not empty boxes
-    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 1, 1, None, api_name="/look_inside")
+    out = client.predict(CAPTION, "dfgan-tiny", 7, 0, 1, None, api_name="/look_inside")
     assert not shown(out[2]) and not shown(out[3]) and "no word attention" in out[7]
-    out = client.predict(CAPTION, "dfgan-tiny", 7, 2, 0, 1, 5, None, api_name="/look_inside")
-    assert "between 1 and 2" in error_text(out[-1])
+    out = client.predict("  ", "dfgan-tiny", 7, 0, 1, None, api_name="/look_inside")
+    assert "caption is empty" in error_text(out[-1])
 
 
 def test_compare(client):
     sheet, info, err = client.predict("a bird with a red belly", "a bird with a blue belly",
-                                      ["dfgan-tiny", "swfgan-tiny"], 0, 1, 0, api_name="/compare")
+                                      ["dfgan-tiny", "swfgan-tiny"], 0, 1, 0, 1, api_name="/compare")
     assert error_text(err) == "" and "**red → blue**" in info
     assert Image.open(local(sheet)).size[0] > 3 * 160
+    _, _, err = client.predict("a bird with a red belly", "", [], 0, 1, 0, 1, api_name="/compare")
+    assert "tick at least one model" in error_text(err)
 
 
 def test_edit_not_available(client, tmp_path):
@@ -93,9 +96,10 @@ def test_edit_not_available(client, tmp_path):
 def test_latent_space_and_models(client):
     gallery, msg = client.predict(None, api_name="/latent_space")
     assert "No CI-GAN checkpoint" in msg and not shown(gallery)
-    card, metrics, samples = client.predict("swfgan-tiny", api_name="/model_card")
+    card, metrics, figures = client.predict("swfgan-tiny", api_name="/model_card")
     assert "A tiny test model card" in card and "| AttrAcc | 0.512 |" in metrics
-    assert shown(samples) and Path(local(value(samples))).is_file()
+    assert shown(figures) and [f["caption"] for f in value(figures)] == ["samples"]
+    assert Path(local(value(figures)[0]["image"])).is_file()
     card, metrics, _ = client.predict("dfgan-tiny", api_name="/model_card")
     assert "DF-GAN" in card and "No metrics recorded" in metrics
 

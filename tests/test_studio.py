@@ -19,7 +19,7 @@ from PIL import Image
 from t2i import checkpoint as ckpt
 from t2i.imageio import ImageInputError, prepare_upload
 from t2i.pipeline import CaptionError
-from t2i.studio import Studio, StudioError, read_prompts, user_message
+from t2i.studio import ModelEntry, Studio, StudioError, read_prompts, user_message
 
 CAPTION = "this bird has a white belly and black wings"
 
@@ -175,10 +175,18 @@ def test_discovery_kinds_default_and_status(studio, studio_checkpoints, tmp_path
     assert kinds["attr-classifier-synthbirds-64"] == "classifier"
     assert studio.default_generator() == "swfgan-tiny"  # it has the best recorded AttrAcc
     sw = studio.entry("swfgan-tiny")
-    assert sw.label() == "swfgan-tiny · SWF-GAN · AttrAcc 0.51" and "FID 123.40" in sw.metrics_line()
+    assert sw.label() == "experimental · swfgan-tiny · SWF-GAN" and "FID 123.40" in sw.metrics_line()
+    # works = the judge's PartAcc >= 0.5 and FID <= 100: marked, listed first, said in plain words
+    good = ModelEntry("good", sw.folder, {**sw.record, "metrics": {"part_acc/in_species": 0.61,
+                                                                    "part_acc/novel": 0.45, "fid": 60.0}}, "t2i")
+    assert good.works and good.label() == "✓ good · SWF-GAN"
+    assert good.plain_summary() == "Paints the colour you name on 61 % of the bird's parts (45 % for unusual combinations)."
+    assert not ModelEntry("blobs", sw.folder, {**sw.record, "metrics": {"part_acc/in_species": 0.61, "fid": 180.0}},
+                          "t2i").works
+    assert "method document 000" in sw.source()
     assert "2 trained models ready" in studio.status()
     assert [e.kind for e in studio.catalogue()][:2] == ["t2i", "t2i"]
-    assert "| `swfgan-tiny` | SWF-GAN | 32 | 2 | 0.512 |" in studio.overview()
+    assert "| `swfgan-tiny` | experimental | SWF-GAN | 32 | 2 | 0.512 |" in studio.overview()
     # an untrained shipped folder (config.json only) is listed but refused with a clear message
     root = _root(tmp_path, studio_checkpoints, ("dfgan-tiny",))
     (root / "ssagan-synthbirds-64").mkdir()
@@ -234,11 +242,20 @@ def test_best_of_keeps_the_best_matching_draws(studio):
     assert match.max() > match.min()  # the DAMSM scores tell the draws apart
     with pytest.raises(CaptionError, match="best-of"):
         pipe(CAPTION, rerank=99)
+    # the studio: image i is the best of 3 draws from seed + i alone, so that seed brings the same bird back
     g = studio.generate(CAPTION, "swfgan-tiny", seed=5, n=2, rerank=3)
-    assert "Best 2 of 6 draws" in g.info and len(g.gallery) == 2
-    assert g.result.images[0].tobytes() == pipe(CAPTION, seed=5, n=2, rerank=3).images[0].tobytes()
-    r = studio.look_inside(CAPTION, "swfgan-tiny", seed=5, n=2, index=2, rerank=3)
-    assert r.image.tobytes() == g.gallery[1][0].tobytes()
+    assert "best of 3 tries" in g.info and "seeds 5–6" in g.info and len(g.gallery) == 2
+    assert g.seeds == [5, 6] and [c for _, c in g.gallery] == ["#1 · seed 5", "#2 · seed 6"]
+    again = pipe(CAPTION, seeds=[6], rerank=3)
+    assert again.seeds == [6] and again.scores == pytest.approx(g.result.scores[1:], abs=1e-4)
+    assert np.abs(_px(again.images[0]) - _px(g.result.images[1])).max() <= 2  # batch of 1 vs 2: rounding only
+    r = studio.look_inside(CAPTION, "swfgan-tiny", seed=6, n=1, index=1, rerank=3)
+    assert np.abs(_px(r.image) - _px(g.gallery[1][0])).max() <= 4
+    assert studio.generate(CAPTION, "swfgan-tiny", seed=6, n=1, rerank=3).seeds == [6]
+
+
+def _px(im):
+    return np.asarray(im, dtype=np.int16)
 
 
 def test_best_of_without_damsm_encoders_says_so(studio_checkpoints, monkeypatch):
@@ -286,14 +303,14 @@ def test_look_inside_swfgan_masks_attention_cam(studio):
     r = studio.look_inside(CAPTION, "swfgan-tiny", seed=0, n=4, index=2)
     assert r.image.size == (256, 256)
     assert len(r.stages) == 1 and r.stages[0][1].startswith("stage 1")
-    assert [c.split(" ·")[0] for _, c in r.masks] == ["block1", "block2", "block3"]
+    assert [c.split(" ·")[0] for _, c in r.masks] == ["layer 1", "layer 2", "layer 3"]
     assert len(r.word_attn) == 1 and r.word_attn_sheet is not None and r.word_attn_sheet.size[0] > 300
     assert r.cam is not None and r.cam.size == (256, 256)
     mentioned = [v for lab, v in r.attribute_choices if lab.startswith("★")]
     assert set(mentioned) == {"has_belly_color::white", "has_wing_color::black"}
-    assert r.attribute in mentioned and "Grad-CAM" in r.cam_info
+    assert r.attribute in mentioned and "checker looks" in r.cam_info and "%" in r.cam_info
     img, info, used = studio.cam(studio.run(CAPTION, "swfgan-tiny", 0, 4).images[1], "has_crown_color::blue")
-    assert used == "has_crown_color::blue" and "crown = blue" in info
+    assert used == "has_crown_color::blue" and "crown: blue" in info
     with pytest.raises(StudioError, match="unknown attribute"):
         studio.cam(img, "has_crown_color::tartan")
     with pytest.raises(StudioError, match="between 1 and 4"):
@@ -472,17 +489,29 @@ def test_latent_space_figures(cigan_root, tmp_path):
     assert [c for _, c in figs] == ["cigan-tiny: with cycle consistency", "cigan-tiny: without cycle consistency"]
 
 
-def test_model_cards(studio):
-    card, metrics, samples = studio.model_card("swfgan-tiny")
+def test_model_cards(studio, tmp_path):
+    card, details, figures = studio.model_card("swfgan-tiny")
     assert "A tiny test model card" in card and "license: mit" not in card  # README, front matter dropped
-    assert "| training steps | 2 |" in card
-    assert "| AttrAcc | 0.512 |" in metrics and "| FID | 123.40 | ↓ better |" in metrics
-    assert samples is not None and samples.name == "samples.png"
-    card, metrics, samples = studio.model_card("dfgan-tiny")
-    assert "DF-GAN" in card and "What it adds" in card and "No metrics recorded" in metrics
-    assert samples is not None and samples.parent.name == "samples"  # the trainer's latest grid
+    assert "**Experimental**" in card
+    assert "| AttrAcc | 0.512 |" in details and "| FID | 123.40 | ↓ better |" in details and "#### Config" in details
+    assert [(p.name, c) for p, c in figures] == [("samples.png", "samples")]
+    card, details, figures = studio.model_card("dfgan-tiny")
+    assert "DF-GAN" in card and "What it adds" in card and "| training steps | 2 |" in card
+    assert "No metrics recorded" in details
+    assert figures and figures[0][0].parent.name == "samples"  # the trainer's latest grid
     card, _, _ = studio.model_card("attr-classifier-synthbirds-64")
     assert "Attribute classifier" in card
+
+
+def test_shipped_cards_render_whole():
+    """The shipped cards as the Models tab shows them: no image link (it would 404), metrics and config only in
+    the details, every figure an existing file, and the CI-GAN card short."""
+    s = Studio(ckpt.SHIPPED, extra_models=[])
+    for e in s.catalogue():
+        card, details, figures = s.model_card(e.name)
+        assert "![" not in card and "## Metrics" not in card and "## Config" not in card, e.name
+        assert "Seed 0" not in card and all(p.is_file() for p, _ in figures), e.name
+        assert len(card.splitlines()) < 60, e.name
 
 
 def test_prompts_and_messages():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,9 @@ METRIC_LABELS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("inversion PSNR (dB)", "{:.2f}", False),
     "n_images": ("images scored", "{:,}", False),
 }
+# "Works" in the picker: the part judge reads the asked-for colour on at least half the named parts of in-species
+# captions, and the pictures are bird-like (FID at most 100); every other trained model is marked experimental.
+WORKS_PART_ACC, WORKS_FID = 0.5, 100.0
 PICKER_METRICS = ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "r_precision_eval")
 # Without metrics, the default model is the first of these that is trained (the project's own models first).
 DEFAULT_ORDER = ("swfgan", "csagan", "ffgan", "ecagan", "caegan", "ssagan", "dfgan", "cigan")
@@ -118,17 +122,35 @@ class ModelEntry:
                 parts.append(f"{label} {fmt.format(v)}")
         return " · ".join(parts)
 
+    @property
+    def works(self) -> bool:
+        """Trained, and measured to draw the birds it is asked for (WORKS_PART_ACC, WORKS_FID)."""
+        acc, fid = self.metrics.get("part_acc/in_species"), self.metrics.get("fid")
+        return (self.trained and isinstance(acc, (int, float)) and acc >= WORKS_PART_ACC
+                and isinstance(fid, (int, float)) and fid <= WORKS_FID)
+
     def label(self) -> str:
-        """The model picker's text: name, family, AttrAcc when recorded, and whether it is trained (short: the
-        full metrics line is shown under the picker)."""
-        bits = [self.name, self.family_name]
-        for key, name in (("part_acc/in_species", "PartAcc"), ("attr_acc", "AttrAcc")):
-            if isinstance(self.metrics.get(key), (int, float)):
-                bits.append(f"{name} {self.metrics[key]:.2f}")
-                break
+        """The model picker's text: a ✓ for models that work, 'experimental' or 'not trained yet' otherwise."""
         if not self.trained:
-            bits.append("not trained yet")
-        return " · ".join(bits)
+            return f"{self.name} · {self.family_name} · not trained yet"
+        if self.works:
+            return f"✓ {self.name} · {self.family_name}"
+        return f"experimental · {self.name} · {self.family_name}"
+
+    def plain_summary(self) -> str:
+        """One sentence for people: how often the model gets the named colours right, in per cent."""
+        acc, novel = self.metrics.get("part_acc/in_species"), self.metrics.get("part_acc/novel")
+        if not isinstance(acc, (int, float)):
+            return ""
+        out = f"Paints the colour you name on {100 * acc:.0f} % of the bird's parts"
+        if isinstance(novel, (int, float)):
+            out += f" ({100 * novel:.0f} % for unusual combinations)"
+        return out + "."
+
+    def source(self) -> str:
+        """Where the method comes from, in words ('Seed 001: ...' of the project's documents -> 'method 001')."""
+        paper = FAMILY_INFO.get(self.model_type, ("", ""))[1]
+        return re.sub(r"\bSeed (\d{3}\w?)", r"method document \1", paper)
 
 
 def discover_models(root: Path | None = None, extra: list[str] | None = None,
@@ -156,7 +178,7 @@ def discover_models(root: Path | None = None, extra: list[str] | None = None,
         if any(e.folder.resolve() == folder.resolve() for e in out):
             continue
         out.append(ModelEntry(ident, folder, rec, model_kind(rec)))
-    return sorted(out, key=lambda e: (not e.trained, e.name))
+    return sorted(out, key=lambda e: (not e.trained, not e.works, e.name))
 
 
 def read_prompts(path: Path | None = None) -> list[str]:
@@ -168,8 +190,8 @@ def read_prompts(path: Path | None = None) -> list[str]:
 
 
 def example_images() -> list[Path]:
-    """Example photos for the Edit tab (examples/*.png|jpg, screenshots excluded)."""
+    """Example photos for the Edit tab: examples/bird_*.png|jpg|webp, one bird each (screenshots and the dataset's
+    contact sheet live beside them for the README and are not offered)."""
     if not EXAMPLES_DIR.is_dir():
         return []
-    return sorted(p for p in EXAMPLES_DIR.iterdir()
-                  if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not p.name.startswith("screenshot"))
+    return sorted(p for p in EXAMPLES_DIR.glob("bird_*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))

@@ -81,6 +81,12 @@ class EditTabs:
         return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs)
 
     # --- latent space, model cards -----------------------------------------------------------------------------
+    def latent_models(self) -> list[str]:
+        """The CI-GAN folders for the Latent space tab: those with t-SNE figures (all of them when none has)."""
+        cig = self.models("edit")
+        shown = [e.name for e in cig if any((e.folder / f).is_file() for f in TSNE_FILES)]
+        return shown or [e.name for e in cig]
+
     def latent_space(self, model: str | None = None) -> tuple[list[tuple[Path, str]], str]:
         """The t-SNE figures shipped in CI-GAN folders: ([(png, caption)], Markdown)."""
         cands = [e for e in self.models("edit") if model in (None, "", e.name)]
@@ -95,32 +101,62 @@ class EditTabs:
                 if p.is_file():
                     figs.append((p, f"{e.name}: {cap}"))
         if not figs:
-            return [], (f"**No t-SNE figures in** `{', '.join(str(e.folder) for e in cands)}`. Expected "
-                        "`tsne_cycle.png` and `tsne_nocycle.png` (CI-GAN latents coloured by attribute, with and "
-                        "without cycle-consistency training).")
-        return figs, ("t-SNE of CI-GAN latents: ● sampled w = mapping(z), ▲ inverted w′ = E(x), coloured by "
-                      "attribute. With cycle consistency the inverted codes should fall inside the sampled cloud.")
+            return [], (f"**No t-SNE figures for** `{', '.join(e.name for e in cands)}` yet. They are made after "
+                        "training with `python -m t2i tsne` (latents coloured by attribute, with and without "
+                        "cycle-consistency training).")
+        return figs, ("● codes drawn from noise (w = mapping(z)), ▲ codes recovered from pictures (w′ = E(x)). "
+                      "With cycle-consistency training the ▲ should sit inside the ● cloud; without it they form "
+                      "islands of their own, and photos edit less well.")
 
-    def model_card(self, name: str) -> tuple[str, str, Path | None]:
-        """(card Markdown, metrics Markdown table, sample grid path or None) of one model."""
+    def model_card(self, name: str) -> tuple[str, str, list[tuple[Path, str]]]:
+        """(card Markdown, the research details as Markdown: every metric and the config, [(figure png, caption)])
+        of one model. The card is the folder's README without what is shown elsewhere (front matter, metrics,
+        config, image links: the figures come as files), so nothing is listed twice and no image link breaks."""
         e = self.entry(name)
         fam, paper, adds = FAMILY_INFO.get(e.model_type, (e.model_type, "—", "—"))
+        status = ("✓ **Works**: draws the birds it is asked for." if e.works else
+                  "**Experimental**: still paints rough shapes rather than birds (it needs more training)."
+                  if e.trained and e.kind == "t2i" else
+                  "Edits photos by text (the **Edit** tab); its text-to-image drawing is experimental."
+                  if e.trained and e.kind == "edit" else "" if e.trained else "**Not trained yet.**")
+        head = "  \n".join(x for x in (status, e.plain_summary()) if x)
         readme = e.folder / "README.md"
         if readme.is_file():
-            text = readme.read_text(encoding="utf-8", errors="replace")
-            card = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # drop Hub YAML front matter
+            text = re.sub(r"\A---\n.*?\n---\n", "", readme.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+            keep = [sec for sec in re.split(r"\n(?=## )", text)
+                    if not re.match(r"## (Metrics|Config|Samples|Edits|t-SNE)", sec)]
+            card = re.sub(r"!\[[^\]]*\]\([^)]*\)\n?", "", "\n".join(keep)).strip()  # figures come as files
+            card = card.replace("\n\n", "\n\n" + head + "\n\n", 1) if head else card
+            card = re.sub(r"\bSeed (\d{3}\w?)", r"method document \1", card)
         else:
-            card = f"## {e.name}\n\n**{fam}** — {paper}\n\n**What it adds:** {adds}\n"
-        facts = [("family", f"{fam} (`{e.model_type}`)")]
-        for key, label in (("resolution", "resolution"), ("dataset", "dataset"), ("step", "training steps"),
-                           ("train_wall_s", "training time (s)"), ("t2i_version", "t2i version")):
-            if e.record.get(key) is not None:
-                facts.append((label, str(e.record[key])))
-        facts.append(("trained", "yes" if e.trained else "no (model.safetensors missing)"))
-        facts.append(("folder", f"`{e.folder.name}`"))
-        card += "\n\n| detail | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in facts)
-        metrics = self.metrics_table(e)
-        return card, metrics, self.samples(e)
+            facts = [("family", f"{fam} (`{e.model_type}`)")]
+            for key, label in (("resolution", "resolution"), ("dataset", "dataset"), ("step", "training steps"),
+                               ("train_wall_s", "training time (s)"), ("t2i_version", "t2i version")):
+                if e.record.get(key) is not None:
+                    facts.append((label, str(e.record[key])))
+            facts.append(("trained", "yes" if e.trained else "no (model.safetensors missing)"))
+            card = (f"## {e.name}\n\n{head}\n\n**{fam}** — {e.source() or paper}\n\n**What it adds:** {adds}\n\n"
+                    "| detail | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in facts))
+        details = "#### Every metric\n" + self.metrics_table(e)
+        cfg = e.record.get("config")
+        if isinstance(cfg, dict) and cfg:
+            import json
+
+            details += "\n\n#### Config\n```json\n" + json.dumps(cfg, indent=1, sort_keys=True)[:6000] + "\n```"
+        return card, details, self.figures(e)
+
+    @staticmethod
+    def figures(e: ModelEntry) -> list[tuple[Path, str]]:
+        """The pictures of a model folder, for its card: sample grid, edits, t-SNE."""
+        out = []
+        grid = EditTabs.samples(e)
+        if grid is not None:
+            out.append((grid, "samples"))
+        for fname, cap in (("edits.png", "edits: input | inversion | edited"),
+                           ("tsne_compare.png", "t-SNE of the latents")):
+            if (e.folder / fname).is_file():
+                out.append((e.folder / fname, cap))
+        return out
 
     @staticmethod
     def metrics_table(e: ModelEntry) -> str:

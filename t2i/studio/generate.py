@@ -14,7 +14,7 @@ from t2i.pipeline import GenerationResult, check_caption
 from t2i.studio.errors import StudioError
 from t2i.studio.results import Comparison, Generation, Inside, vocab_notes
 from t2i.studio.sheets import difference_map, font, labelled_grid, stack_sheets, upscale, word_attention_sheet
-from t2i.viz.grids import overlay
+from t2i.viz.grids import spotlight
 
 
 class GenerateTabs:
@@ -23,13 +23,13 @@ class GenerateTabs:
     # --- generate ---------------------------------------------------------------------------------------------
     def generate(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> Generation:
         res = self.run(caption, model, seed, n, truncation, rerank)
-        n = len(res.images)
-        gallery = [(upscale(im), f"#{i + 1} · seed {seed}") for i, im in enumerate(res.images)]
+        seeds = self.seeds(res, seed)
+        gallery = [(upscale(im), f"#{i + 1} · seed {v}") for i, (im, v) in enumerate(zip(res.images, seeds))]
         grid = self._grid_png(res, model, seed)
         info = self._info(res, model, seed)
         if self._check_rerank(rerank) > 1 and res.best_of == 1:
             info += "  \nBest of applies to the text-to-image GANs: CI-GAN optimises each image toward the text."
-        return Generation(res, gallery, grid, info)
+        return Generation(res, gallery, grid, info, seeds)
 
     def _grid_png(self, res: GenerationResult, model: str, seed) -> Path:
         side = res.images[0].size[0]
@@ -47,6 +47,7 @@ class GenerateTabs:
         meta.add_text("caption", res.captions[0])
         meta.add_text("model", model)
         meta.add_text("seed", str(seed))
+        meta.add_text("seeds", " ".join(map(str, res.seeds)))
         meta.add_text("software", "T2I Studio")
         digest = hashlib.sha1(f"{model}|{res.captions[0]}|{seed}|{len(ims)}|{res.scores}".encode()).hexdigest()[:10]
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model)[:40]
@@ -65,14 +66,21 @@ class GenerateTabs:
             pass
 
     @staticmethod
-    def _info(res: GenerationResult, model: str, seed) -> str:
+    def seeds(res: GenerationResult, seed) -> list[int]:
+        """The seed of each image (seed + i when the pipeline did not record them)."""
+        return list(res.seeds) if res.seeds else [int(seed) + i for i in range(len(res.images))]
+
+    @classmethod
+    def _info(cls, res: GenerationResult, model: str, seed) -> str:
         n = len(res.images)
         side = res.images[0].size[0]
-        parts = [f"**{n} image{'s' if n != 1 else ''}** from `{model}` · seed {seed} · {side}×{side} px · "
+        seeds = cls.seeds(res, seed)
+        span = f"seed {seeds[0]}" if n == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+        parts = [f"**{n} image{'s' if n != 1 else ''}** from `{model}` · {span} · {side}×{side} px · "
                  f"{res.seconds:.2f} s"]
         if res.scores:
-            parts.append(f"Best {n} of {n * res.best_of} draws, by DAMSM match to the caption (best first): "
-                         + " · ".join(f"{s:.2f}" for s in res.scores))
+            parts.append(f"Each image is the best of {res.best_of} tries at matching your words "
+                         f"(DAMSM match: {' · '.join(f'{s:.2f}' for s in res.scores)}).")
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))
         parts += vocab_notes(res.mapped[0] if res.mapped else [], res.unknown[0] if res.unknown else [])
@@ -126,11 +134,14 @@ class GenerateTabs:
             raise StudioError(f"unknown attribute {attribute!r}: pick one from the list")
         cam = grad_cam(clf, image, group, value)
         p = dict(probs[group])[value]
-        top, top_p = probs[group][0]
         part = ATTR_PART.get(group, group)
-        info = (f"Grad-CAM of the attribute classifier for **{part} = {value.replace('_', ' ')}** "
-                f"(p = {p:.2f}). It reads {part} as **{top.replace('_', ' ')}** (p = {top_p:.2f}). "
-                "Red/yellow = the pixels that raise this reading the most.")
+        # the classifier's readings down to a third of the top one: colours next to each other (red, rufous) are
+        # both named rather than the top one alone
+        reads = [(v, q) for v, q in probs[group][:3] if q >= probs[group][0][1] / 3]
+        reading = " or ".join(f"**{v.replace('_', ' ')}** ({100 * q:.0f} %)" for v, q in reads)
+        info = (f"Where the attribute checker looks to decide **{part}: {value.replace('_', ' ')}** "
+                f"(red/yellow = the pixels that count most; it gives this {100 * p:.0f} %). "
+                f"It sees the {part} as {reading}.")
         return heatmap(upscale(image), cam), info, attribute
 
     def look_inside(self, caption: str, model: str, seed=0, n=4, truncation=None, index=1,
@@ -149,18 +160,18 @@ class GenerateTabs:
         n_st = len(res.stages)
         stages = [(upscale(st[i]), f"stage {k + 1} · {st[i].size[0]} px")
                   for k, st in enumerate(res.stages)] or [(big, "final")]
-        palette = [(255, 40, 40), (30, 110, 255), (20, 170, 90), (240, 140, 0), (150, 60, 220), (0, 170, 190)]
-        masks = [(overlay(big, m[i], colour=palette[k % len(palette)], alpha=0.65),
-                  f"{name} · {m.shape[-1]}×{m.shape[-2]}")
+        # a spotlight, not a coloured tint (a blue tint read as a blue bird): full colour where the text acts
+        masks = [(spotlight(big, m[i]), f"layer {k + 1} · {m.shape[-1]}×{m.shape[-2]} grid")
                  for k, (name, m) in enumerate(res.masks.items())]
         attn = []
         words = res.words[i] if res.words else []
-        for name, a in res.word_attn.items():
+        for k, (name, a) in enumerate(res.word_attn.items()):
             if a.ndim == 4 and words:
-                attn.append((word_attention_sheet(final, a[i], words), f"{name} · {a.shape[-1]}×{a.shape[-2]}"))
+                attn.append((word_attention_sheet(final, a[i], words),
+                             f"Layer {k + 1} · {a.shape[-1]}×{a.shape[-2]} grid"))
             elif a.ndim == 2 and words:
                 w = a[i][:len(words)]
-                attn.append((self._bar_sheet(words, w), f"{name} · weight of each word"))
+                attn.append((self._bar_sheet(words, w), f"Layer {k + 1} · weight of each word"))
         cam_img, cam_info, choices = None, self.cam_unavailable_message(), []
         if self.classifier() is not None:
             choices = self.attribute_choices(res.captions[i])
@@ -168,7 +179,7 @@ class GenerateTabs:
         else:
             attribute = None
         fam = self.entry(model).family_name
-        notes = [f"Image #{i + 1} of {len(res.images)} from `{model}` ({fam}) · seed {seed}"]
+        notes = [f"Image #{i + 1} of {len(res.images)} from `{model}` ({fam}) · seed {self.seeds(res, seed)[i]}"]
         notes.append(f"{n_st} stage{'s' if n_st != 1 else ''} · {len(masks)} mask{'s' if len(masks) != 1 else ''} · "
                      + (f"word attention in {len(attn)} layer{'s' if len(attn) != 1 else ''}" if attn
                         else "no word attention (this model fuses the sentence only)"))
@@ -203,12 +214,15 @@ class GenerateTabs:
         return out
 
     def compare(self, caption: str, caption_b: str | None, models: list[str] | None, seed=0, n=1,
-                truncation=None) -> Comparison:
-        """Rows: each model (x n images); columns: caption, changed caption, difference map."""
+                truncation=None, rerank=1) -> Comparison:
+        """Rows: each model (x n images); columns: caption, changed caption, difference map. models None = every
+        trained one; rerank = best-of, as in Generate (so the same seed gives the same bird in both tabs)."""
         caption = check_caption(caption)
         caption_b = (caption_b or "").strip() or None
         if caption_b is not None:
             caption_b = check_caption(caption_b)
+        if models is not None and not [m for m in models if m]:
+            raise StudioError("no model ticked: tick at least one model to compare")
         models = [m for m in (models or []) if m] or [e.name for e in self.generators() if e.trained]
         if not models:
             raise StudioError(f"no trained model to compare (none in {self.root.name}/)")
@@ -218,8 +232,8 @@ class GenerateTabs:
         rows, labels, info_rows, keep = [], [], [], {}
         changes = self.word_changes(caption, caption_b) if caption_b else []
         for m in models:
-            ra = self.run(caption, m, seed, n, truncation)
-            rb = self.run(caption_b, m, seed, n, truncation) if caption_b else None
+            ra = self.run(caption, m, seed, n, truncation, rerank)
+            rb = self.run(caption_b, m, seed, n, truncation, rerank) if caption_b else None
             keep[m] = list(ra.images) + (list(rb.images) if rb else [])
             diffs = []
             for k in range(n):

@@ -15,6 +15,7 @@ class Generation:
     gallery: list[tuple[Image.Image, str]]  # display-size images with their captions
     grid_path: Path  # the downloadable PNG grid (native pixels, lightly upscaled)
     info: str  # Markdown: what was read, ignored, how long it took
+    seeds: list[int] = field(default_factory=list)  # per image: the seed that redraws it as image #1
 
 
 @dataclass

@@ -12,8 +12,8 @@ from pathlib import Path
 from t2i import checkpoint as ckpt
 from t2i import load_pipeline
 from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number
-from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, ModelEntry, checkpoints_root, \
-    discover_models, hub_model_ids
+from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, WORKS_FID, WORKS_PART_ACC, ModelEntry, \
+    checkpoints_root, discover_models, hub_model_ids
 from t2i.studio.editing import EditTabs
 from t2i.studio.errors import StudioError
 from t2i.studio.generate import GenerateTabs
@@ -22,6 +22,7 @@ log = logging.getLogger("t2i.studio")
 
 CLASSIFIER_NAME = "attr-classifier-synthbirds-64"
 MAX_IMAGES = 8  # per Generate request
+MAX_SEED = 2 ** 63 - 1 - MAX_IMAGES  # image i of a request shows seed + i
 BEST_OF = 4  # the Generate tab's default best-of-k (DAMSM reranking of the GANs' draws; 1 = plain draws)
 CAM_UNAVAILABLE = ("CAM saliency needs the attribute classifier `{name}` in `{root}` (train it with "
                    "`python -m t2i train attr-classifier`); it is not there, so the CAM view is hidden.")
@@ -111,19 +112,20 @@ class Studio(GenerateTabs, EditTabs):
             return "_No text-to-image models found._"
         keys = [k for k in ("part_acc/in_species", "part_acc/novel", "diversity", "attr_acc", "fid", "gen_images_per_s")
                 if any(k in e.metrics for e in gens)]
-        head = ["model", "family", "px", "steps"] + [METRIC_LABELS[k][0] + (" ↓" if METRIC_LABELS[k][2] else "")
-                                                    for k in keys]
+        head = ["model", "status", "family", "px", "steps"] + [
+            METRIC_LABELS[k][0] + (" ↓" if METRIC_LABELS[k][2] else "") for k in keys]
         rows = []
         for e in gens:
-            r = [f"`{e.name}`", e.family_name, str(e.record.get("resolution", "–")),
+            status = "✓ works" if e.works else "experimental" if e.trained else "not trained"
+            r = [f"`{e.name}`", status, e.family_name, str(e.record.get("resolution", "–")),
                  f"{e.record['step']:,}" if isinstance(e.record.get("step"), int) else "–"]
             for k in keys:
                 v = e.metrics.get(k)
                 r.append(METRIC_LABELS[k][1].format(v) if isinstance(v, (int, float)) else "–")
-            if not e.trained:
-                r[0] += " (not trained)"
             rows.append(r)
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out = ["✓ works: the part judge finds the colour asked for on at least half the parts (PartAcc ≥ "
+               f"{WORKS_PART_ACC}) and the pictures look like birds (FID ≤ {WORKS_FID:g}).", "",
+               "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
 
@@ -215,7 +217,7 @@ class Studio(GenerateTabs, EditTabs):
 
     @classmethod
     def _check_seed(cls, seed) -> int:
-        return cls._number("the seed", seed, 0, 2 ** 63 - 1, default=0)
+        return cls._number("the seed", seed, 0, MAX_SEED, default=0)
 
     @classmethod
     def _check_truncation(cls, t) -> float | None:
@@ -229,7 +231,8 @@ class Studio(GenerateTabs, EditTabs):
 
     def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> GenerationResult:
         """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and
-        Download reuse what Generate made."""
+        Download reuse what Generate made. Image i comes from seed + i alone (its best of `rerank` draws), so a
+        request with that seed redraws it as image #1."""
         if not model:
             gens = self.generators()
             why = (f": none found in {self.root.name}/" if not gens else
@@ -247,7 +250,8 @@ class Studio(GenerateTabs, EditTabs):
         if self.entry(model).kind == "edit":
             rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
         with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
-            res = gen(caption, seed=seed, n=n, truncation=truncation, **({"rerank": rerank} if rerank > 1 else {}))
+            res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation,
+                      **({"rerank": rerank} if rerank > 1 else {}))
         with self._lock:
             self._results[key] = res
             while len(self._results) > self._result_cache:

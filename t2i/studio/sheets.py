@@ -107,8 +107,8 @@ def difference_map(a: Image.Image, b: Image.Image, cmap: str = "magma") -> tuple
     return Image.fromarray((rgb * 255).astype(np.uint8)), float(d.mean())
 
 
-def word_attention_sheet(image: Image.Image, maps: np.ndarray, words: list[str], side: int = 112,
-                         per_row: int = 6) -> Image.Image:
+def word_attention_sheet(image: Image.Image, maps: np.ndarray, words: list[str], side: int = 128,
+                         per_row: int = 4) -> Image.Image:
     """One layer's word attention [L, h, w] over the image: a tile per word, the word above it. Maps share one
     scale (the layer's maximum), so a word the layer hardly uses stays faint."""
     L = min(len(words), len(maps))
@@ -123,12 +123,12 @@ def word_attention_sheet(image: Image.Image, maps: np.ndarray, words: list[str],
     tiles = [heatmap(base, m[i], alpha=0.75, cmap="inferno") for i in range(L)]
     rows = [tiles[i:i + per_row] for i in range(0, L, per_row)]
     labels = [words[i:i + per_row] for i in range(0, L, per_row)]
-    pad, head = 6, 22
+    pad, head = 6, 26
     W = pad + min(per_row, L) * (side + pad)
     H = len(rows) * (side + head + pad) + pad
     sheet = Image.new("RGB", (W, H), (255, 255, 255))
     d = ImageDraw.Draw(sheet)
-    f = font(14, True)
+    f = font(18, True)
     for r, (row, labs) in enumerate(zip(rows, labels)):
         y = pad + r * (side + head + pad)
         for c, (t, w) in enumerate(zip(row, labs)):
@@ -138,16 +138,17 @@ def word_attention_sheet(image: Image.Image, maps: np.ndarray, words: list[str],
     return sheet
 
 
-def stack_sheets(items: list[tuple[Image.Image, str]], pad: int = 8, top: int = 34) -> Image.Image:
-    """Images stacked vertically, each under a bold title (e.g. one word-attention sheet per layer)."""
-    f = font(14, True)
+def stack_sheets(items: list[tuple[Image.Image, str]], pad: int = 8, top: int = 8) -> Image.Image:
+    """Images stacked vertically, each under a bold title (e.g. one word-attention sheet per layer; 18 px text
+    stays readable when the app shrinks the sheet to its column)."""
+    f = font(18, True)
     W = max(im.size[0] for im, _ in items) + 2 * pad
-    H = sum(im.size[1] + 24 for im, _ in items) + pad * len(items) + top
+    H = sum(im.size[1] + 26 for im, _ in items) + pad * len(items) + top
     out = Image.new("RGB", (W, H), (255, 255, 255))
     d = ImageDraw.Draw(out)
-    y = top  # room for a UI label laid over the image's top-left corner
+    y = top
     for im, title in items:
         d.text((pad, y), title, fill=(13, 148, 136), font=f)
-        out.paste(im, (pad, y + 24))
-        y += im.size[1] + 24 + pad
+        out.paste(im, (pad, y + 26))
+        y += im.size[1] + 26 + pad
     return out

@@ -45,10 +45,14 @@ def image_grid(images: torch.Tensor, nrow: int = 8, captions: list[str] | None =
     return tile(to_pil(images), nrow, captions=captions, scale=scale)
 
 
-def overlay(image: Image.Image, mask: np.ndarray, colour=(255, 40, 40), alpha: float = 0.6) -> Image.Image:
-    """Blend a [0, 1] mask (any size; resized) over an RGB image as a heat overlay."""
+def spotlight(image: Image.Image, mask: np.ndarray, floor: float = 0.18) -> Image.Image:
+    """A [0, 1] mask (any size; resized) shown as a spotlight: the image in full colour where the mask is high,
+    faded to a dim grey where it is low (no tint, so the bird's own colours stay readable)."""
     m = Image.fromarray((np.clip(mask, 0, 1) * 255).astype(np.uint8)).resize(image.size, Image.BILINEAR)
     m = np.asarray(m, dtype=np.float32)[..., None] / 255.0
     base = np.asarray(image.convert("RGB"), dtype=np.float32)
-    out = base * (1 - alpha * m) + np.array(colour, dtype=np.float32) * alpha * m
+    grey = base.mean(axis=2, keepdims=True) * 0.45 + 120 * 0.55
+    out = base * m + grey * (1 - m)
+    out = out * (floor + (1 - floor) * (0.35 + 0.65 * m))
     return Image.fromarray(out.clip(0, 255).astype(np.uint8))
+
