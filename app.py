@@ -162,11 +162,12 @@ def look_inside(caption, model, seed, truncation, best_of, attribute):
     try:
         r = STUDIO.look_inside(caption, model, seed, 1, truncation, 1, attribute or None, rerank=best_of)
     except Exception as err:  # noqa: BLE001
-        return None, [], gr.update(value=[]), gr.update(value=None), None, gr.update(), "", "", _fail(err)
+        return None, [], gr.update(value=[]), gr.update(value=None), None, gr.update(), "", "", _fail(err), gr.update()
     attr = gr.update(choices=r.attribute_choices, value=r.attribute) if r.attribute_choices else gr.update()
+    has_attn = r.word_attn_sheet is not None
     return (r.image, r.stages, gr.update(value=r.masks, visible=bool(r.masks)),
-            gr.update(value=r.word_attn_sheet, visible=r.word_attn_sheet is not None), r.cam, attr,
-            r.cam_info if r.cam is not None else "", r.info, HIDE)
+            gr.update(value=r.word_attn_sheet, visible=has_attn), r.cam, attr,
+            r.cam_info if r.cam is not None else "", r.info, HIDE, gr.update(visible=has_attn))
 
 
 def cam(caption, model, seed, truncation, best_of, attribute):
@@ -329,7 +330,8 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     li_masks = gr.Gallery(elem_classes="t2i-gallery", columns=4, object_fit="contain", preview=False,
                                           label="Where the text may act, layer by layer (bright = acts, grey = "
                                                 "left alone)", format="png", fit_columns=False)
-                    gr.Markdown("**Which pixels read which word** (bright = reads it more)", elem_classes="t2i-info")
+                    li_attn_head = gr.Markdown("**Which pixels read which word** (bright = reads it more)",
+                                               elem_classes="t2i-info")
                     li_attn = gr.Image(show_label=False, type="pil", format="png", interactive=False,
                                        elem_id="word-attn")
                     with gr.Row(equal_height=False, visible=cam_ok):
@@ -461,7 +463,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
     gen_seeds.change(lambda s: s[0] if s else 0, gen_seeds, chosen)  # nothing clicked yet: image #1
 
     li_inputs = [li_caption, li_model, li_seed, li_trunc, li_best]
-    li_outputs = [li_image, li_stages, li_masks, li_attn, li_cam, li_attr, li_cam_info, li_info, li_err]
+    li_outputs = [li_image, li_stages, li_masks, li_attn, li_cam, li_attr, li_cam_info, li_info, li_err, li_attn_head]
     look.click(copy_settings, [caption, model, chosen, truncation, best_of], [tabs] + li_inputs,
                api_name="copy_settings").then(look_inside, li_inputs + [li_attr], li_outputs,
                                               api_name="look_inside_selected")

@@ -60,7 +60,8 @@ def test_generate(client):
 
 def test_look_inside(client):
     out = client.predict(CAPTION, "swfgan-tiny", 9, 0, 1, None, api_name="/look_inside")  # seed 9 alone
-    image, stages, masks, attn, cam, attr, cam_info, info, err = out
+    image, stages, masks, attn, cam, attr, cam_info, info, err, attn_head = out
+    assert shown(attn_head)
     assert error_text(err) == "" and Path(local(image)).is_file()
     assert len(stages) == 1 and len(value(masks)) == 3 and shown(masks)
     assert shown(attn) and Image.open(local(value(attn))).size[0] > 300
@@ -71,9 +72,9 @@ def test_look_inside(client):
     assert error_text(err2) == "" and "crown: red" in cam_info2
     # a one-stage model without masks: those views are hidden, not empty boxes
     out = client.predict(CAPTION, "dfgan-tiny", 7, 0, 1, None, api_name="/look_inside")
-    assert not shown(out[2]) and not shown(out[3]) and "no word attention" in out[7]
+    assert not shown(out[2]) and not shown(out[3]) and not shown(out[9]) and "no word attention" in out[7]
     out = client.predict("  ", "dfgan-tiny", 7, 0, 1, None, api_name="/look_inside")
-    assert "caption is empty" in error_text(out[-1])
+    assert "caption is empty" in error_text(out[8])
 
 
 def test_compare(client):

@@ -179,7 +179,8 @@ class GenerateTabs:
         else:
             attribute = None
         fam = self.entry(model).family_name
-        notes = [f"Image #{i + 1} of {len(res.images)} from `{model}` ({fam}) · seed {self.seeds(res, seed)[i]}"]
+        where = f"Image #{i + 1} of {len(res.images)} from" if len(res.images) > 1 else "From"
+        notes = [f"{where} `{model}` ({fam}) · seed {self.seeds(res, seed)[i]}"]
         notes.append(f"{n_st} stage{'s' if n_st != 1 else ''} · {len(masks)} mask{'s' if len(masks) != 1 else ''} · "
                      + (f"word attention in {len(attn)} layer{'s' if len(attn) != 1 else ''}" if attn
                         else "no word attention (this model fuses the sentence only)"))
