@@ -354,11 +354,9 @@ class EditPipeline:
             k = n if seeds is None else len(seeds)
             _, r, u, m = self.encode_text_full([c])
             caps, read, unknown, mapped = caps + [c] * k, read + r * k, unknown + u * k, mapped + m * k
-        result = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
-                                  mapped=mapped, seconds=time.perf_counter() - t0)
-        if seeds is not None:
-            result.seeds = [int(v) for v in seeds] * len(captions)  # the seed that redraws each image
-        return result
+        return GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
+                                mapped=mapped, seconds=time.perf_counter() - t0,
+                                seeds=[int(v) for v in seeds] * len(captions) if seeds is not None else [])
 
 
 def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:

@@ -238,11 +238,12 @@ def check_number(name: str, value, lo, hi, whole: bool = False):
 class Pipeline(Protocol):
     """The call shape both pipelines share (TextToImagePipeline and t2i.edit.EditPipeline; t2i.load_pipeline gives the
     right one for a model folder): n images per caption as a GenerationResult, the same captions and seed give the
-    same images, truncation None is the model's default (lower: more typical, less varied). Each pipeline takes
-    further keywords of its own (best-of-k reranking; CI-GAN's optimisation steps)."""
+    same images, truncation None is the model's default (lower: more typical, less varied); seeds (one per image,
+    n = len(seeds)) draws image j from seeds[j] alone, so that [s] redraws the image s showed (result.seeds). Each
+    pipeline takes further keywords of its own (best-of-k reranking; CI-GAN's optimisation steps)."""
 
-    def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1,
-                 truncation: float | None = None) -> GenerationResult: ...
+    def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None, *,
+                 seeds: list[int] | None = None) -> GenerationResult: ...
 
 
 def list_models(root=None, problems: list[str] | None = None) -> list[dict]:

@@ -419,11 +419,8 @@ class _FakeEditPipeline:
         captions = [captions] if isinstance(captions, str) else list(captions)
         draws = [(seed, n)] if seeds is None else [(v, 1) for v in seeds]
         images = [im for c in captions for v, k in draws for im in self.generate(c, seed=v, n=k)]
-        res = GenerationResult(captions=[c for c in captions for v, k in draws for _ in range(k)], images=images,
-                               stages=[images])
-        if seeds is not None:
-            res.seeds = list(seeds) * len(captions)
-        return res
+        return GenerationResult(captions=[c for c in captions for v, k in draws for _ in range(k)], images=images,
+                                stages=[images], seeds=list(seeds) * len(captions) if seeds is not None else [])
 
 
 @pytest.fixture
