@@ -41,6 +41,7 @@ class GenerationResult:
     scores: list[float] = field(default_factory=list)  # DAMSM match of each image to its caption (best-of-k only)
     best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
     seeds: list[int] = field(default_factory=list)  # per image: the seed that redraws it alone (seeds= calls only)
+    picks: list[int] = field(default_factory=list)  # per image: which of its seed's k draws was kept (seeds= calls)
 
 
 class TextToImagePipeline:
@@ -97,13 +98,16 @@ class TextToImagePipeline:
     # --- images -----------------------------------------------------------------------------------------------
     @torch.inference_mode()
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
-                 rerank: int = 1, return_tensors: bool = False, seeds: list[int] | None = None) -> GenerationResult:
+                 rerank: int = 1, return_tensors: bool = False, seeds: list[int] | None = None,
+                 picks: list[int] | None = None) -> GenerationResult:
         """n images per caption. Same captions + seed -> same images. truncation: None = the model's default.
         rerank k > 1: draw k candidates per image and keep the n that the DAMSM encoders match best to the caption,
         best first (like CLIP reranking; ours, the papers sample once); rerank 1 draws exactly the plain images.
         seeds (one per image, n = len(seeds)): image j is drawn from its own seed (with best-of, the best of k
         candidates from that seed), in order, so `seeds=[s]` redraws any image that showed seed s; `seed` is
-        then unused. Without it, one seed draws the whole batch (the evaluation protocol)."""
+        then unused. Without it, one seed draws the whole batch (the evaluation protocol). picks (with seeds and
+        rerank k): keep draw picks[j] of image j's k instead of scoring them, e.g. another caption's picks, so that
+        a changed word is drawn from the very same noise."""
         import time
 
         if isinstance(captions, str):
@@ -115,6 +119,10 @@ class TextToImagePipeline:
             n = len(seeds)
         n = check_number("n (images per caption)", n, 1, 64, whole=True)
         k = check_number("best-of-k", rerank, 1, MAX_RERANK, whole=True)
+        if picks is not None:
+            if seeds is None or len(picks) != n:
+                raise ValueError("picks needs seeds, one pick per seed")
+            picks = [check_number("pick", v, 0, k - 1, whole=True) for v in picks]
         seed = check_number("seed", seed, 0, 2 ** 63 - 1, whole=True)
         if truncation is not None:
             truncation = check_number("truncation", truncation, 0.0, 10.0)
@@ -130,9 +138,15 @@ class TextToImagePipeline:
             per_image = torch.cat([self.generator.sample_z(k, generator=torch.Generator().manual_seed(int(v)),
                                                            truncation=trunc or None) for v in seeds])
             z = per_image.repeat(len(captions), 1).to(self.device)
-        scores = []
+        scores, kept = [], [0] * (len(caps) if seeds is not None and k == 1 else 0)
         if k == 1:
             out = self._draw(z, sent, words, mask)
+        elif picks is not None:  # the given draws, unscored
+            keep = torch.tensor([g * k + picks[g % n] for g in range(len(captions) * n)], device=z.device)
+            out, kept = self._draw(z[keep], sent[keep], words[keep], mask[keep]), picks * len(captions)
+            idx = keep.tolist()
+            caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
+            mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]
         else:  # best-of-k: score every candidate a chunk at a time, then draw only the kept ones in full
             match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
                                for i, c in _chunks(z, sent, words, mask)])
@@ -141,6 +155,7 @@ class TextToImagePipeline:
             keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
             out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
             scores = top.values.flatten().tolist()
+            kept = top.indices.flatten().tolist() if seeds is not None else []
             idx = keep.tolist()
             caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
             mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]
@@ -149,7 +164,7 @@ class TextToImagePipeline:
             masks={k: v[:, 0].float().cpu().numpy() for k, v in out.masks.items()},
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
             words=read, unknown=unknown, mapped=mapped, cut=cut, seconds=time.perf_counter() - t0, scores=scores,
-            best_of=k, seeds=list(seeds) * len(captions) if seeds is not None else [])
+            best_of=k, seeds=list(seeds) * len(captions) if seeds is not None else [], picks=kept)
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result

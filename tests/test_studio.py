@@ -252,6 +252,19 @@ def test_best_of_keeps_the_best_matching_draws(studio):
     r = studio.look_inside(CAPTION, "swfgan-tiny", seed=6, n=1, index=1, rerank=3)
     assert np.abs(_px(r.image) - _px(g.gallery[1][0])).max() <= 4
     assert studio.generate(CAPTION, "swfgan-tiny", seed=6, n=1, rerank=3).seeds == [6]
+    # a word swap keeps caption A's draws: B is drawn from the very same noise, not from its own best
+    other = "a bird with a red crown"
+    assert len(g.result.picks) == 2 and all(0 <= i < 3 for i in g.result.picks)
+    b = pipe(other, seeds=[5, 6], rerank=3, picks=g.result.picks)
+    assert b.picks == g.result.picks and b.scores == []
+    forced = pipe(CAPTION, seeds=[6], rerank=3, picks=g.result.picks[1:])  # the kept draw, without scoring
+    assert np.abs(_px(forced.images[0]) - _px(g.result.images[1])).max() <= 2
+    c = studio.compare(CAPTION, other, ["swfgan-tiny"], seed=5, n=2, rerank=3)
+    assert [im.tobytes() for im in c.rows["swfgan-tiny"][2:]] == [im.tobytes() for im in
+                                                                   studio.run(other, "swfgan-tiny", 5, 2, None, 3,
+                                                                              picks=g.result.picks).images]
+    with pytest.raises(ValueError, match="picks needs seeds"):
+        pipe(other, seed=5, n=2, rerank=3, picks=[0, 1])
 
 
 def _px(im):

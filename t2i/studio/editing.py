@@ -16,7 +16,7 @@ from t2i.studio.errors import StudioError, parse_flag
 from t2i.studio.results import EditOutput, vocab_notes
 
 MAX_EDIT_STEPS = 300
-EDIT_GUIDANCE = 10.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit.MASKED_GUIDANCE, the default
+EDIT_GUIDANCE = 10.0  # the Edit tab's default DAMSM guidance weight (= t2i.edit_config.MASKED_GUIDANCE, the default
 # part-masked edit; a test keeps them equal)
 UPLOAD_WORK_SIDE = 1024  # uploads are brought down to this side before the edit model resizes them
 TSNE_FILES = {"tsne_cycle.png": "with cycle consistency", "tsne_nocycle.png": "without cycle consistency",

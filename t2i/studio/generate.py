@@ -234,7 +234,8 @@ class GenerateTabs:
         changes = self.word_changes(caption, caption_b) if caption_b else []
         for m in models:
             ra = self.run(caption, m, seed, n, truncation, rerank)
-            rb = self.run(caption_b, m, seed, n, truncation, rerank) if caption_b else None
+            # B keeps A's draws (not its own best): the changed word is all that differs
+            rb = self.run(caption_b, m, seed, n, truncation, rerank, picks=ra.picks or None) if caption_b else None
             keep[m] = list(ra.images) + (list(rb.images) if rb else [])
             diffs = []
             for k in range(n):
@@ -244,7 +245,7 @@ class GenerateTabs:
                     row += [rb.images[k], dm]
                     diffs.append(mean)
                 rows.append(row)
-                labels.append(f"{m}" + (f"\n#{k + 1}" if n > 1 else ""))
+                labels.append(f"{m}" + (f"\nseed {int(seed) + k}" if n > 1 else ""))
             fam = self.entry(m).family_name
             t = ra.seconds + (rb.seconds if rb else 0)
             line = f"| `{m}` | {fam} | {t:.2f} s |"

@@ -229,10 +229,12 @@ class Studio(GenerateTabs, EditTabs):
     def _check_rerank(cls, k) -> int:
         return cls._number("best-of", k, 1, MAX_RERANK, default=1)
 
-    def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> GenerationResult:
+    def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1,
+            picks: list[int] | None = None) -> GenerationResult:
         """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and
         Download reuse what Generate made. Image i comes from seed + i alone (its best of `rerank` draws), so a
-        request with that seed redraws it as image #1."""
+        request with that seed redraws it as image #1. picks: keep these draws instead (another caption's picks:
+        the same noise, for a word swap)."""
         if not model:
             gens = self.generators()
             why = (f": none found in {self.root.name}/" if not gens else
@@ -241,7 +243,7 @@ class Studio(GenerateTabs, EditTabs):
         caption = check_caption(caption)
         seed, n, truncation = self._check_seed(seed), self._check_n(n), self._check_truncation(truncation)
         rerank = self._check_rerank(rerank)
-        key = (model, caption, seed, n, truncation, rerank)
+        key = (model, caption, seed, n, truncation, rerank, tuple(picks) if picks else None)
         with self._lock:
             if key in self._results:
                 self._results.move_to_end(key)
@@ -250,8 +252,8 @@ class Studio(GenerateTabs, EditTabs):
         if self.entry(model).kind == "edit":
             rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
         with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
-            res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation,
-                      **({"rerank": rerank} if rerank > 1 else {}))
+            extra = {"rerank": rerank, **({"picks": list(picks)} if picks else {})} if rerank > 1 else {}
+            res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation, **extra)
         with self._lock:
             self._results[key] = res
             while len(self._results) > self._result_cache:
