@@ -255,6 +255,7 @@ def _add_loadtest(sub):
     s.add_argument("--clients", type=int, default=8, help="concurrent gradio_client users")
     s.add_argument("--calls", type=int, default=4, help="Generate requests per concurrent client")
     s.add_argument("--single-calls", type=int, default=10, help="requests of the lone client")
+    s.add_argument("--best-of", type=int, default=4, help="tries per image, as the Generate tab (default 4; 1 = plain)")
     s.add_argument("--results", default="results/bench.json", help="JSON to add the numbers to (key 'app')")
     s.add_argument("--screenshot", default=None, help="also save a headless-Chromium screenshot of a Generate here")
 

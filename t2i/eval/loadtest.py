@@ -45,8 +45,9 @@ def start_app(port: int, env: dict | None = None, timeout: float = 300.0) -> tup
     raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s")
 
 
-def _latencies(url: str, model: str, clients: int, calls: int, caption: str) -> list[float]:
-    """Each of `clients` threads (own gradio_client) makes `calls` Generate requests; every request's seconds."""
+def _latencies(url: str, model: str, clients: int, calls: int, caption: str, best_of: int = 1) -> list[float]:
+    """Each of `clients` threads (own gradio_client) makes `calls` Generate requests (4 images, best of
+    `best_of` draws each); every request's seconds."""
     from gradio_client import Client
 
     out: list[float] = []
@@ -58,7 +59,7 @@ def _latencies(url: str, model: str, clients: int, calls: int, caption: str) -> 
         for j in range(calls):
             t = time.perf_counter()
             try:
-                res = c.predict(caption, model, 1000 * k + j, 4, 0.88, 1, api_name="/generate")
+                res = c.predict(caption, model, 1000 * k + j, 4, 0.88, best_of, api_name="/generate")
             except Exception as e:  # noqa: BLE001 - the app refused the request (e.g. an unknown model)
                 errors.append(str(e))
                 return
@@ -116,15 +117,16 @@ def _stats(ts: list[float]) -> dict:
 
 def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 10,
              caption: str = "a small bird with a red belly and black wings", results: str | Path | None = None,
-             env: dict | None = None, screenshot_to: str | Path | None = None) -> dict:
+             env: dict | None = None, screenshot_to: str | Path | None = None, best_of: int = 4) -> dict:
+    """best_of: tries per image as the Generate tab's default (4), 1 = plain draws."""
     port = _free_port()
     proc, startup = start_app(port, env)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _latencies(url, model, 1, 1, caption)  # warm-up: loads the model once
-        single = _stats(_latencies(url, model, 1, single_calls, caption))
+        _latencies(url, model, 1, 1, caption, best_of)  # warm-up: loads the model (and the reranker) once
+        single = _stats(_latencies(url, model, 1, single_calls, caption, best_of))
         t0 = time.perf_counter()
-        many = _latencies(url, model, clients, calls, caption)
+        many = _latencies(url, model, clients, calls, caption, best_of)
         wall = time.perf_counter() - t0
         if screenshot_to:
             screenshot(url, screenshot_to, caption)
@@ -134,14 +136,14 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    report = {"model": model, "startup_s": startup, "single": single,
+    report = {"model": model, "best_of": best_of, "startup_s": startup, "single": single,
               "concurrent": {**_stats(many), "clients": clients, "requests_per_s": len(many) / wall},
               "concurrency_limit": int((env or {}).get("T2I_CONCURRENCY", os.environ.get("T2I_CONCURRENCY", 2))),
               "cores": os.cpu_count(), "updated": time.strftime("%Y-%m-%d %H:%M:%S")}
     if results:
         path = Path(results)
         data = json.loads(path.read_text()) if path.is_file() else {}
-        data.setdefault("app", {})[model] = report
+        data.setdefault("app", {})[f"{model} · {clients} clients · best-of {best_of}"] = report
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2, sort_keys=True))
     return report
