@@ -388,9 +388,9 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                         ed_lam = gr.Slider(0, 10, value=0.0, step=0.1, label="Preservation strength",
                                            info="higher keeps more of the photo (slower); 0 is enough when only "
                                                 "the named part changes, try 1 for the whole picture")
-                    ed_guid = gr.Slider(0, 20, value=EDIT_GUIDANCE, step=0.5, label="Text guidance (DAMSM)",
-                                        info="pushes the named part towards the named colour; 0 = the paper's "
-                                             "method (latent pull only)")
+                    ed_guid = gr.Slider(0, 20, value=EDIT_GUIDANCE, step=0.5, label="Text guidance",
+                                        info="pushes the named part towards the named colour (a DAMSM text-image "
+                                             "match term, ours); 0 = the paper's method (latent pull only)")
                     ed_part = gr.Checkbox(True, label="Change only the part the text names",
                                           info="keeps the rest of the photo as it is (a part segmenter finds the "
                                                "belly, wings, crown ...); off = the generator redoes the whole bird")

@@ -80,7 +80,7 @@ class GenerateTabs:
                  f"{res.seconds:.2f} s"]
         if res.scores:
             parts.append(f"Each image is the best of {res.best_of} tries at matching your words "
-                         f"(DAMSM match: {' · '.join(f'{s:.2f}' for s in res.scores)}).")
+                         f"(match scores: {' · '.join(f'{s:.2f}' for s in res.scores)}).")
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))
         parts += vocab_notes(res.mapped[0] if res.mapped else [], res.unknown[0] if res.unknown else [])
