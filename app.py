@@ -409,14 +409,14 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     with gr.Row():
                         ed_orig = gr.Image(label="Input", type="pil", format="png", interactive=False, height=210,
                                            min_width=120)
-                        ed_inv = gr.Image(label="The model's redraw", type="pil", format="png", interactive=False,
+                        ed_inv = gr.Image(label="Redraw", type="pil", format="png", interactive=False,
                                           height=210, min_width=120)
                         ed_out = gr.Image(label="Edited", type="pil", format="png", interactive=False, height=210,
                                           min_width=120)
                     ed_slider = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png",
                                                interactive=False, max_height=380)
                     ed_info = gr.Markdown(elem_classes="t2i-info")
-                    gr.Markdown("*The model's redraw* (the inversion) is the photo as the model can paint it before "
+                    gr.Markdown("*Redraw* (the inversion) is the photo as the model can paint it before "
                                 "any edit: the edit starts from it, so a blurry redraw means the model cannot yet "
                                 "hold this photo's details and the edit will change more than the named part.",
                                 elem_classes="t2i-muted")
