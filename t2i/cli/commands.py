@@ -85,6 +85,18 @@ def cmd_train(a) -> int:
                               wplus=a.wplus, batch=a.batch_size, device=a.device)
         print(f"code bank -> {out}")
         return 0
+    if a.what == "upsampler":
+        import torch
+
+        from t2i.training.upsampler import train_upsampler
+
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        metrics = train_upsampler(a.out, steps=a.steps, data=a.data, pairs=a.pairs, test_pairs=a.test_pairs,
+                                  batch_size=a.batch_size, crop=a.crop, lr=a.lr, perceptual=a.perceptual,
+                                  seed=a.seed, device=a.device, eval_every=a.eval_every, save_every=a.save_every)
+        print_table(metrics, f"upsampler -> {a.out}")
+        return 0
     if a.what == "gan":
         from t2i.eval.generators import quick_eval
         from t2i.training.gan import Trainer, load_run_config

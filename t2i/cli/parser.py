@@ -51,6 +51,30 @@ def _add_train(sub):
             s.add_argument("--pretrain-steps", type=int, default=1500,
                            help="steps of trunk pre-training on image labels (cnn-pretrained)")
     _add_train_gan(tsub)
+    _add_train_upsampler(tsub)
+
+
+def _add_train_upsampler(tsub):
+    s = tsub.add_parser("upsampler", help="the shared 4x upsampler 64 -> 256 px on SynthBirds pairs (issue 30; "
+                                          "t2i.models.upsampler)",
+                        description="Example: python -m t2i train upsampler --out runs/upsampler --steps 20000\n"
+                                    "Renders the 256 px pairs once into DATA (default OUT/pairs); resumes from OUT "
+                                    "when the same command is run again.",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--out", required=True, help="model folder to write (and resume from)")
+    s.add_argument("--data", default=None, help="folder of the cached pair renders (default OUT/pairs)")
+    s.add_argument("--steps", type=int, default=20000, help="optimiser steps")
+    s.add_argument("--pairs", type=int, default=2000, help="training pairs rendered (256 px birds)")
+    s.add_argument("--test-pairs", type=int, default=200, help="held-out pairs of the PSNR (another seed stream)")
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--crop", type=int, default=32, help="input crop side (the target crop is 4x)")
+    s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--perceptual", type=float, default=0.1, help="weight of the EfficientNet-Lite0 feature L1")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
+    s.add_argument("--eval-every", type=int, default=1000)
+    s.add_argument("--save-every", type=int, default=100, help="steps between checkpoints")
+    s.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
 
 
 def _add_train_gan(tsub):
