@@ -170,7 +170,7 @@ def held_out_scores(model: Upsampler, hr: np.ndarray, perc=None, batch: int = 20
 def train_upsampler(out, steps: int = 20000, data=None, pairs: int = 2000, test_pairs: int = 200,
                     batch_size: int = 16, crop: int = 32, lr: float = 2e-4, perceptual: float = 0.1,
                     p_degrade: float = 0.5, seed: int = 0, device: str | None = None, eval_every: int = 1000,
-                    save_every: int = 100, channels: int = 32, blocks: int = 6, up_channels: int = 16,
+                    save_every: int = 100, channels: int = 32, blocks: int = 6, up_channels: int = 8,
                     log=print) -> dict:
     """Train (or resume, from OUT/train_state.pt) the upsampler; returns the last held-out metrics. data: the
     folder of the cached pair renders (default OUT/pairs)."""
