@@ -115,14 +115,10 @@ def _model_info(name):
         e = STUDIO.entry(name)
     except ValueError as err:
         return str(err)
-    line = f"**{e.family_name}** · {e.source()}"
+    line = f"**{e.family_name}** · {e.source()}  \n{e.verdict()}"
     if not e.trained:
-        return line + "  \n_Not trained yet: pick another model._"
-    if e.works:
-        line += "  \n✓ Draws the birds it is asked for. " + e.plain_summary()
-    else:
-        line += ("  \n⚠ **Experimental**: still paints rough shapes rather than birds (it needs more training). "
-                 + e.plain_summary() + " For birds, pick a model marked ✓.")
+        return line + " Pick another model."
+    line += (" " + e.plain_summary()).rstrip() + ("" if e.works else " For birds, pick a model marked ✓.")
     research = e.metrics_line()
     if research:  # the research figures, one click away
         line += f"\n\n<details><summary>Research metrics</summary>\n\n{research}\n\n</details>"

@@ -138,24 +138,22 @@ class TextToImagePipeline:
             per_image = torch.cat([self.generator.sample_z(k, generator=torch.Generator().manual_seed(int(v)),
                                                            truncation=trunc or None) for v in seeds])
             z = per_image.repeat(len(captions), 1).to(self.device)
-        scores, kept = [], [0] * (len(caps) if seeds is not None and k == 1 else 0)
+        scores, kept = [], [0] * len(caps) if seeds is not None else []  # kept: the draw of its seed per image
         if k == 1:
             out = self._draw(z, sent, words, mask)
-        elif picks is not None:  # the given draws, unscored
-            keep = torch.tensor([g * k + picks[g % n] for g in range(len(captions) * n)], device=z.device)
-            out, kept = self._draw(z[keep], sent[keep], words[keep], mask[keep]), picks * len(captions)
-            idx = keep.tolist()
-            caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
-            mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]
-        else:  # best-of-k: score every candidate a chunk at a time, then draw only the kept ones in full
-            match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
-                               for i, c in _chunks(z, sent, words, mask)])
-            groups, size, keep_n = (len(captions) * n, k, 1) if seeds is not None else (len(captions), n * k, n)
-            top = match.view(groups, size).topk(keep_n, dim=1)  # best first (per seed: each image's best)
-            keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
+        else:  # best-of-k: choose the draws (given, or the best scored a chunk at a time), then draw them in full
+            if picks is not None:  # the given draws, unscored
+                keep = torch.tensor([g * k + picks[g % n] for g in range(len(captions) * n)], device=z.device)
+                kept = picks * len(captions)
+            else:
+                match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
+                                   for i, c in _chunks(z, sent, words, mask)])
+                groups, size, keep_n = (len(captions) * n, k, 1) if seeds is not None else (len(captions), n * k, n)
+                top = match.view(groups, size).topk(keep_n, dim=1)  # best first (per seed: each image's best)
+                keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
+                scores = top.values.flatten().tolist()
+                kept = top.indices.flatten().tolist() if seeds is not None else []
             out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
-            scores = top.values.flatten().tolist()
-            kept = top.indices.flatten().tolist() if seeds is not None else []
             idx = keep.tolist()
             caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
             mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]

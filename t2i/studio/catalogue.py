@@ -147,10 +147,27 @@ class ModelEntry:
             out += f" ({100 * novel:.0f} % for unusual combinations)"
         return out + "."
 
+    def verdict(self) -> str:
+        """Whether it works, in one Markdown sentence (the picker's line and the model card say the same)."""
+        if not self.trained:
+            return "**Not trained yet.**"
+        if self.works:
+            return "✓ **Works**: draws the birds it is asked for."
+        if self.kind == "edit":
+            return "Edits photos by text (the **Edit** tab); its text-to-image drawing is experimental."
+        if self.kind == "t2i":
+            return "**Experimental**: still paints rough shapes rather than birds (it needs more training)."
+        return ""
+
     def source(self) -> str:
-        """Where the method comes from, in words ('Seed 001: ...' of the project's documents -> 'method 001')."""
-        paper = FAMILY_INFO.get(self.model_type, ("", ""))[1]
-        return re.sub(r"\bSeed (\d{3}\w?)", r"method document \1", paper)
+        """Where the method comes from, in words."""
+        return plain_words(FAMILY_INFO.get(self.model_type, ("", ""))[1])
+
+
+def plain_words(text: str) -> str:
+    """'Seed 001: ...' (the project's name for its method documents, easily read as a random seed) -> 'method
+    document 001: ...'."""
+    return re.sub(r"\bSeed (\d{3}\w?)", r"method document \1", text)
 
 
 def discover_models(root: Path | None = None, extra: list[str] | None = None,

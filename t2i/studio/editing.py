@@ -2,6 +2,7 @@
 pipeline(), the locks and the number checks)."""
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ from PIL import Image
 from t2i import checkpoint as ckpt
 from t2i.imageio import prepare_upload
 from t2i.pipeline import check_caption
-from t2i.studio.catalogue import FAMILY_INFO, METRIC_LABELS, ModelEntry
+from t2i.studio.catalogue import FAMILY_INFO, METRIC_LABELS, ModelEntry, plain_words
 from t2i.studio.errors import StudioError, parse_flag
 from t2i.studio.results import EditOutput, vocab_notes
 
@@ -114,12 +115,7 @@ class EditTabs:
         config, image links: the figures come as files), so nothing is listed twice and no image link breaks."""
         e = self.entry(name)
         fam, paper, adds = FAMILY_INFO.get(e.model_type, (e.model_type, "—", "—"))
-        status = ("✓ **Works**: draws the birds it is asked for." if e.works else
-                  "**Experimental**: still paints rough shapes rather than birds (it needs more training)."
-                  if e.trained and e.kind == "t2i" else
-                  "Edits photos by text (the **Edit** tab); its text-to-image drawing is experimental."
-                  if e.trained and e.kind == "edit" else "" if e.trained else "**Not trained yet.**")
-        head = "  \n".join(x for x in (status, e.plain_summary()) if x)
+        head = "  \n".join(x for x in (e.verdict(), e.plain_summary()) if x)
         readme = e.folder / "README.md"
         if readme.is_file():
             text = re.sub(r"\A---\n.*?\n---\n", "", readme.read_text(encoding="utf-8", errors="replace"), flags=re.S)
@@ -127,7 +123,7 @@ class EditTabs:
                     if not re.match(r"## (Metrics|Config|Samples|Edits|t-SNE)", sec)]
             card = re.sub(r"!\[[^\]]*\]\([^)]*\)\n?", "", "\n".join(keep)).strip()  # figures come as files
             card = card.replace("\n\n", "\n\n" + head + "\n\n", 1) if head else card
-            card = re.sub(r"\bSeed (\d{3}\w?)", r"method document \1", card)
+            card = plain_words(card)
         else:
             facts = [("family", f"{fam} (`{e.model_type}`)")]
             for key, label in (("resolution", "resolution"), ("dataset", "dataset"), ("step", "training steps"),
@@ -140,8 +136,6 @@ class EditTabs:
         details = "#### Every metric\n" + self.metrics_table(e)
         cfg = e.record.get("config")
         if isinstance(cfg, dict) and cfg:
-            import json
-
             details += "\n\n#### Config\n```json\n" + json.dumps(cfg, indent=1, sort_keys=True)[:6000] + "\n```"
         return card, details, self.figures(e)
 

@@ -222,9 +222,10 @@ class GenerateTabs:
         caption_b = (caption_b or "").strip() or None
         if caption_b is not None:
             caption_b = check_caption(caption_b)
-        if models is not None and not [m for m in models if m]:
+        ticked = [m for m in models or [] if m]
+        if models is not None and not ticked:
             raise StudioError("no model ticked: tick at least one model to compare")
-        models = [m for m in (models or []) if m] or [e.name for e in self.generators() if e.trained]
+        models = ticked or [e.name for e in self.generators() if e.trained]
         if not models:
             raise StudioError(f"no trained model to compare (none in {self.root.name}/)")
         n = self._check_n(n)
