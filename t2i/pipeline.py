@@ -146,14 +146,18 @@ class TextToImagePipeline:
                 keep = torch.tensor([g * k + picks[g % n] for g in range(len(captions) * n)], device=z.device)
                 kept = picks * len(captions)
             else:
-                match = torch.cat([self.match_scores(self.generator(*c).images[-1], caps[i:i + GEN_CHUNK])
-                                   for i, c in _chunks(z, sent, words, mask)])
+                drawn = [self.generator(*c) for _, c in _chunks(z, sent, words, mask)]
+                match = torch.cat([self.match_scores(o.images[-1], caps[i:i + GEN_CHUNK])
+                                   for o, (i, _) in zip(drawn, _chunks(z))])
                 groups, size, keep_n = (len(captions) * n, k, 1) if seeds is not None else (len(captions), n * k, n)
                 top = match.view(groups, size).topk(keep_n, dim=1)  # best first (per seed: each image's best)
                 keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
                 scores = top.values.flatten().tolist()
                 kept = top.indices.flatten().tolist() if seeds is not None else []
-            out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
+            if picks is None and len(drawn) == 1:  # one chunk of candidates: keep its outputs, no second draw
+                out = _select(drawn[0], keep)
+            else:  # many chunks (or given picks): draw only the kept ones in full, not every candidate's maps
+                out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
             idx = keep.tolist()
             caps, read, unknown = [caps[i] for i in idx], [read[i] for i in idx], [unknown[i] for i in idx]
             mapped, cut = [mapped[i] for i in idx], [cut[i] for i in idx]
@@ -225,6 +229,13 @@ def cat_outputs(outs: list):
     return dataclasses.replace(first, images=[torch.cat(ims) for ims in zip(*(o.images for o in outs))],
                                masks={k: torch.cat([o.masks[k] for o in outs]) for k in first.masks},
                                word_attn={k: torch.cat([o.word_attn[k] for o in outs]) for k in first.word_attn})
+
+
+def _select(out, idx: torch.Tensor):
+    """The rows idx of a GenOutput (images, masks and attention)."""
+    return dataclasses.replace(out, images=[im[idx] for im in out.images],
+                               masks={k: v[idx] for k, v in out.masks.items()},
+                               word_attn={k: v[idx] for k, v in out.word_attn.items()})
 
 
 def check_number(name: str, value, lo, hi, whole: bool = False):
