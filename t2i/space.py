@@ -75,6 +75,8 @@ def build_space(out: str | Path, repo: str | Path = ckpt.REPO_ROOT, checkpoints:
     out.mkdir(parents=True)
     (out / ".t2i-space").write_text("written by python -m t2i space\n")
     shutil.copy2(repo / "app.py", out / "app.py")
+    if (repo / "LICENSE").is_file():
+        shutil.copy2(repo / "LICENSE", out / "LICENSE")
     shutil.copytree(repo / "t2i", out / "t2i", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if (repo / "examples").is_dir():
         shutil.copytree(repo / "examples", out / "examples", ignore=shutil.ignore_patterns("screenshot*"))

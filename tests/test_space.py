@@ -44,6 +44,8 @@ def test_binaries_go_to_lfs_and_the_readme_is_a_gradio_space(space):
     assert "*.safetensors filter=lfs" in attrs and "*.png filter=lfs" in attrs
     readme = (out / "README.md").read_text()
     assert readme.startswith("---\n") and "sdk: gradio" in readme and "app_file: app.py" in readme
+    assert "license: mit" in readme.split("---")[1]  # the Hub reads the Space's license from the front matter
+    assert (out / "LICENSE").read_text().startswith("MIT License")
 
 
 def test_the_space_starts_on_its_own_files(space, tmp_path):
