@@ -37,7 +37,7 @@ from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, MAX_EDIT_STEPS, MA
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 log = logging.getLogger("t2i.app")
 
-STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"), edit_parallel=CONCURRENCY)
+STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"), parallel=CONCURRENCY)
 PROMPTS = read_prompts()
 EXAMPLE_IMAGES = [str(p) for p in example_images()]
 COMPARE_EXAMPLES = [["a small bird with a red belly and black wings", "a small bird with a blue belly and black wings"],
@@ -126,9 +126,9 @@ def _model_info(name):
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
-def generate(caption, model, seed, n, truncation, best_of=1):
+def generate(caption, model, seed, n, truncation, best_of=1, upsampled=None):
     try:
-        g = STUDIO.generate(caption, model, seed, n, truncation, best_of)
+        g = STUDIO.generate(caption, model, seed, n, truncation, best_of, upsample=upsampled)
     except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
         return [], None, "", _fail(err), [], gr.update(value="Look inside", interactive=False)
     first = g.seeds[0] if g.seeds else seed
@@ -200,7 +200,8 @@ def pick_example(evt: gr.SelectData):
     return EXAMPLE_IMAGES[int(evt.index)] if EXAMPLE_IMAGES else None
 
 
-def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, progress=gr.Progress()):
+def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, full_size=None,
+         progress=gr.Progress()):
     if not STUDIO.edit_available():
         return None, None, None, None, "", gr.update(value=STUDIO.edit_unavailable_message(), visible=True)
 
@@ -209,10 +210,13 @@ def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, p
 
     try:
         out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report, guidance=guidance,
-                          part_mask=part_only)
+                          part_mask=part_only, full_size=full_size)
     except Exception as err:  # noqa: BLE001
         return None, None, None, None, "", _fail(err)
-    big = [upscale(im) for im in (out.original, out.inversion, out.edited)]
+    if out.full_edited is not None:  # the photo at its own size, the edit pasted into the named part
+        big = [out.upload, out.full_inversion, out.full_edited]
+    else:
+        big = [upscale(im) for im in (out.original, out.inversion, out.edited)]
     return big[0], big[1], big[2], (big[0], big[2]), out.info, HIDE
 
 
@@ -249,6 +253,7 @@ trained_gens = [e.name for e in STUDIO.generators() if e.trained]
 cam_ok = STUDIO.classifier() is not None
 edit_ok = STUDIO.edit_available()
 edit_models = [e.name for e in STUDIO.edit_models() if e.trained]
+upsampled_ok = STUDIO.upsampling_available()
 cigan_models = STUDIO.latent_models()
 all_models = [(f"{e.name} · {e.family_name}", e.name) for e in STUDIO.catalogue()]
 
@@ -282,6 +287,10 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                         best_of = gr.Slider(1, 8, value=BEST_OF, step=1, label="Tries per image", elem_id="best-of",
                                             info="draws this many and keeps the one that matches your words best "
                                                  "(slower)")
+                        upsampled = gr.Checkbox(upsampled_ok, label="Upsampled to 256 px (learned 4x upsampler)",
+                                                interactive=upsampled_ok, elem_id="upsampled",
+                                                info="off: the model's own 64 px images (shown enlarged)" if
+                                                upsampled_ok else "no upsampler shipped: the model's own 64 px images")
                     with gr.Accordion("Advanced", open=False):
                         truncation = gr.Slider(0, 2, value=0, step=0.05, label="Truncation",
                                                info="0 = the model's default · lower = more typical birds, less "
@@ -390,6 +399,11 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                     ed_part = gr.Checkbox(True, label="Change only the part the text names",
                                           info="keeps the rest of the photo as it is (a part segmenter finds the "
                                                "belly, wings, crown ...); off = the generator redoes the whole bird")
+                    ed_full = gr.Checkbox(upsampled_ok, label="Result at your photo's size (learned 4x upsampler)",
+                                          interactive=upsampled_ok, elem_id="edit-full",
+                                          info="the edit is upsampled and pasted into your photo, whose own pixels "
+                                               "stay outside the named part; off: the model's 64 px" if upsampled_ok
+                                          else "no upsampler shipped: the model's own 64 px")
                     with gr.Row():
                         ed_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                         ed_model = gr.Dropdown(edit_models, value=edit_models[0] if edit_models else None,
@@ -449,10 +463,11 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                 "[API](?view=api) for scripted use with `gradio_client`.", elem_classes="t2i-muted")
 
     # --- events ---------------------------------------------------------------------------------------------
-    gen_inputs = [caption, model, seed, n, truncation, best_of]
+    gen_inputs = [caption, model, seed, n, truncation, best_of, upsampled]
     gen_outputs = [gallery, download, info, err, gen_seeds, look]
     go.click(generate, gen_inputs, gen_outputs, api_name="generate")
     caption.submit(generate, gen_inputs, gen_outputs, api_name="generate_on_enter")
+    upsampled.input(generate, gen_inputs, gen_outputs, api_name=False)  # the same images (cached) at the other size
     model.change(_model_info, model, model_info, api_name="model_info")
     dice.click(random_seed, None, seed, api_name="random_seed")
     gallery.select(select_image, gen_seeds, [seed, look, chosen], api_name="select_image")
@@ -473,7 +488,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
     ed_upload.change(prepare_upload, ed_upload, [ed_preview, ed_ready, ed_err], api_name="prepare_upload")
     ed_upload.change(lambda _: (None, None, None, None, ""), ed_upload, [ed_orig, ed_inv, ed_out, ed_slider, ed_info],
                      api_name=False)  # a new photo: the previous result goes
-    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid, ed_part],
+    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid, ed_part, ed_full],
                 [ed_orig, ed_inv, ed_out, ed_slider, ed_info, ed_err], api_name="edit")
 
     lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class TextToImagePipeline:
         self.vocab, self.device, self.max_words = vocab, torch.device(device), max_words
         self._text_cache: OrderedDict[str, tuple] = OrderedDict()
         self._damsm = None  # (DAMSM, vocabulary) for best-of-k, loaded when first asked for
+        self._lock = threading.Lock()  # the caches above: several requests may run the pipeline at once
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "TextToImagePipeline":
@@ -80,16 +82,19 @@ class TextToImagePipeline:
         """encode() + the open vocabulary's (word, replacement) pairs per caption + the words cut per caption."""
         out = []
         for c in captions:
-            if c not in self._text_cache:
+            with self._lock:
+                hit = self._text_cache.get(c)
+            if hit is None:
                 enc = encode_caption(self.vocab, c, self.max_words)
                 tok = torch.tensor([enc.ids], device=self.device)
                 words, sent = self.text_encoder(tok, torch.tensor([enc.length], device=self.device))
-                mask = tok == 0
-                self._text_cache[c] = (words, sent, mask, [self.vocab.itos[i] for i in enc.ids[:enc.length]],
-                                       enc.unknown, enc.mapped, enc.cut)
-                if len(self._text_cache) > 256:
-                    self._text_cache.popitem(last=False)
-            out.append(self._text_cache[c])
+                hit = (words, sent, tok == 0, [self.vocab.itos[i] for i in enc.ids[:enc.length]], enc.unknown,
+                       enc.mapped, enc.cut)
+                with self._lock:
+                    self._text_cache[c] = hit
+                    if len(self._text_cache) > 256:
+                        self._text_cache.popitem(last=False)
+            out.append(hit)
         words = torch.cat([o[0] for o in out])
         sent = torch.cat([o[1] for o in out])
         mask = torch.cat([o[2] for o in out])
@@ -178,6 +183,10 @@ class TextToImagePipeline:
 
     def damsm(self):
         """(DAMSM, vocabulary) the model was trained with (its run config names it), else the shipped one."""
+        with self._lock:
+            return self._damsm or self._load_damsm()
+
+    def _load_damsm(self):
         if self._damsm is None:
             from t2i.text.damsm import load_damsm
 

@@ -429,6 +429,11 @@ class _FakeEditPipeline:
         """The call shape both pipelines share (t2i.pipeline.Pipeline): images from generate, one per seed in seeds."""
         from t2i.pipeline import GenerationResult
 
+        cls = type(self)
+        cls.running += 1
+        cls.most_at_once = max(cls.most_at_once, cls.running)
+        time.sleep(0.2 if captions == "a slow bird" else 0)
+        cls.running -= 1
         captions = [captions] if isinstance(captions, str) else list(captions)
         draws = [(seed, n)] if seeds is None else [(v, 1) for v in seeds]
         images = [im for c in captions for v, k in draws for im in self.generate(c, seed=v, n=k)]
@@ -533,10 +538,49 @@ def test_prompts_and_messages():
 
 @pytest.mark.parametrize("parallel", [1, 2])
 def test_edits_of_one_model_run_side_by_side_up_to_the_limit(cigan_root, tmp_path, parallel):
-    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o", edit_parallel=parallel)
+    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o", parallel=parallel)
     _FakeEditPipeline.most_at_once = 0
     img = Image.new("RGB", (64, 64), (200, 30, 30))
     ts = [threading.Thread(target=s.edit, args=(img, "slow"), kwargs={"steps": 1}) for _ in range(4)]
     [t.start() for t in ts]
     [t.join() for t in ts]
     assert _FakeEditPipeline.most_at_once == parallel
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_generations_of_one_model_run_side_by_side_up_to_the_limit(cigan_root, tmp_path, parallel):
+    s = Studio(cigan_root, extra_models=[], out_dir=tmp_path / "o", parallel=parallel)
+    _FakeEditPipeline.most_at_once = 0
+    ts = [threading.Thread(target=s.run, args=("a slow bird", "cigan-tiny", seed, 1)) for seed in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert _FakeEditPipeline.most_at_once == parallel
+
+
+def test_the_studio_serves_the_traced_generator_with_the_eager_images(studio_checkpoints, tmp_path):
+    fast = Studio(studio_checkpoints, extra_models=[], out_dir=tmp_path / "a")
+    eager = Studio(studio_checkpoints, extra_models=[], out_dir=tmp_path / "b", fast=False)
+    assert type(fast.pipeline("dfgan-tiny").generator).__name__ == "TracedGenerator"
+    assert type(eager.pipeline("dfgan-tiny").generator).__name__ != "TracedGenerator"
+    a = fast.run("a small bird with a red belly", "dfgan-tiny", seed=3, n=2, rerank=2)
+    b = eager.run("a small bird with a red belly", "dfgan-tiny", seed=3, n=2, rerank=2)
+    assert a.picks == b.picks
+    for x, y in zip(a.images, b.images):
+        assert np.abs(np.asarray(x, np.int16) - np.asarray(y, np.int16)).max() <= 2
+
+
+def test_concurrent_requests_share_the_pipeline_text_cache_safely(studio):
+    pipe = studio.pipeline("dfgan-tiny")
+    errors = []
+
+    def work(k):
+        try:
+            for j in range(30):
+                pipe.encode([f"a bird with a {'red blue green black'.split()[j % 4]} belly {k} {j}"])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    assert not errors

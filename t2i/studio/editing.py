@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from pathlib import Path
 
 from PIL import Image
@@ -40,9 +39,12 @@ class EditTabs:
         return prepare_upload(upload, max_side=UPLOAD_WORK_SIDE, notes=notes)
 
     def edit(self, upload, text: str, steps=50, lam=1.0, seed=0, model: str | None = None,
-             progress=None, guidance=None, part_mask: bool = True) -> EditOutput:
+             progress=None, guidance=None, part_mask: bool = True, full_size=None) -> EditOutput:
         """guidance: weight of the DAMSM guidance term (None = the edit mode's default; 0 = the paper's objective);
-        part_mask: change only the parts the text names (t2i.edit's part-masked edit) or the whole picture."""
+        part_mask: change only the parts the text names (t2i.edit's part-masked edit) or the whole picture;
+        full_size (None: when the upsampler is shipped): also the edit at the upload's own side (at most
+        UPLOAD_WORK_SIDE), the 4x upsampler's image pasted into the upload inside the part mask
+        (t2i.upsampling.composite_edit)."""
         if not self.edit_available():
             raise StudioError(self.edit_unavailable_message())
         notes: list[str] = []
@@ -53,6 +55,7 @@ class EditTabs:
         guidance = None if guidance in (None, "") else self._number("text guidance", guidance, 0.0, 100.0,
                                                                       whole=False)
         part_mask = parse_flag("named part only", part_mask)
+        full = self._upsampled(full_size)
         seed = self._check_seed(seed)
         names = [e.name for e in self.edit_models() if e.trained]
         model = model or names[0]
@@ -67,9 +70,8 @@ class EditTabs:
                     except (ckpt.CheckpointError, OSError, ValueError, AttributeError):
                         pass  # the edit that needs it says so itself
                 self._edit_warm.add(model)
-            slots = self._edit_slots.setdefault(model, threading.BoundedSemaphore(self.edit_parallel))
-        with slots:
-            kw = {} if guidance is None else {"guidance": guidance}
+        with self._slots[model]:
+            kw = ({} if guidance is None else {"guidance": guidance}) | ({"full_size": True} if full else {})
             res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
                             part_mask=part_mask, **kw)
         secs = float(getattr(res, "seconds", 0.0))
@@ -78,8 +80,16 @@ class EditTabs:
         info = [f"Edited with `{model}` · {steps} steps · preservation {lam:g}{g}{where} · {secs:.1f} s"]
         if notes:
             info.append("Upload: " + "; ".join(notes) + ".")
+        full_edited = getattr(res, "full_edited", None)
+        if full_edited is not None:
+            side = full_edited.size[0]
+            info.append(f"Shown at your photo's {side}×{side} px: the edit through the learned 4x upsampler, "
+                        + ("pasted into your photo inside the named part (the rest is your photo's own pixels)."
+                           if getattr(res, "mask", None) is not None else "the whole picture (a whole-picture edit)."))
         info += vocab_notes(getattr(res, "mapped", []), getattr(res, "unknown", []))
-        return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs)
+        return EditOutput(res.original, res.inversion, res.edited, "  \n".join(info), secs,
+                          upload=getattr(res, "upload", None), full_edited=full_edited,
+                          full_inversion=getattr(res, "full_inversion", None))
 
     # --- latent space, model cards -----------------------------------------------------------------------------
     def latent_models(self) -> list[str]:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from t2i import checkpoint as ckpt
 from t2i import load_pipeline
-from t2i.pipeline import MAX_RERANK, GenerationResult, check_caption, check_number
+from t2i.export import optimize_for_inference
+from t2i.pipeline import MAX_RERANK, GenerationResult, TextToImagePipeline, check_caption, check_number
 from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, WORKS_FID, WORKS_PART_ACC, ModelEntry, \
     checkpoints_root, discover_models, hub_model_ids
 from t2i.studio.editing import EditTabs
-from t2i.studio.errors import StudioError
+from t2i.studio.errors import StudioError, parse_flag
 from t2i.studio.generate import GenerateTabs
+from t2i.upsampling import HOW_TO_SHIP, SHIPPED_UPSAMPLER, load_output_upsampler, upsample_result
 
 log = logging.getLogger("t2i.studio")
 
@@ -32,7 +34,8 @@ class Studio(GenerateTabs, EditTabs):
     """Models (discovered once), their pipelines (loaded once, lazily, thread-safe) and every tab's logic."""
 
     def __init__(self, root: str | Path | None = None, extra_models: list[str] | None = None, device: str = "cpu",
-                 out_dir: str | Path | None = None, result_cache: int = 16, edit_parallel: int = 2):
+                 out_dir: str | Path | None = None, result_cache: int = 16, parallel: int = 2,
+                 fast: bool = True):
         self.root = checkpoints_root() if root is None else Path(root)
         self.problems: list[str] = []
         self.entries = discover_models(self.root, hub_model_ids() if extra_models is None else extra_models,
@@ -43,16 +46,19 @@ class Studio(GenerateTabs, EditTabs):
         self._pipes: dict[str, object] = {}
         self._load_locks: dict[str, threading.Lock] = {}
         self._run_locks: dict[str, threading.Lock] = {}
-        # edits of one model may run side by side (each optimises its own latent against frozen networks); the
-        # pipeline's lazily loaded parts are loaded once, under the model's run lock, before the first edit
-        self.edit_parallel = max(1, int(edit_parallel))
-        self._edit_slots: dict[str, threading.BoundedSemaphore] = {}
+        # requests of one model (generations, edits) run side by side, up to `parallel` at once: inference and each
+        # edit's own latent leave the networks untouched; the pipeline's lazily loaded parts are loaded once, under
+        # the model's run lock, before the first edit
+        self.parallel = max(1, int(parallel))
+        self.fast = fast  # text-to-image generators run traced + frozen (t2i.export; same images, checked on load)
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._edit_warm: set[str] = set()
         self._lock = threading.Lock()
         self._results: OrderedDict[tuple, GenerationResult] = OrderedDict()
         self._result_cache = result_cache
         self._classifier = None
         self._classifier_checked = False
+        self._upsampler, self._upsampler_checked = None, False  # the 4x upsampler of every model's 256 px output
 
     # --- models ---------------------------------------------------------------------------------------------
     def models(self, kind: str | None = None) -> list[ModelEntry]:
@@ -156,6 +162,7 @@ class Studio(GenerateTabs, EditTabs):
         with self._lock:
             lock = self._load_locks.setdefault(name, threading.Lock())
             self._run_locks.setdefault(name, threading.Lock())
+            self._slots.setdefault(name, threading.BoundedSemaphore(self.parallel))
         with lock:
             if name not in self._pipes:
                 if not e.trained:
@@ -163,7 +170,9 @@ class Studio(GenerateTabs, EditTabs):
                                       "Pick another model, or train it with the recipe in train/.")
                 t0 = time.perf_counter()
                 try:
-                    pipe = load_pipeline(e.folder, device=self.device)
+                    pipe = load_pipeline(e.folder, device=self.device, upsampler=self.upsampler())
+                    if self.fast and isinstance(pipe, TextToImagePipeline):
+                        optimize_for_inference(pipe)  # falls back to the eager generator if the trace differs
                 except ckpt.CheckpointError as err:
                     raise StudioError(f"model {name!r} could not be loaded: {err}") from None
                 except ImportError as err:
@@ -196,6 +205,35 @@ class Studio(GenerateTabs, EditTabs):
                             self.problems.append(f"attribute classifier {f.name} not usable: {err}")
                     self._classifier_checked = True
         return self._classifier
+
+    def upsampler(self):
+        """The shared 4x upsampler (`root`/upsampler-synthbirds-256) of every model's 256 px images and the edits
+        at full size; None when it is not shipped (or cannot be loaded: said in `problems`). Loaded once."""
+        if not self._upsampler_checked:
+            with self._lock:
+                if not self._upsampler_checked:
+                    folder = self.root / SHIPPED_UPSAMPLER
+                    if (folder / ckpt.WEIGHTS).is_file():
+                        try:
+                            self._upsampler = load_output_upsampler(folder, self.device)
+                        except ckpt.CheckpointError as err:
+                            self.problems.append(f"{SHIPPED_UPSAMPLER} not usable, images stay at 64 px: {err}")
+                    self._upsampler_checked = True
+        return self._upsampler
+
+    def upsampling_available(self) -> bool:
+        """Whether images can be shown at 4x (the default then) through the shipped upsampler."""
+        return self.upsampler() is not None
+
+    def _upsampled(self, upsample) -> bool:
+        """A request's 'upsampled' choice (None: the default, on when the upsampler is shipped); asking for it without
+        one is a StudioError saying how to ship one."""
+        if upsample is None:
+            return self.upsampling_available()
+        if parse_flag("upsampled", upsample) and not self.upsampling_available():
+            raise StudioError(f"256 px output needs the 4x upsampler `{SHIPPED_UPSAMPLER}` in `{self.root.name}/`: "
+                              f"{HOW_TO_SHIP}. Untick it for the model's own 64 px images.")
+        return parse_flag("upsampled", upsample)
 
     def cam_unavailable_message(self) -> str:
         return CAM_UNAVAILABLE.format(name=CLASSIFIER_NAME, root=f"{self.root.name}/")
@@ -230,11 +268,12 @@ class Studio(GenerateTabs, EditTabs):
         return cls._number("best-of", k, 1, MAX_RERANK, default=1)
 
     def run(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1,
-            picks: list[int] | None = None) -> GenerationResult:
+            picks: list[int] | None = None, upsample=False) -> GenerationResult:
         """The raw GenerationResult, cached per (model, caption, seed, n, truncation, best-of) so Look inside and
         Download reuse what Generate made. Image i comes from seed + i alone (its best of `rerank` draws), so a
         request with that seed redraws it as image #1. picks: keep these draws instead (another caption's picks:
-        the same noise, for a word swap)."""
+        the same noise, for a word swap). upsample (None: when the upsampler is shipped): the images through the
+        shared 4x upsampler, the model's own in result.originals (made from, and cached beside, the model's own)."""
         if not model:
             gens = self.generators()
             why = (f": none found in {self.root.name}/" if not gens else
@@ -244,6 +283,17 @@ class Studio(GenerateTabs, EditTabs):
         seed, n, truncation = self._check_seed(seed), self._check_n(n), self._check_truncation(truncation)
         rerank = self._check_rerank(rerank)
         key = (model, caption, seed, n, truncation, rerank, tuple(picks) if picks else None)
+        if self._upsampled(upsample):
+            with self._lock:
+                big = self._results.get(key + ("4x",))
+            if big is None:
+                big = upsample_result(self.run(caption, model, seed, n, truncation, rerank, picks), self.upsampler())
+            with self._lock:
+                self._results[key + ("4x",)] = big
+                self._results.move_to_end(key + ("4x",))
+                while len(self._results) > self._result_cache:
+                    self._results.popitem(last=False)
+            return big
         with self._lock:
             if key in self._results:
                 self._results.move_to_end(key)
@@ -251,7 +301,7 @@ class Studio(GenerateTabs, EditTabs):
         gen = self._generator(model)
         if self.entry(model).kind == "edit":
             rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
-        with self._run_locks[model]:  # one request per model at a time: the pipelines keep caches
+        with self._slots[model]:  # up to `parallel` requests of one model at once (the pipelines lock their caches)
             extra = {"rerank": rerank, **({"picks": list(picks)} if picks else {})} if rerank > 1 else {}
             res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation, **extra)
         with self._lock:
