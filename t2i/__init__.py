@@ -2,7 +2,8 @@
 
 Public API (the app and the CLI use these names; each is imported on first use, so `import t2i` stays cheap):
     list_models()                          the shipped model folders and their config records
-    load_pipeline(name, device="cpu")      the right pipeline for a model folder, shipped name or Hub id
+    load_pipeline(name, device="cpu", size=None)   the right pipeline for a model folder, shipped name or Hub id
+                                           (size=256: images through the shared 4x upsampler, t2i.upsampling)
     TextToImagePipeline, EditPipeline      both called as pipe(captions, seed=0, n=1, ...) -> GenerationResult
     GenerationResult                       images (+ stages, masks, word attention, the words read)
     EditConfig                             the settings of a text-guided edit (EditConfig.masked(), .paper(), ...)
@@ -16,19 +17,22 @@ __all__ = ["EditConfig", "EditPipeline", "GenerationResult", "TextToImagePipelin
            "load_pipeline"]
 
 
-def load_pipeline(name, device="cpu"):
+def load_pipeline(name, device="cpu", size=None, upsampler=None):
     """The right pipeline for a model folder (local, shipped name or Hub id): CI-GAN's EditPipeline for a CI-GAN
     folder, else the TextToImagePipeline of a text-to-image GAN. Both are called the same way (t2i.pipeline.Pipeline):
-    pipe(captions, seed=0, n=1) -> GenerationResult."""
+    pipe(captions, seed=0, n=1) -> GenerationResult. size: the default output side (None / 64: the model's own
+    images; 256: through the shared 4x upsampler, which is then loaded at once, the 64 px kept in result.originals);
+    upsampler: its folder (None: checkpoints/upsampler-synthbirds-256) or an Upsampler."""
     from t2i import checkpoint as ckpt
 
+    kw = {k: v for k, v in (("size", size), ("upsampler", upsampler)) if v is not None}  # the 64 px call unchanged
     if ckpt.read_config(name)["model_type"] == "cigan":
         from t2i.edit import EditPipeline
 
-        return EditPipeline.from_pretrained(name, device=device)
+        return EditPipeline.from_pretrained(name, device=device, **kw)
     from t2i.pipeline import TextToImagePipeline
 
-    return TextToImagePipeline.from_pretrained(name, device=device)
+    return TextToImagePipeline.from_pretrained(name, device=device, **kw)
 
 
 def __getattr__(name: str):

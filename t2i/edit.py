@@ -3,6 +3,7 @@
     pipe = EditPipeline.from_pretrained("runs/cigan-s3")          # an aligner-stage (stage 3) CI-GAN folder
     res = pipe.edit(Image.open("bird.png"), "this bird has a red belly", steps=50)   # the part-masked edit
     res.original, res.inversion, res.edited                       # PIL images at the model's size
+    res = pipe.edit(photo, text, full_size=True)   # + res.full_edited: the edit pasted into the photo at its own size
     pipe.generate("a small bird with a red belly and black wings", seed=0, n=4)   # list of PIL images
 
 Editing (CI-GAN section 3.4, eq. 9): the upload is brought to a square RGB image at the model size
@@ -52,6 +53,7 @@ from t2i.models.cigan import COLOUR_SYNONYMS, contrast_texts, generate_from_text
 from t2i.pipeline import GenerationResult
 from t2i.text.damsm import SHIPPED_DAMSM
 from t2i.text.prompt import CaptionError, check_caption, encode_caption
+from t2i.upsampling import Upsampling, composite_edit, upsample_images
 from t2i.viz.grids import tile, to_pil
 
 # --- the pipeline's defaults (the edit settings' are in t2i.edit_config) ----------------------------------------
@@ -82,6 +84,12 @@ class EditResult:
     unknown: list[str] = field(default_factory=list)  # content words ignored (nothing in the vocabulary fits)
     mapped: list[tuple[str, str]] = field(default_factory=list)  # (word, replacement) of the open vocabulary
     notes: list[str] = field(default_factory=list)  # what was done to the upload (converted, cropped, ...)
+    mask: np.ndarray | None = None  # [S, S] in [0, 1]: the part mask of a part-masked edit (None: whole image)
+    # full_size edits (t2i.upsampling.composite_edit): the square upload at its own side, the edit pasted into it
+    # inside the mask (the 4x upsampler's image resized to that side), and the inversion through the upsampler
+    upload: Image.Image | None = None
+    full_edited: Image.Image | None = None
+    full_inversion: Image.Image | None = None
 
 
 def pil_to_tensor(img: Image.Image) -> Tensor:
@@ -90,16 +98,18 @@ def pil_to_tensor(img: Image.Image) -> Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0
 
 
-class EditPipeline:
+class EditPipeline(Upsampling):
     """CI-GAN's inference nets (StyleGAN2 generator, inversion encoder, text encoder) + vocabulary.
 
     edit(image, text) -> EditResult; generate(text) -> [PIL]; pipe(captions, seed=0, n=1) -> GenerationResult, the
     call shape of every pipeline (t2i.pipeline.Pipeline). Tensor-level methods (encode_text, invert, synthesize,
-    edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]."""
+    edit_tensors, generate_tensors) serve the evaluation; they take and return images in [-1, 1]. size: the output
+    side of text-to-image calls (None or the model's: its own images; 4 x it: through the 4x upsampler, see
+    t2i.upsampling) and, when upsampled, the default of edit(full_size=); upsampler: its folder or an Upsampler."""
 
     def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
                  device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None,
-                 segmenter: str | None = None):
+                 segmenter: str | None = None, size: int | None = None, upsampler=None):
         self.cfg, self.record = cfg, record or {}
         self.device = torch.device(device)
         self.G = nets["stylegan"].to(self.device).eval().requires_grad_(False)
@@ -110,9 +120,15 @@ class EditPipeline:
         self._perceptual = None
         self.damsm_name, self._damsm = damsm, None  # None: GUIDANCE_DAMSM when first needed; "": no DAMSM
         self.segmenter_name, self._segmenter = segmenter, None  # None: PART_SEGMENTER when first needed; "": none
+        self._init_upsampling(size, upsampler)
+
+    @property
+    def native_size(self) -> int:
+        return self.img_size
 
     @classmethod
-    def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "EditPipeline":
+    def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
+                        upsampler=None) -> "EditPipeline":
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)
         vf = folder / ckpt.VOCAB
@@ -121,7 +137,7 @@ class EditPipeline:
         vocab = Vocabulary.load(vf, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != cfg.vocab_size:
             raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
-        return cls(cfg, nets, vocab, record, device)
+        return cls(cfg, nets, vocab, record, device, size=size, upsampler=upsampler)
 
     # --- pieces ---------------------------------------------------------------------------------------------------
     @property
@@ -291,7 +307,7 @@ class EditPipeline:
     def edit(self, image, text: str, steps: int | None = None, lam: float | None = None, seed: int = 0,
              progress=None, lr: float | None = None, invert_steps: int | None = None,
              guidance: float | None = None, part_mask: bool | None = None,
-             config: EditConfig | None = None) -> EditResult:
+             config: EditConfig | None = None, full_size: bool | None = None) -> EditResult:
         """Edit an uploaded bird picture towards `text`.
 
         image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
@@ -303,7 +319,9 @@ class EditPipeline:
         change only the parts the text names and keep the rest of the upload (ours; False = the whole image is the
         generator's, as in the paper). seed: accepted for symmetry with generate: editing is deterministic (constant
         noise, deterministic start E(x)), so the seed changes nothing; progress: called as progress(i, n) after
-        every step (n = invert_steps + steps).
+        every step (n = invert_steps + steps). full_size (None: when the pipeline's size is upsampled): also the edit
+        at the upload's own resolution, res.full_edited (t2i.upsampling.composite_edit: the 4x upsampler's image
+        pasted into the square upload, res.upload, inside the part mask; the whole image for a whole-image edit).
         Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
         t0 = time.perf_counter()
         text = check_caption(text)
@@ -314,14 +332,26 @@ class EditPipeline:
         _check_int("seed", seed, -2 ** 63, 2 ** 63 - 1)
         t, read, unknown, mapped = self.encode_text_full([text])
         notes: list[str] = []
-        img, x = self.prepare(image, notes)
+        full = self.size is not None if full_size is None else bool(full_size)
+        if full:  # the square upload at its own side (prepare_upload's limits), then the model's side from it
+            upload = prepare_upload(image, notes=notes)
+            img, x = self.prepare(upload)
+        else:
+            upload = None
+            img, x = self.prepare(image, notes)
         # the part masks and the DAMSM guidance read the text as the model did ('crimson belly' -> red belly)
         seen = self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
         out = self.edit_tensors(x, t, config, texts=[seen], progress=progress)
         inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
-        return EditResult(original=img, inversion=inv, edited=edited, seconds=time.perf_counter() - t0,
-                          w_inverted=out["w0"].cpu(), w_edited=out["w"].cpu(), text=text, words=read[0],
-                          unknown=unknown[0], mapped=mapped[0], notes=notes)
+        mask = out["mask"][0, 0].float().cpu().numpy() if "mask" in out else None
+        res = EditResult(original=img, inversion=inv, edited=edited, seconds=0.0, w_inverted=out["w0"].cpu(),
+                         w_edited=out["w"].cpu(), text=text, words=read[0], unknown=unknown[0], mapped=mapped[0],
+                         notes=notes, mask=mask, upload=upload)
+        if full:
+            res.full_edited = composite_edit(upload, edited, mask, self.upsampler())
+            res.full_inversion = upsample_images(self.upsampler(), [inv])[0]
+        res.seconds = time.perf_counter() - t0
+        return res
 
     def generate(self, text: str, seed: int = 0, n: int = 1, steps: int = GEN_STEPS, progress=None,
                  psi: float = GEN_PSI) -> list[Image.Image]:
@@ -334,12 +364,15 @@ class EditPipeline:
         return to_pil(self.generate_tensors([text] * n, seed=seed % 2 ** 63, steps=steps, psi=psi, progress=progress))
 
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
-                 seeds: list[int] | None = None, steps: int = GEN_STEPS, progress=None) -> GenerationResult:
+                 seeds: list[int] | None = None, steps: int = GEN_STEPS, progress=None,
+                 size: int | None = None) -> GenerationResult:
         """Text-to-image in the call shape both pipelines share (t2i.pipeline.Pipeline): n images per caption
         (generate), with what the text encoder read, mapped and ignored; images only (no stages, masks or word
         attention). truncation: the psi of the random starts (None = GEN_PSI); seeds (one per image, n = len(seeds)):
-        image j comes from seeds[j] alone, so a call with [s] redraws it; steps, progress: as generate."""
+        image j comes from seeds[j] alone, so a call with [s] redraws it; steps, progress: as generate; size: the
+        output side (None: the pipeline's; 256: through the 4x upsampler, the model's own in result.originals)."""
         t0 = time.perf_counter()
+        out_size = self.output_size(size)  # a bad size is refused before anything is drawn
         captions = [captions] if isinstance(captions, str) else list(captions)
         if not captions:
             raise CaptionError("no caption given")
@@ -354,9 +387,11 @@ class EditPipeline:
             k = n if seeds is None else len(seeds)
             _, r, u, m = self.encode_text_full([c])
             caps, read, unknown, mapped = caps + [c] * k, read + r * k, unknown + u * k, mapped + m * k
-        return GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
-                                mapped=mapped, seconds=time.perf_counter() - t0,
-                                seeds=[int(v) for v in seeds] * len(captions) if seeds is not None else [])
+        res = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
+                               mapped=mapped, seeds=[int(v) for v in seeds] * len(captions) if seeds is not None else [])
+        res = self.resized(res, out_size)
+        res.seconds = time.perf_counter() - t0
+        return res
 
 
 def edit_strip(res: EditResult, scale: int = 2) -> Image.Image:

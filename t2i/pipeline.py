@@ -3,6 +3,7 @@
     pipe = TextToImagePipeline.from_pretrained("swfgan-synthbirds-64")   # or t2i.load_pipeline(name): any model
     out = pipe("a small bird with a red belly and black wings", seed=0, n=4)
     out.images  # list of PIL images; out.masks / out.word_attn / out.stages for 'look inside'
+    pipe(caption, size=256).images  # 256 px through the shared 4x upsampler; .originals: the model's 64 px
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from t2i.data.vocab import Vocabulary
 from t2i.models.registry import get_family, list_families
 from t2i.text.damsm import SHIPPED_DAMSM as DAMSM_NAME, DAMSMConfig, TextEncoder
 from t2i.text.prompt import MAX_CAPTION_CHARS, CaptionError, check_caption, encode_caption  # noqa: F401 - re-exported
+from t2i.upsampling import Upsampling
 from t2i.viz.grids import to_pil
 
 MAX_RERANK = 16  # best-of-k: at most 16 candidates per image
@@ -43,23 +45,35 @@ class GenerationResult:
     best_of: int = 1  # candidates drawn per image (best-of-k reranking; 1 = plain draws)
     seeds: list[int] = field(default_factory=list)  # per image: the seed that redraws it alone (seeds= calls only)
     picks: list[int] = field(default_factory=list)  # per image: which of its seed's k draws was kept (seeds= calls)
+    originals: list[Image.Image] = field(default_factory=list)  # the model's own images when `images` were upsampled
+    # (size=256: t2i.upsampling); empty when `images` are the model's own
 
 
-class TextToImagePipeline:
-    """A text-conditional generator + its frozen DAMSM text encoder + vocabulary, loaded from a model folder."""
+class TextToImagePipeline(Upsampling):
+    """A text-conditional generator + its frozen DAMSM text encoder + vocabulary, loaded from a model folder.
+    size: the default output side (None or the model's side: its own images; 4 x it, e.g. 256: through the 4x
+    upsampler, t2i.upsampling); upsampler: its folder (None: checkpoints/upsampler-synthbirds-256) or an Upsampler."""
 
     def __init__(self, family: str, cfg, generator: torch.nn.Module, text_encoder: TextEncoder, vocab: Vocabulary,
-                 record: dict | None = None, device: str | torch.device = "cpu", max_words: int = 18):
+                 record: dict | None = None, device: str | torch.device = "cpu", max_words: int = 18,
+                 size: int | None = None, upsampler=None):
         self.family, self.cfg, self.record = family, cfg, record or {}
         self.generator = generator.to(device).eval().requires_grad_(False)
         self.text_encoder = text_encoder.to(device).eval().requires_grad_(False)
         self.vocab, self.device, self.max_words = vocab, torch.device(device), max_words
         self._text_cache: OrderedDict[str, tuple] = OrderedDict()
         self._damsm = None  # (DAMSM, vocabulary) for best-of-k, loaded when first asked for
+        self._init_upsampling(size, upsampler)
         self._lock = threading.Lock()  # the caches above: several requests may run the pipeline at once
 
+    @property
+    def native_size(self) -> int:
+        """The side of the generator's own images."""
+        return int(getattr(self.cfg, "img_size", None) or self.record.get("resolution", 64))
+
     @classmethod
-    def from_pretrained(cls, name, device: str | torch.device = "cpu") -> "TextToImagePipeline":
+    def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
+                        upsampler=None) -> "TextToImagePipeline":
         types = tuple(t for t in list_families() if get_family(t).text_conditional)
         got = ckpt.load_folder(name, types, lambda rec: get_family(rec["model_type"]).config_from_dict(rec["config"]),
                                _networks, device, what="a text-to-image GAN checkpoint")
@@ -69,7 +83,7 @@ class TextToImagePipeline:
             raise ckpt.CheckpointError(f"{got.folder.name}: vocabulary has {len(vocab)} words, the text encoder "
                                        f"{tcfg.vocab_size}")
         return cls(got.record["model_type"], got.config, got.modules["generator"], got.modules["text_encoder"], vocab,
-                   got.record, device, tcfg.max_words)
+                   got.record, device, tcfg.max_words, size=size, upsampler=upsampler)
 
     # --- text ------------------------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -104,7 +118,7 @@ class TextToImagePipeline:
     @torch.inference_mode()
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None,
                  rerank: int = 1, return_tensors: bool = False, seeds: list[int] | None = None,
-                 picks: list[int] | None = None) -> GenerationResult:
+                 picks: list[int] | None = None, size: int | None = None) -> GenerationResult:
         """n images per caption. Same captions + seed -> same images. truncation: None = the model's default.
         rerank k > 1: draw k candidates per image and keep the n that the DAMSM encoders match best to the caption,
         best first (like CLIP reranking; ours, the papers sample once); rerank 1 draws exactly the plain images.
@@ -112,7 +126,8 @@ class TextToImagePipeline:
         candidates from that seed), in order, so `seeds=[s]` redraws any image that showed seed s; `seed` is
         then unused. Without it, one seed draws the whole batch (the evaluation protocol). picks (with seeds and
         rerank k): keep draw picks[j] of image j's k instead of scoring them, e.g. another caption's picks, so that
-        a changed word is drawn from the very same noise."""
+        a changed word is drawn from the very same noise. size: the output side (None: the pipeline's; 64, the model's
+        own; 256, the kept images through the 4x upsampler, the model's own in result.originals)."""
         import time
 
         if isinstance(captions, str):
@@ -129,6 +144,7 @@ class TextToImagePipeline:
                 raise ValueError("picks needs seeds, one pick per seed")
             picks = [check_number("pick", v, 0, k - 1, whole=True) for v in picks]
         seed = check_number("seed", seed, 0, 2 ** 63 - 1, whole=True)
+        out_size = self.output_size(size)  # a bad size is refused before anything is drawn
         if truncation is not None:
             truncation = check_number("truncation", truncation, 0.0, 10.0)
         captions = [check_caption(c) for c in captions]
@@ -172,6 +188,8 @@ class TextToImagePipeline:
             word_attn={k: v.float().cpu().numpy() for k, v in out.word_attn.items()},
             words=read, unknown=unknown, mapped=mapped, cut=cut, seconds=time.perf_counter() - t0, scores=scores,
             best_of=k, seeds=list(seeds) * len(captions) if seeds is not None else [], picks=kept)
+        result = self.resized(result, out_size, out.images[-1])  # the kept images only, never the candidates
+        result.seconds = time.perf_counter() - t0
         if return_tensors:
             result.tensors = out  # type: ignore[attr-defined]
         return result
@@ -272,11 +290,13 @@ class Pipeline(Protocol):
     """The call shape both pipelines share (TextToImagePipeline and t2i.edit.EditPipeline; t2i.load_pipeline gives the
     right one for a model folder): n images per caption as a GenerationResult, the same captions and seed give the
     same images, truncation None is the model's default (lower: more typical, less varied); seeds (one per image,
-    n = len(seeds)) draws image j from seeds[j] alone, so that [s] redraws the image s showed (result.seeds). Each
-    pipeline takes further keywords of its own (best-of-k reranking; CI-GAN's optimisation steps)."""
+    n = len(seeds)) draws image j from seeds[j] alone, so that [s] redraws the image s showed (result.seeds); size
+    None / 64 is the model's own images, 256 the kept images through the shared 4x upsampler (result.originals: the
+    64 px ones; t2i.upsampling). Each pipeline takes further keywords of its own (best-of-k reranking; CI-GAN's
+    optimisation steps)."""
 
     def __call__(self, captions: str | list[str], seed: int = 0, n: int = 1, truncation: float | None = None, *,
-                 seeds: list[int] | None = None) -> GenerationResult: ...
+                 seeds: list[int] | None = None, size: int | None = None) -> GenerationResult: ...
 
 
 def list_models(root=None, problems: list[str] | None = None) -> list[dict]:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from t2i import checkpoint as ckpt
 from t2i.cli import main
@@ -263,6 +263,35 @@ def test_generate(pipe):
         pipe.generate("  ")
     with pytest.raises(ValueError, match="n must be"):
         pipe.generate(TEXT, n=0)
+
+
+def test_full_size_edit_is_pasted_into_the_upload_and_size_upsamples(pipe, tmp_path):
+    """Issue 30: the edit at the upload's own size (the 4x upsampler's image inside the part mask, the upload's
+    pixels outside it) and text-to-image at 4x the model's side; the 32 px results are unchanged."""
+    from t2i.models.upsampler import Upsampler, UpsamplerConfig
+
+    torch.manual_seed(0)
+    up = Upsampler(UpsamplerConfig(channels=8, blocks=1, up_channels=8)).eval()
+    nets = {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}
+    big = EditPipeline(pipe.cfg, nets, pipe.vocab, pipe.record, size=128, upsampler=up)
+    photo = _bird((120, 90), seed=7)
+    res = big.edit(photo, TEXT, steps=2)  # full_size follows the pipeline's size
+    ref = pipe.edit(photo, TEXT, steps=2)
+    assert res.edited.tobytes() == ref.edited.tobytes() and ref.full_edited is None and ref.mask is not None
+    assert res.upload.size == res.full_edited.size == (90, 90) and res.full_inversion.size == (128, 128)
+    m = Image.fromarray((np.where(res.mask < 0.05, 0, res.mask) * 255).astype(np.uint8)).resize((90, 90))
+    far = np.asarray(m.filter(ImageFilter.MaxFilter(9))) == 0  # well outside the part (and its feathered edge)
+    a, u = np.asarray(res.full_edited), np.asarray(res.upload)
+    assert far.any() and (a[far] == u[far]).all()
+    whole = big.edit(photo, TEXT, steps=2, part_mask=False)
+    assert whole.mask is None and whole.full_edited.size == (90, 90)
+    assert big.edit(photo, TEXT, steps=1, full_size=False).full_edited is None
+    t2i_res = big(TEXT, seed=3, steps=2)
+    assert t2i_res.images[0].size == (128, 128) and t2i_res.originals[0].tobytes() == \
+        pipe(TEXT, seed=3, steps=2).images[0].tobytes()
+    assert big(TEXT, seed=3, steps=2, size=32).images[0].size == (32, 32)
+    with pytest.raises(ValueError, match="size must be 32"):
+        pipe(TEXT, size=256)
 
 
 def test_call_is_text_to_image_in_the_pipelines_call_shape(pipe):

@@ -43,7 +43,9 @@ EVALUATOR_TYPES = {"damsm": "evaluator (DAMSM encoders; `python -m t2i eval FOLD
                    "species-classifier": "evaluator (species classifier of the Inception Score; `python -m t2i eval "
                                          "FOLDER` reports accuracy and the IS of real images)",
                    "part-judge": "evaluator (part-level judge of PartAcc; `python -m t2i eval FOLDER --data ROOT` "
-                                 "reports its agreement with ROOT's true attributes)"}
+                                 "reports its agreement with ROOT's true attributes)",
+                   "upsampler": "helper (the shared 4x upsampler 64 -> 256 px; its held-out PSNR is in its config.json, "
+                                "FID at 256 px: `python -m t2i upsampler fid`)"}
 BEST_OF = 8  # the table's best-of-k column (DAMSM reranking; ours, the papers sample once)
 from t2i.eval.tables import (  # noqa: E402,F401 - the tables live in t2i.eval.tables; re-exported here
     CIGAN_COLUMNS, FAMILY_ORDER, HEADLINE, cigan_table, fmt_duration, fmt_params, headline, results_table)

@@ -38,4 +38,6 @@ FAMILY_INFO: dict[str, tuple[str, str, str]] = {
     "part-segmenter": ("Part segmenter", "ours (a small U-Net on SynthBirds part maps)",
                        "Finds the belly, wings, crown ... of an upload, so that an edit changes only the part the "
                        "text names."),
+    "upsampler": ("4x upsampler", "ours (issue 30: bicubic + a learnt residual, trained on SynthBirds 64/256 px pairs)",
+                  "Brings every generator's and every edit's 64 px bird to 256 px (the studio's default output)."),
 }

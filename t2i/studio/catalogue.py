@@ -79,7 +79,7 @@ def _known_type(model_type) -> bool:
     from t2i.models.registry import list_families
 
     return model_type in (*list_families(), "cigan", "attr-classifier", "damsm", "part-judge", "part-segmenter",
-                          "species-classifier")
+                          "species-classifier", "upsampler")
 
 
 @dataclass

@@ -21,8 +21,11 @@ class GenerateTabs:
     """Generate (images, PNG grid, info line), Look inside (stages, masks, word attention, CAM) and Compare."""
 
     # --- generate ---------------------------------------------------------------------------------------------
-    def generate(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1) -> Generation:
-        res = self.run(caption, model, seed, n, truncation, rerank)
+    def generate(self, caption: str, model: str, seed=0, n=4, truncation=None, rerank=1,
+                 upsample=None) -> Generation:
+        """upsample: the images through the shared 4x upsampler (256 px; None: when it is shipped), else the model's
+        own (64 px, shown enlarged); the PNG grid holds the images as shown."""
+        res = self.run(caption, model, seed, n, truncation, rerank, upsample=upsample)
         seeds = self.seeds(res, seed)
         gallery = [(upscale(im), f"#{i + 1} · seed {v}") for i, (im, v) in enumerate(zip(res.images, seeds))]
         grid = self._grid_png(res, model, seed)
@@ -49,7 +52,8 @@ class GenerateTabs:
         meta.add_text("seed", str(seed))
         meta.add_text("seeds", " ".join(map(str, res.seeds)))
         meta.add_text("software", "T2I Studio")
-        digest = hashlib.sha1(f"{model}|{res.captions[0]}|{seed}|{len(ims)}|{res.scores}".encode()).hexdigest()[:10]
+        digest = hashlib.sha1(f"{model}|{res.captions[0]}|{seed}|{len(ims)}|{res.scores}|{side}".encode()
+                              ).hexdigest()[:10]
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", model)[:40]
         path = self.out_dir / f"t2i_{safe}_seed{seed}_{digest}.png"
         grid.save(path, pnginfo=meta)
@@ -78,6 +82,10 @@ class GenerateTabs:
         span = f"seed {seeds[0]}" if n == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
         parts = [f"**{n} image{'s' if n != 1 else ''}** from `{model}` · {span} · {side}×{side} px · "
                  f"{res.seconds:.2f} s"]
+        if res.originals:
+            own = res.originals[0].size[0]
+            parts.append(f"Upsampled from the model's own {own}×{own} px by the learned 4x upsampler "
+                         "(untick *Upsampled* for the originals).")
         if res.scores:
             parts.append(f"Each image is the best of {res.best_of} tries at matching your words "
                          f"(match scores: {' · '.join(f'{s:.2f}' for s in res.scores)}).")

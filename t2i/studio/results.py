@@ -13,7 +13,7 @@ from t2i.pipeline import GenerationResult
 class Generation:
     result: GenerationResult
     gallery: list[tuple[Image.Image, str]]  # display-size images with their captions
-    grid_path: Path  # the downloadable PNG grid (native pixels, lightly upscaled)
+    grid_path: Path  # the downloadable PNG grid (the images as shown: 256 px upsampled, or 64 px enlarged 2x)
     info: str  # Markdown: what was read, ignored, how long it took
     seeds: list[int] = field(default_factory=list)  # per image: the seed that redraws it as image #1
 
@@ -41,11 +41,16 @@ class Comparison:
 
 @dataclass
 class EditOutput:
-    original: Image.Image
+    original: Image.Image  # the upload as the model saw it (its side, e.g. 64 px)
     inversion: Image.Image
     edited: Image.Image
     info: str
     seconds: float = 0.0
+    # at full size (the upsampler shipped): the square upload at its own side, the edit pasted into it inside the
+    # part mask (t2i.upsampling.composite_edit) and the inversion through the 4x upsampler; None otherwise
+    upload: Image.Image | None = None
+    full_edited: Image.Image | None = None
+    full_inversion: Image.Image | None = None
 
 
 def vocab_notes(mapped, ignored) -> list[str]:
