@@ -31,17 +31,49 @@ def cmd_loadtest(a) -> int:
 
 def cmd_generate(a) -> int:
     from t2i.pipeline import TextToImagePipeline
+    from t2i.upsampling import FACTOR, SHIPPED_UPSAMPLER, upsampler_shipped
     from t2i.viz.grids import tile
 
     pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
-    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of)
+    size = a.size
+    if size is None:  # the upsampled side when the upsampler is shipped, else the model's own (said once)
+        size = FACTOR * pipe.native_size if upsampler_shipped() else pipe.native_size
+        if not upsampler_shipped():
+            print(f"note: {pipe.native_size} px images: no upsampler in checkpoints/{SHIPPED_UPSAMPLER} (train one "
+                  "with `python -m t2i train upsampler`; --size 64 silences this)")
+    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of, size=size)
     from t2i.data.openvocab import format_note
 
     for cap, unk, mapped in zip(res.captions[::a.n], res.unknown[::a.n], res.mapped[::a.n]):
         if unk or mapped:  # the open vocabulary: 'mapped: crimson → red; ignored: plump'
             print(f"note: {format_note(mapped, unk)} ({cap[:40]!r}; vocabulary of {a.model})")
-    tile(res.images, a.n, scale=2).save(a.out)
-    print(f"wrote {a.out}: {len(res.images)} images in {res.seconds:.2f} s")
+    side = res.images[0].size[0]
+    tile(res.images, a.n, scale=2 if side < 128 else 1).save(a.out)
+    how = " (4x upsampler)" if res.originals else ""
+    print(f"wrote {a.out}: {len(res.images)} images of {side} px{how} in {res.seconds:.2f} s")
+    return 0
+
+
+def cmd_upsampler(a) -> int:
+    from t2i.eval.upsampling import SHEET_CAPTION, fid_256, record_fid, shipped_generators, upsampler_sheet
+
+    if a.what == "sheet":
+        out = upsampler_sheet(a.out, caption=a.caption or SHEET_CAPTION, seed=a.seed, upsampler=a.upsampler,
+                              device=a.device, models=a.models)
+        print(f"wrote {out}")
+        return 0
+    models = list(a.models) + (shipped_generators() if a.all else [])
+    if not models:
+        raise ValueError("name the generators to measure, or --all")
+    for m in models:
+        r = fid_256(m, data=a.data, limit=a.limit, upsampler=a.upsampler, device=a.device, seed=a.seed)
+        name = Path(m).name
+        print(f"  {name:<34} FID@256 upsampler {r['fid_256_upsampler']:.2f}  bicubic {r['fid_256_bicubic']:.2f}"
+              f"  ({r['n_images']} images)")
+        if a.json:
+            record_fid(name, r, a.json)
+    if a.json:
+        print(f"wrote {a.json}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Command line: python -m t2i data | train | eval | generate | edit | bench  (each has --help)."""
+"""Command line: python -m t2i data | train | eval | generate | edit | bench | upsampler  (each has --help)."""
 from __future__ import annotations
 
 import argparse
@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_loadtest(sub)
     _add_space(sub)
+    _add_upsampler(sub)
     from t2i.data.openvocab_build import add_parser as _add_vocab_map
 
     _add_vocab_map(sub)
@@ -294,6 +295,36 @@ def _add_generate(sub):
     s.add_argument("--truncation", type=float, default=None, help="default: the model's own")
     s.add_argument("--best-of", type=int, default=1, metavar="K",
                    help="draw K per image and keep the ones the DAMSM encoders match best to the caption (default 1)")
+    s.add_argument("--size", type=int, default=None, metavar="PX",
+                   help="image side: 256 = the kept images through the shared 4x upsampler "
+                        "(checkpoints/upsampler-synthbirds-256), 64 = the model's own images; default 256 when the "
+                        "upsampler is shipped, else 64 (with a note)")
+    s.add_argument("--device", default="cpu")
+
+
+def _add_upsampler(sub):
+    p = sub.add_parser("upsampler", help="the 4x upsampler on every shipped generator: a sheet, FID at 256 px",
+                       description="Examples: python -m t2i upsampler sheet\n"
+                                   "python -m t2i upsampler fid csagan-synthbirds-64 --limit 1000\n"
+                                   "(train it with: python -m t2i train upsampler --out DIR)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    usub = p.add_subparsers(dest="what", required=True)
+    s = usub.add_parser("sheet", help="per generator: its 64 px output, bicubic 256, upsampler 256 (one caption)")
+    s.add_argument("--out", default="results/upsampler_sheet.png", help="PNG to write")
+    s.add_argument("--caption", default=None, help="the caption (default: t2i.eval.upsampling.SHEET_CAPTION)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--models", nargs="+", default=None, help="generators (default: every shipped one)")
+    s.add_argument("--upsampler", default=None, help="upsampler folder (default: checkpoints/upsampler-synthbirds-256)")
+    s.add_argument("--device", default="cpu")
+    s = usub.add_parser("fid", help="FID at 256 px of generators through the upsampler vs bicubic "
+                                    "(real: the test birds rendered at 256 px)")
+    s.add_argument("models", nargs="*", help="generator folders or names (default with --all: every shipped one)")
+    s.add_argument("--all", action="store_true", help="every shipped text-to-image generator")
+    s.add_argument("--limit", type=int, default=1000, help="test captions / images (default 1000, the README table's)")
+    s.add_argument("--data", default=None, help="SynthBirds root (default: data/synthbirds-64)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--upsampler", default=None, help="upsampler folder (default: checkpoints/upsampler-synthbirds-256)")
+    s.add_argument("--json", default="results/upsampler_fid.json", help="add the numbers to this JSON ('' = don't)")
     s.add_argument("--device", default="cpu")
 
 
