@@ -3,6 +3,7 @@ pooled pixels of generated / edited images, a few output values of the helper ne
 recorded in tests/fixtures/shipped_outputs.json (tolerances absorb float rounding across CPUs, not a change).
 
 Re-record (only after a change that is meant to change outputs): python tests/test_shipped.py --record
+(every checkpoint) or python tests/test_shipped.py --record NAME ... (those only, e.g. a newly copied upsampler step)
 """
 from __future__ import annotations
 
@@ -90,6 +91,10 @@ def outputs(name: str) -> dict:
         from t2i.partseg import load_part_segmenter
 
         return _values(load_part_segmenter(name)(x))
+    if kind == "upsampler":
+        from t2i.models.upsampler import load_upsampler
+
+        return _pooled(_to_pil(load_upsampler(name)(x)))
     if kind == "part-judge":
         from t2i.eval.judge import load_judge
 
@@ -135,8 +140,14 @@ def test_shipped_checkpoint_gives_the_same_outputs(name):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--record"]:
+    if sys.argv[1:2] != ["--record"]:
         sys.exit(__doc__)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    REFERENCE.write_text(json.dumps({n: outputs(n) for n in shipped()}, indent=1, sort_keys=True) + "\n")
-    print(f"recorded {len(shipped())} checkpoints in {REFERENCE}")
+    names = sys.argv[2:] or shipped()
+    unknown = sorted(set(names) - set(shipped()))
+    if unknown:
+        sys.exit(f"not shipped checkpoints (no {ckpt.WEIGHTS}): {', '.join(unknown)}")
+    ref = {k: v for k, v in _reference().items() if k in shipped()} if sys.argv[2:] else {}
+    ref.update({n: outputs(n) for n in names})
+    REFERENCE.write_text(json.dumps(ref, indent=1, sort_keys=True) + "\n")
+    print(f"recorded {len(names)} checkpoint(s) in {REFERENCE}")
