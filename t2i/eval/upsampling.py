@@ -109,7 +109,7 @@ def upsampler_sheet(out=SHEET, caption: str = SHEET_CAPTION, seed: int = 0, chec
     cols = ["model's own 64 px (nearest)", "bicubic 256 px", f"upsampler 256 px (step {step})"]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet_image(rows, cols, f"“{caption}” · seed {seed}").save(out)
+    sheet_image(rows, cols, f"“{caption}” · seed {seed}").save(out, optimize=True)
     return out
 
 
