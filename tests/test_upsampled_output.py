@@ -203,7 +203,7 @@ def _root(tmp_path, studio_checkpoints, up_folder=None, cigan=False, monkeypatch
 def test_studio_shows_upsampled_images_by_default(studio_checkpoints, up_folder, tmp_path):
     from t2i.studio import Studio, StudioError
 
-    s = Studio(_root(tmp_path, studio_checkpoints, up_folder), extra_models=[], out_dir=tmp_path / "o")
+    s = Studio(_root(tmp_path, studio_checkpoints, up_folder), extra_models=[], out_dir=tmp_path / "o", fast=False)
     assert s.upsampling_available() and not s.problems
     g = s.generate(CAPTION, "dfgan-tiny", seed=2, n=2)
     assert [im.size for im in g.result.images] == [(128, 128)] * 2 and g.result.originals[0].size == (32, 32)
@@ -215,7 +215,7 @@ def test_studio_shows_upsampled_images_by_default(studio_checkpoints, up_folder,
     assert own.grid_path != g.grid_path and "4x upsampler" not in own.info
     assert s.run(CAPTION, "dfgan-tiny", 2, 2).images[0].size == (32, 32)  # look inside / compare: 32 px
     assert s.generate(CAPTION, "dfgan-tiny", seed=2, n=2).result is g.result  # cached
-    bare = Studio(_root(tmp_path / "b", studio_checkpoints), extra_models=[], out_dir=tmp_path / "o")
+    bare = Studio(_root(tmp_path / "b", studio_checkpoints), extra_models=[], out_dir=tmp_path / "o", fast=False)
     assert not bare.upsampling_available()
     assert bare.generate(CAPTION, "dfgan-tiny", seed=2, n=1).result.images[0].size == (32, 32)
     with pytest.raises(StudioError, match="python -m t2i train upsampler"):
