@@ -213,10 +213,9 @@ def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, f
                           part_mask=part_only, full_size=full_size)
     except Exception as err:  # noqa: BLE001
         return None, None, None, None, "", _fail(err)
-    if out.full_edited is not None:  # the photo at its own size (small ones enlarged to show), the edit pasted in
-        big = [upscale(im) for im in (out.upload, out.full_inversion, out.full_edited)]
-    else:
-        big = [upscale(im) for im in (out.original, out.inversion, out.edited)]
+    full = out.full_edited is not None  # the photo at its own size (small ones enlarged to show), the edit pasted in
+    big = [upscale(im) for im in ((out.upload, out.full_inversion, out.full_edited) if full else
+                                  (out.original, out.inversion, out.edited))]
     return big[0], big[1], big[2], (big[0], big[2]), out.info, HIDE
 
 
