@@ -260,7 +260,7 @@ def test_sheet_and_fid_commands(studio_checkpoints, up_folder, synth_root, tmp_p
     small = torch.nn.functional.interpolate(hr[:1], size=64, mode="area")
     assert (small - low).abs().mean() < 0.15  # the 64 px image is the 256 px one, smaller
 
-    import t2i.eval.fid as fid
+    from t2i.eval import fid
 
     class _Features:  # a cheap stand-in for the Inception network (the FID arithmetic is tested elsewhere)
         def __init__(self, device="cpu"):
