@@ -163,6 +163,7 @@ class TextToImagePipeline(Upsampling):
         if k == 1:
             out = self._draw(z, sent, words, mask)
         else:  # best-of-k: choose the draws (given, or the best scored a chunk at a time), then draw them in full
+            drawn = []  # the scored candidates' outputs (none for given picks)
             if picks is not None:  # the given draws, unscored
                 keep = torch.tensor([g * k + picks[g % n] for g in range(len(captions) * n)], device=z.device)
                 kept = picks * len(captions)
@@ -175,7 +176,7 @@ class TextToImagePipeline(Upsampling):
                 keep = (top.indices + torch.arange(groups, device=match.device)[:, None] * size).flatten()
                 scores = top.values.flatten().tolist()
                 kept = top.indices.flatten().tolist() if seeds is not None else []
-            if picks is None and len(drawn) == 1:  # one chunk of candidates: keep its outputs, no second draw
+            if len(drawn) == 1:  # one chunk of scored candidates: keep its outputs, no second draw
                 out = _select(drawn[0], keep)
             else:  # many chunks (or given picks): draw only the kept ones in full, not every candidate's maps
                 out = self._draw(z[keep], sent[keep], words[keep], mask[keep])
@@ -202,23 +203,21 @@ class TextToImagePipeline(Upsampling):
     def damsm(self):
         """(DAMSM, vocabulary) the model was trained with (its run config names it), else the shipped one."""
         with self._lock:
-            return self._damsm or self._load_damsm()
+            if self._damsm is None:
+                self._damsm = self._load_damsm()
+            return self._damsm
 
     def _load_damsm(self):
-        if self._damsm is None:
-            from t2i.text.damsm import load_damsm
+        from t2i.text.damsm import load_damsm
 
-            named = (self.record.get("train") or {}).get("damsm")
-            for name in ([named, Path(named).name] if named else []) + [DAMSM_NAME]:
-                try:
-                    self._damsm = load_damsm(name, self.device)
-                    break
-                except ckpt.CheckpointError:
-                    continue
-            else:
-                raise ckpt.CheckpointError(f"best-of-k needs DAMSM encoders: neither {named!r} nor {DAMSM_NAME!r} "
-                                           "could be loaded")
-        return self._damsm
+        named = (self.record.get("train") or {}).get("damsm")
+        for name in ([named, Path(named).name] if named else []) + [DAMSM_NAME]:
+            try:
+                return load_damsm(name, self.device)
+            except ckpt.CheckpointError:
+                continue
+        raise ckpt.CheckpointError(f"best-of-k needs DAMSM encoders: neither {named!r} nor {DAMSM_NAME!r} could be "
+                                   "loaded")
 
     @torch.inference_mode()
     def match_scores(self, images: torch.Tensor, captions: list[str]) -> torch.Tensor:

@@ -37,8 +37,9 @@ def cmd_generate(a) -> int:
     pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
     size = a.size
     if size is None:  # the upsampled side when the upsampler is shipped, else the model's own (said once)
-        size = FACTOR * pipe.native_size if upsampler_shipped() else pipe.native_size
-        if not upsampler_shipped():
+        shipped = upsampler_shipped()
+        size = FACTOR * pipe.native_size if shipped else pipe.native_size
+        if not shipped:
             print(f"note: {pipe.native_size} px images: no upsampler in checkpoints/{SHIPPED_UPSAMPLER} (train one "
                   "with `python -m t2i train upsampler`; --size 64 silences this)")
     res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of, size=size)

@@ -284,28 +284,33 @@ class Studio(GenerateTabs, EditTabs):
         rerank = self._check_rerank(rerank)
         key = (model, caption, seed, n, truncation, rerank, tuple(picks) if picks else None)
         if self._upsampled(upsample):
-            with self._lock:
-                big = self._results.get(key + ("4x",))
+            big = self._cached(key + ("4x",))
             if big is None:
                 big = upsample_result(self.run(caption, model, seed, n, truncation, rerank, picks), self.upsampler())
-            with self._lock:
-                self._results[key + ("4x",)] = big
-                self._results.move_to_end(key + ("4x",))
-                while len(self._results) > self._result_cache:
-                    self._results.popitem(last=False)
-            return big
-        with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return self._results[key]
+            return self._remember(key + ("4x",), big)
+        res = self._cached(key)
+        if res is not None:
+            return res
         gen = self._generator(model)
         if self.entry(model).kind == "edit":
             rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
         with self._slots[model]:  # up to `parallel` requests of one model at once (the pipelines lock their caches)
             extra = {"rerank": rerank, **({"picks": list(picks)} if picks else {})} if rerank > 1 else {}
             res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation, **extra)
+        return self._remember(key, res)
+
+    def _cached(self, key: tuple) -> GenerationResult | None:
+        """A result made before (now the most recently used), or None."""
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+            return self._results.get(key)
+
+    def _remember(self, key: tuple, res: GenerationResult) -> GenerationResult:
+        """Keep `res` as the most recently used result, dropping the oldest beyond the cache size; returns it."""
         with self._lock:
             self._results[key] = res
+            self._results.move_to_end(key)
             while len(self._results) > self._result_cache:
                 self._results.popitem(last=False)
         return res
