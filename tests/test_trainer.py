@@ -47,6 +47,14 @@ def test_tiny_run_writes_a_loadable_model(tmp_path, cub_tiny, tiny_damsm):
     assert a.images[0].tobytes() == b.images[0].tobytes() and a.images[0].tobytes() != c.images[0].tobytes()
 
 
+def test_every_zero_turns_sampling_and_interim_saves_off(tmp_path, cub_tiny, tiny_damsm):
+    tc = _tc(tmp_path, cub_tiny, tiny_damsm, sample_every=0, save_every=0, steps=3)
+    Trainer(tc, dict(TINY)).train()
+    run = tmp_path / "run"
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["0000003.png"]  # only the final grid
+    assert json.loads((run / "config.json").read_text())["step"] == 3
+
+
 def test_unknown_config_keys_fail(tmp_path):
     with pytest.raises(ValueError, match="unknown \\[train\\] keys"):
         load_run_config(None, {"train.stepz": 3})

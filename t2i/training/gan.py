@@ -49,8 +49,8 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the generator's weights
     ema_start: int = 0  # step from which EMA averages (before: copies)
     ema_rampup: bool = True  # decay = min(ema_decay, (1 + step) / (10 + step)): short runs forget the random init
-    save_every: int = 500  # steps between checkpoints
-    sample_every: int = 500  # steps between sample grids
+    save_every: int = 500  # steps between checkpoints (0 = only at the end and on a stop)
+    sample_every: int = 500  # steps between sample grids (0 = only at the end)
     eval_every: int = 0  # steps between quick evals (AttrAcc, R-precision) of the EMA generator; 0 = off
     eval_images: int = 500  # test captions per quick eval (the first N of `python -m t2i eval`'s, seed 0)
     classifier: str = "attr-classifier-synthbirds-64"  # attribute classifier of the quick evals (AttrAcc)
@@ -97,6 +97,11 @@ def load_run_config(path: str | None, overrides: dict | None = None) -> tuple[Tr
 
 def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _due(step: int, every: int) -> bool:
+    """Whether an every-N-steps action falls on this step; every <= 0 turns it off."""
+    return every > 0 and step % every == 0
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -436,15 +441,15 @@ class Trainer:
             bar.update(1)
             if self.rank == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in list(logs.items())[:4]})
-                if step % self.tc.log_every == 0 or step == target:
+                if _due(step, self.tc.log_every) or step == target:
                     log.write(step=step, wall_s=round(wall, 2), imgs_per_s=round(imgs / max(t_run, 1e-9), 2), **logs)
-                if step % self.tc.sample_every == 0 or step == self.tc.steps:
+                if _due(step, self.tc.sample_every) or step == self.tc.steps:
                     self.sample(step)
-                if step % self.tc.save_every == 0 or step == target:
+                if _due(step, self.tc.save_every) or step == target:
                     self.save(step, wall)
-                if self.tc.eval_every and step % self.tc.eval_every == 0 and self.family.text_conditional \
+                if _due(step, self.tc.eval_every) and self.family.text_conditional \
                         and self._can_eval(step):
-                    if step % self.tc.save_every != 0 and step != target:
+                    if not _due(step, self.tc.save_every) and step != target:
                         self.save(step, wall)
                     metrics = self.quick_eval()
                     log.write(step=step, wall_s=round(wall, 2), **metrics)
@@ -456,7 +461,7 @@ class Trainer:
                     t_last = time.time()  # the eval is not training time
             if stop.requested(self.world, self.device):
                 if self.rank == 0:
-                    if step % self.tc.save_every != 0 and step != target:
+                    if not _due(step, self.tc.save_every) and step != target:
                         self.save(step, wall)
                     tqdm.write(f"{stop.signame}: checkpoint written at step {step} in {self.out}; rerun to resume")
                 self.stopped = (stop.signame, step)
