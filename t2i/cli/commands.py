@@ -246,6 +246,16 @@ def cmd_curves(a) -> int:
     return 0
 
 
+def cmd_compare(a) -> int:
+    from t2i.eval.compare import compare_sheet
+
+    sheet = compare_sheet(a.models, a.labels, data_root=a.data, n=a.n, seed=a.seed, device=a.device, side=a.side)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(a.out, optimize=True)
+    print(f"wrote {a.out} ({len(a.models)} models x {a.n} captions)")
+    return 0
+
+
 def cmd_bench(a) -> int:
     from t2i.eval.bench import run_bench
     from t2i.eval.report import README

@@ -216,6 +216,20 @@ def _add_curves(sub):
     p.add_argument("--target", type=float, default=None, help="dashed goal line on the first panel")
 
 
+def _add_compare(sub):
+    p = sub.add_parser("compare", help="side-by-side samples of models on the same test captions and seeds (A/B sheet)",
+                       description="Example: python -m t2i compare runs/a/evals/step-011000 runs/b/evals/step-010000 "
+                                   "--labels 'paper D' 'projected D' --out results/ab_samples.png")
+    p.add_argument("models", nargs="+", help="model folders, run folders or shipped names")
+    p.add_argument("--labels", nargs="+", default=None, help="one row label per model (default: folder names)")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--n", type=int, default=8, help="test captions (columns)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, help="dataset root (default: the one recorded in the first model)")
+    p.add_argument("--side", type=int, default=128, help="pixels per tile")
+    p.add_argument("--device", default="cpu")
+
+
 def _add_bench(sub):
     p = sub.add_parser("bench", help="speed of the shipped models: generation, editing, training; writes results/bench.json",
                        description="Example: python -m t2i bench --tag before; python -m t2i bench --tag after --optimize")
@@ -263,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_edit(sub)
     _add_tsne(sub)
     _add_curves(sub)
+    _add_compare(sub)
     _add_ship(sub)
     _add_generate(sub)
     _add_loadtest(sub)

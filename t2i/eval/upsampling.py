@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from t2i import checkpoint as ckpt
 from t2i.models.upsampler import bicubic
 from t2i.upsampling import SHIPPED_UPSAMPLER, load_output_upsampler, pil_tensor, upsample_tensor
+from t2i.viz.grids import sheet_image
 
 SHEET = Path(__file__).resolve().parents[2] / "results" / "upsampler_sheet.png"
 FID_RESULTS = Path(__file__).resolve().parents[2] / "results" / "upsampler_fid.json"
@@ -54,36 +55,6 @@ def images_64(pipe, captions: list[str], seed: int = 0, batch: int = 50) -> torc
     from t2i.eval.generators import generate_captions
 
     return generate_captions(pipe, captions, seed, batch)
-
-
-def _font(size: int):
-    try:
-        import matplotlib
-
-        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
-    except (OSError, ImportError):
-        return ImageFont.load_default()
-
-
-def sheet_image(rows: list[tuple[str, list[Image.Image]]], columns: list[str], title: str, side: int = HR,
-                pad: int = 8, label_w: int = 220) -> Image.Image:
-    """rows of (label, images) under column headers, a title on top; images shown at side x side (nearest)."""
-    f, fb = _font(15), _font(17)
-    head = 64
-    ncol = len(columns)
-    sheet = Image.new("RGB", (label_w + ncol * (side + pad) + pad, head + len(rows) * (side + pad) + pad), "white")
-    d = ImageDraw.Draw(sheet)
-    d.text((pad, 8), title, fill=(17, 24, 39), font=fb)
-    for c, name in enumerate(columns):
-        d.text((label_w + c * (side + pad) + 4, 36), name, fill=(55, 65, 81), font=f)
-    for r, (label, ims) in enumerate(rows):
-        y = head + r * (side + pad)
-        for k, line in enumerate(label.split("\n")):
-            d.text((pad, y + side // 2 - 18 + 20 * k), line, fill=(31, 41, 55), font=f)
-        for c, im in enumerate(ims):
-            sheet.paste(im if im.size == (side, side) else im.resize((side, side), Image.NEAREST),
-                        (label_w + c * (side + pad), y))
-    return sheet
 
 
 def upsampler_sheet(out=SHEET, caption: str = SHEET_CAPTION, seed: int = 0, checkpoints=None, upsampler=None,

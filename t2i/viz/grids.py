@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,3 +57,38 @@ def spotlight(image: Image.Image, mask: np.ndarray, floor: float = 0.18) -> Imag
     out = out * (floor + (1 - floor) * (0.35 + 0.65 * m))
     return Image.fromarray(out.clip(0, 255).astype(np.uint8))
 
+
+def _font(size: int) -> ImageFont.ImageFont:
+    """DejaVu Sans (shipped with matplotlib) at `size`, else PIL's default bitmap font."""
+    try:
+        import matplotlib
+
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+    except (OSError, ImportError):
+        return ImageFont.load_default()
+
+
+def sheet_image(rows: list[tuple[str, list[Image.Image]]], columns: list[str], title: str, side: int = 256,
+                pad: int = 8, label_w: int = 220, footer: list[str] | None = None) -> Image.Image:
+    """rows of (label, images) under column headers, a title on top, optional footer lines (e.g. a legend);
+    images shown at side x side (nearest)."""
+    f, fb = _font(15), _font(17)
+    head = 64
+    ncol = len(columns)
+    foot = 20 * len(footer or []) + (pad if footer else 0)
+    sheet = Image.new("RGB", (label_w + ncol * (side + pad) + pad, head + len(rows) * (side + pad) + pad + foot),
+                      "white")
+    d = ImageDraw.Draw(sheet)
+    d.text((pad, 8), title, fill=(17, 24, 39), font=fb)
+    for c, name in enumerate(columns):
+        d.text((label_w + c * (side + pad) + 4, 36), name, fill=(55, 65, 81), font=f)
+    for r, (label, ims) in enumerate(rows):
+        y = head + r * (side + pad)
+        for k, line in enumerate(label.split("\n")):
+            d.text((pad, y + side // 2 - 18 + 20 * k), line, fill=(31, 41, 55), font=f)
+        for c, im in enumerate(ims):
+            sheet.paste(im if im.size == (side, side) else im.resize((side, side), Image.NEAREST),
+                        (label_w + c * (side + pad), y))
+    for k, line in enumerate(footer or []):
+        d.text((pad, head + len(rows) * (side + pad) + pad + 20 * k), line, fill=(55, 65, 81), font=f)
+    return sheet
