@@ -243,3 +243,38 @@ def test_plain_netg_yardstick_is_the_same_network_as_the_project_dfgan():
     with torch.no_grad():
         assert torch.allclose(G(z, s).images[-1], ref(z, s), atol=1e-6)
     assert sum(p.numel() for p in PlainNetG(32, 100, 256, 64).parameters()) == 4_868_867  # the public NetG's size
+
+
+def test_low_res_block_form_gives_the_same_images_and_gradients():
+    """ResUpBlock's low-res form (fusions before the nearest upsampling, conv1 as a transposed conv) is exact."""
+    from t2i.models import get_family
+    from t2i.nn.affine import ResUpBlock
+
+    fam = get_family("dfgan")
+    torch.manual_seed(0)
+    G = fam.build_generator(fam.config_from_dict({"nf": 4, "img_size": 32}))
+    blocks = [b for b in G.modules() if isinstance(b, ResUpBlock)]
+    assert blocks and all(b.low_res for b in blocks)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    for n in (1, 5):  # 1: the first block takes the plain path on its 16 pixels, the others the transposed conv
+        z, s = torch.randn(n, 100), torch.randn(n, 256)
+        outs, grads = [], []
+        for low in (True, False):
+            for b in blocks:
+                b.low_res = low
+            G.zero_grad()
+            img = G(z, s).images[-1]
+            (img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum().backward()
+            outs.append(img.detach())
+            grads.append(torch.cat([p.grad.flatten() for p in G.parameters()]))
+        assert torch.allclose(outs[0], outs[1], atol=1e-5)
+        assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+    G.eval()
+    for b in blocks:
+        b.low_res = True
+    with torch.no_grad():
+        a = G(z, s).images[-1]
+        G.blocks[1].conv1.weight.mul_(0.5)  # the cached transposed weight follows the weight's changes
+        assert not torch.allclose(G(z, s).images[-1], a)

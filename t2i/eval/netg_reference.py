@@ -83,3 +83,93 @@ class PlainNetG(nn.Module):
                 if mine.shortcut is not None:
                     mine.shortcut.load_state_dict(theirs.shortcut.state_dict())
         return ref
+
+
+# --- the side-by-side timing (python -m t2i bench --netg) -------------------------------------------------------------
+class _Images(nn.Module):
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: Tensor, sent: Tensor) -> Tensor:
+        return self.G(z, sent).images[-1]
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's measured matmul rate (GFLOP/s) at the current thread count: the best of `repeats` n x n x n."""
+    import time
+
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    return fc.get_total_flops()
+
+
+@torch.inference_mode()
+def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats: int = 10, seed: int = 0) -> dict:
+    """Milliseconds per generator call, measured in one process and interleaved call by call (so a busy machine
+    slows every variant alike): the plain eager NetG, the project's DF-GAN generator eager (and with its low-res
+    block form off: the 'before'), and through t2i.export's traced, frozen, channels-last path; the same weights,
+    so the same images. Ratios are plain / ours; each rate also as a share of the measured fp32 matmul peak."""
+    import time
+
+    import copy
+    import warnings
+
+    from t2i.models import get_family
+
+    fam = get_family("dfgan")
+    torch.manual_seed(seed)
+    G = fam.build_generator(fam.config_from_dict({"nf": ngf, "img_size": img_size})).eval()
+    for p in G.parameters():
+        p.add_(torch.randn_like(p) * 0.02)  # non-trivial MLP outputs (their last layers start at zero)
+    ref = PlainNetG.from_project(G).eval()
+    blocks = [b for b in G.blocks if getattr(b, "low_res", False)]
+    peak = matmul_peak_gflops()
+    out: dict = {"img_size": img_size, "ngf": ngf, "params": sum(p.numel() for p in ref.parameters()),
+                 "threads": torch.get_num_threads(), "fp32_matmul_gflops": round(peak, 1), "batches": {}}
+    for b in batches:
+        z, s = torch.randn(b, G.z_dim), torch.randn(b, G.text_dim)
+
+        def ours_before():
+            for blk in blocks:
+                blk.low_res = False
+            try:
+                return G(z, s).images[-1]
+            finally:
+                for blk in blocks:
+                    blk.low_res = True
+
+        with warnings.catch_warnings():  # what t2i.export.optimize_for_inference does: channels-last, trace, freeze
+            warnings.simplefilter("ignore")
+            twin = _Images(copy.deepcopy(G).to(memory_format=torch.channels_last)).eval()
+            fast = torch.jit.freeze(torch.jit.trace(twin, (z, s), check_trace=False))
+        variants = {"plain eager": lambda: ref(z, s), "ours eager": lambda: G(z, s).images[-1],
+                    "ours eager, low-res form off": ours_before, "ours optimized": lambda: fast(z, s)}
+        want = ref(z, s)
+        diffs = {k: float((f() - want).abs().max()) for k, f in variants.items()}
+        times = {k: [] for k in variants}
+        for _ in range(repeats + 1):
+            for k, f in variants.items():
+                t0 = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t0)
+        ms = {k: 1000 * float(sorted(v[1:])[len(v[1:]) // 2]) for k, v in times.items()}
+        work = _flops(lambda: ref(z, s))
+        out["batches"][str(b)] = {
+            "ms": {k: round(v, 3) for k, v in ms.items()},
+            "x_plain": {k: round(ms["plain eager"] / v, 3) for k, v in ms.items()},
+            "share_of_peak": {k: round(work / (v / 1000) / 1e9 / peak, 4) for k, v in ms.items()},
+            "max_abs_diff": diffs, "gflop": round(work / 1e9, 3)}
+    return out
