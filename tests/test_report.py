@@ -190,6 +190,20 @@ def test_bench_before_after_writes_json_and_table(studio_checkpoints, tmp_path):
     assert table.strip() in readme.read_text()
 
 
+def test_bench_netg_side_by_side_table(studio_checkpoints, tmp_path):
+    model = str(studio_checkpoints / "dfgan-tiny")
+    assert main(["bench", "--models", model, "--repeats", "1", "--skip-train", "--results", str(tmp_path),
+                 "--no-readme", "--tag", "netg", "--netg", "32"]) == 0
+    r = json.loads((tmp_path / "bench.json").read_text())["runs"]["netg"]["netg"]["32px"]
+    assert r["ngf"] == 32 and r["fp32_matmul_gflops"] > 0 and set(r["batches"]) == {"1", "4", "16"}
+    for d in r["batches"].values():
+        assert set(d["ms"]) == {"plain eager", "ours eager", "ours eager, low-res form off", "ours optimized"}
+        assert all(v > 0 for v in d["ms"].values()) and d["x_plain"]["plain eager"] == 1.0
+        assert max(d["max_abs_diff"].values()) < 1e-4  # the same images from every variant
+    table = (tmp_path / "bench.md").read_text()
+    assert "**Generation side by side**" in table and "| netg | 32px | 16 |" in table
+
+
 def test_bench_train_reports_images_per_second(cub_tiny, tiny_damsm):
     from t2i.eval.bench import bench_train
 

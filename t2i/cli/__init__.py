@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import sys
 
-from t2i.cli.commands import (cmd_bench, cmd_compare, cmd_curves, cmd_data, cmd_edit, cmd_eval, cmd_export, cmd_generate,
-                              cmd_loadtest, cmd_ship, cmd_space, cmd_train, cmd_tsne, cmd_upsampler, cmd_vocab_map,
-                              print_table)
+from t2i.cli.commands import (cmd_bench, cmd_compare, cmd_curves, cmd_data, cmd_edit, cmd_eval, cmd_export,
+                              cmd_generate, cmd_loadtest, cmd_ship, cmd_space, cmd_train, cmd_tsne, cmd_upsampler,
+                              cmd_vocab_map, print_table)
 from t2i.cli.parser import build_parser, parse_overrides
 
 __all__ = ["build_parser", "main", "parse_overrides", "print_table"]
@@ -16,8 +16,9 @@ __all__ = ["build_parser", "main", "parse_overrides", "print_table"]
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "bench": cmd_bench, "export": cmd_export,
-               "edit": cmd_edit, "tsne": cmd_tsne, "curves": cmd_curves, "compare": cmd_compare, "loadtest": cmd_loadtest,
+    handler = {"generate": cmd_generate, "ship": cmd_ship, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
+               "bench": cmd_bench, "export": cmd_export, "edit": cmd_edit, "tsne": cmd_tsne, "curves": cmd_curves,
+               "compare": cmd_compare, "loadtest": cmd_loadtest,
                "vocab-map": cmd_vocab_map, "space": cmd_space, "upsampler": cmd_upsampler}[args.command]
     try:
         return handler(args)

@@ -264,6 +264,7 @@ def cmd_bench(a) -> int:
                       skip_train=a.skip_train, tag=a.tag, optimize=a.optimize, families=a.families,
                       train_steps=a.train_steps, train_batch=a.train_batch, train_overrides=parse_overrides(a.set),
                       edit_steps=a.edit_steps, data=a.data, device=a.device, results_dir=a.results,
+                      netg_sizes=() if a.netg is None else tuple(a.netg or (64, 256)),
                       readme=None if a.no_readme else (a.readme or README))
     for k, v in bench["runs"][a.tag].get("skipped", {}).items():
         print(f"  skipped {k}: {v}")

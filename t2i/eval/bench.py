@@ -36,6 +36,7 @@ SCHEMA = 1
 CAPTION = "this small bird has a red belly, black wings and a short orange beak"
 EDIT_TEXT = "this bird has a blue belly"
 TAG_ORDER = ("before", "after")
+NETG_VARIANTS = ("ours eager, low-res form off", "ours eager", "ours optimized")
 
 
 def _now() -> str:
@@ -272,6 +273,28 @@ def _speedup(new, old) -> str:
     return f"×{new / old:.2f}" if isinstance(new, (int, float)) and isinstance(old, (int, float)) and old > 0 else "–"
 
 
+def _netg_table(runs: dict, tags: list[str]) -> list[str]:
+    """The side-by-side generation table (t2i.eval.netg_reference.side_by_side) of each tag that has one."""
+    rows = []
+    for t in tags:
+        for size, r in sorted(runs[t].get("netg", {}).items(), key=lambda kv: int(kv[0].rstrip("px"))):
+            for b, d in sorted(r["batches"].items(), key=lambda kv: int(kv[0])):
+                ms, x, share = d["ms"], d["x_plain"], d["share_of_peak"]
+                rows.append(f"| {t} | {size} | {b} | {r['threads']} | {_f(ms['plain eager'])} | "
+                            + " | ".join(f"{_f(ms[k])} (×{x[k]:.2f})" for k in NETG_VARIANTS)
+                            + f" | {share['plain eager']:.0%} / {share['ours optimized']:.0%} | "
+                            f"{max(d['max_abs_diff'].values()):.1e} |")
+    if not rows:
+        return []
+    return ["**Generation side by side** (DF-GAN at ngf 32 against a plain eager NetG of the same weights, one "
+            "process, calls interleaved; ms per call and ×speed over the plain one; share of the measured fp32 "
+            "matmul peak counts the plain network's FLOPs)", "",
+            "| Tag | Size | Batch | Threads | plain eager ms | " + " | ".join(NETG_VARIANTS)
+            + " | peak share plain / optimized | max abs diff |",
+            "|---|---|---:|---:|---:|" + "---:|" * (len(NETG_VARIANTS) + 2),
+            *rows, ""]
+
+
 def bench_table(bench: dict) -> str:
     """Markdown tables (generation, editing, training) of a bench.json dict, one row per (model, tag)."""
     runs = bench.get("runs", {})
@@ -323,6 +346,7 @@ def bench_table(bench: dict) -> str:
                     out.append(f"| {n} | {t} | {r.get('threads', '?')} | {r.get('config', '?')} | "
                                f"{r.get('batch_size', '?')} | {_f(ips, '{:.2f}')} | {_f(kimg, '{:.0f}')} |")
         out.append("")
+    out += _netg_table(runs, tags)
     notes = []
     for t in tags:
         m = runs[t].get("machine", {})
@@ -341,7 +365,7 @@ def run_bench(models: list[str] | None = None, checkpoints: str | Path | None = 
               families: list[str] | None = None, train_steps: int = 4, train_batch: int | None = None,
               train_overrides: dict | None = None, edit_steps: int | None = 20, data: str | None = None,
               device: str | None = None, results_dir: str | Path | None = None,
-              readme: str | Path | None = None, log=print) -> dict:
+              readme: str | Path | None = None, netg_sizes: tuple[int, ...] = (), log=print) -> dict:
     """Benchmark and merge the numbers into results_dir/bench.json under `tag`; write bench.md and the README
     table (readme=None: leave it alone). Returns the bench.json dict."""
     from t2i.eval.report import RESULTS_DIR, update_readme_table
@@ -356,8 +380,16 @@ def run_bench(models: list[str] | None = None, checkpoints: str | Path | None = 
     bench = load_bench(out_dir / BENCH_FILE)
     run = bench["runs"].setdefault(tag, {})
     run.update(updated=_now(), machine=machine_info())
-    for k in ("generators", "edit", "train", "skipped"):
+    for k in ("generators", "edit", "train", "skipped", "netg"):
         run.setdefault(k, {})
+    for size in netg_sizes:  # before the model loads, on a machine the other benchmarks have not warmed up
+        from t2i.eval.netg_reference import side_by_side
+
+        log(f"generation side by side, {size} px ...")
+        run["netg"][f"{size}px"] = r = side_by_side(size, batches=(1, 4, 16),
+                                                    repeats=repeats if size <= 64 else max(2, repeats // 4))
+        log("  " + ", ".join(f"b{b}: ×{d['x_plain']['ours optimized']:.2f} optimized, ×{d['x_plain']['ours eager']:.2f}"
+                             " eager" for b, d in r["batches"].items()))
     if models:
         records = []
         for m in models:
