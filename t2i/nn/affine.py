@@ -136,7 +136,8 @@ def nearest_conv_as_transposed(w: Tensor) -> Tensor:
     """The weight [I, O, 4, 4] of the stride-2, padding-1 transposed conv equal to conv3x3(w) after nearest x2:
     output row 2i reads input rows i-1 (tap 0) and i (taps 1 + 2), row 2i+1 rows i (taps 0 + 1) and i+1 (tap 2)."""
     m = _NEAREST_TAPS.to(w)
-    return torch.einsum("pu,oiuv,qv->iopq", m, w, m).contiguous()
+    fmt = torch.channels_last if w.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    return torch.einsum("pu,oiuv,qv->iopq", m, w, m).contiguous(memory_format=fmt)  # the layout the input will have
 
 
 class ResUpBlock(nn.Module):
