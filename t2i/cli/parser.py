@@ -241,7 +241,7 @@ def _add_bench(sub):
     p.add_argument("--tag", default="current", help="store the numbers under this tag (before, after, ...)")
     p.add_argument("--netg", type=int, nargs="*", default=None, metavar="PX",
                    help="also time the DF-GAN generator side by side with a plain eager NetG at these sizes "
-                        "(default when given without sizes: 64 256)")
+                        "(default when given without sizes: 64 256); alone (without --models) it times only that")
     p.add_argument("--optimize", action="store_true",
                    help="run generators through t2i.export.optimize_for_inference (traced, frozen, channels_last)")
     p.add_argument("--families", nargs="+", default=None, help="training: these families (default: all registered)")

@@ -390,7 +390,9 @@ def run_bench(models: list[str] | None = None, checkpoints: str | Path | None = 
                                                     repeats=repeats if size <= 64 else max(2, repeats // 4))
         log("  " + ", ".join(f"b{b}: ×{d['x_plain']['ours optimized']:.2f} optimized, ×{d['x_plain']['ours eager']:.2f}"
                              " eager" for b, d in r["batches"].items()))
-    if models:
+    if netg_sizes and not models:  # the side-by-side timing alone
+        records, skip_train = [], True
+    elif models:
         records = []
         for m in models:
             rec = ckpt.read_config(m)
