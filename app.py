@@ -200,8 +200,8 @@ def pick_example(evt: gr.SelectData):
     return EXAMPLE_IMAGES[int(evt.index)] if EXAMPLE_IMAGES else None
 
 
-def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, full_size=None,
-         progress=gr.Progress()):
+def edit(upload, text, steps, lam, model, guidance=None, part_only=True, full_size=None, progress=gr.Progress()):
+    """The Edit tab. No seed: an edit is deterministic (it starts from the photo's inversion, constant noise)."""
     if not STUDIO.edit_available():
         return None, None, None, None, "", gr.update(value=STUDIO.edit_unavailable_message(), visible=True)
 
@@ -209,7 +209,7 @@ def edit(upload, text, steps, lam, seed, model, guidance=None, part_only=True, f
         progress((int(i), int(total)), desc="optimising the latent towards the text", unit="steps")
 
     try:
-        out = STUDIO.edit(upload, text, steps, lam, seed, model or None, progress=report, guidance=guidance,
+        out = STUDIO.edit(upload, text, steps, lam, model=model or None, progress=report, guidance=guidance,
                           part_mask=part_only, full_size=full_size)
     except Exception as err:  # noqa: BLE001
         return None, None, None, None, "", _fail(err)
@@ -403,10 +403,8 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
                                           info="the edit is upsampled and pasted into your photo, whose own pixels "
                                                "stay outside the named part; off: the model's 64 px" if upsampled_ok
                                           else "no upsampler shipped: the model's own 64 px")
-                    with gr.Row():
-                        ed_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                        ed_model = gr.Dropdown(edit_models, value=edit_models[0] if edit_models else None,
-                                               label="Editing model")
+                    ed_model = gr.Dropdown(edit_models, value=edit_models[0] if edit_models else None,
+                                           label="Editing model")
                     ed_go = gr.Button("Edit", variant="primary", size="lg", elem_id="edit-btn")
                 with gr.Column(scale=7, min_width=360):
                     ed_err = gr.Markdown(visible=False, elem_classes="t2i-error")
@@ -487,7 +485,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
     ed_upload.change(prepare_upload, ed_upload, [ed_preview, ed_ready, ed_err], api_name="prepare_upload")
     ed_upload.change(lambda _: (None, None, None, None, ""), ed_upload, [ed_orig, ed_inv, ed_out, ed_slider, ed_info],
                      api_name=False)  # a new photo: the previous result goes
-    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_seed, ed_model, ed_guid, ed_part, ed_full],
+    ed_go.click(edit, [ed_upload, ed_text, ed_steps, ed_lam, ed_model, ed_guid, ed_part, ed_full],
                 [ed_orig, ed_inv, ed_out, ed_slider, ed_info, ed_err], api_name="edit")
 
     lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")

@@ -89,7 +89,7 @@ def test_compare(client):
 def test_edit_not_available(client, tmp_path):
     f = tmp_path / "bird.png"
     Image.new("RGB", (80, 60), (200, 40, 40)).save(f)
-    out = client.predict(gradio_client.handle_file(str(f)), "a bird with a blue belly", 10, 1.0, 0, None, 1.0,
+    out = client.predict(gradio_client.handle_file(str(f)), "a bird with a blue belly", 10, 1.0, None, 1.0,
                          api_name="/edit")
     assert "Editing model not available" in error_text(out[-1])
 
