@@ -6,8 +6,9 @@
     res = pipe.edit(photo, text, full_size=True)   # + res.full_edited: the edit pasted into the photo at its own size
     pipe.generate("a small bird with a red belly and black wings", seed=0, n=4)   # list of PIL images
 
-Editing (CI-GAN section 3.4, eq. 9): the upload is brought to a square RGB image at the model size
-(t2i.imageio.prepare_upload; the whole image, no bounding box), inverted with the stage-2 encoder,
+Editing (CI-GAN section 3.4, eq. 9): the upload is brought to a square RGB image at the model size, the square
+around the bird the part segmenter finds (ours: t2i.partseg.crop_to_bird, as the training images are cropped around
+the bird; an upload without a bird gets a NoBirdError instead of an edit), inverted with the stage-2 encoder,
 w0 = E(x), and then w is optimised with Adam, starting at w0, on
 
     L(w) = ||w - t||^2 + lam_per * perceptual(G(w), x) [+ lam_pix * mse(G(w), x)]
@@ -229,6 +230,25 @@ class EditPipeline(Upsampling):
         t = self.T(torch.tensor(ids, device=self.device), torch.tensor(lengths, device=self.device))
         return t, read, unknown, mapped
 
+    def square_upload(self, image, notes: list[str] | None = None, bird: bool = True,
+                      max_side: int | None = None) -> Image.Image:
+        """The square of an upload that the edit works on: around the bird the part segmenter finds
+        (t2i.partseg.crop_to_bird; NoBirdError, a ValueError, when there is none or it is too small), or the centre
+        square with bird=False or without a part segmenter. max_side: the upload is first brought down to it."""
+        from t2i.partseg import crop_to_bird
+
+        kw = {} if max_side is None else {"max_side": max_side}
+        if bird:
+            im = prepare_upload(image, notes=notes, square=False, **kw)
+            try:
+                seg = self.segmenter
+            except ckpt.CheckpointError:
+                seg = None
+            if seg is not None:
+                return crop_to_bird(seg, im, notes)
+            image = im
+        return prepare_upload(image, notes=notes, **kw)
+
     def prepare(self, image, notes: list[str] | None = None) -> tuple[Image.Image, Tensor]:
         """An upload (PIL, path, bytes, array) -> (square RGB PIL at the model size, [1, 3, S, S] tensor).
         t2i.imageio.ImageInputError (a ValueError) with a user-readable message when it cannot be used."""
@@ -307,7 +327,8 @@ class EditPipeline(Upsampling):
     def edit(self, image, text: str, steps: int | None = None, lam: float | None = None, seed: int = 0,
              progress=None, lr: float | None = None, invert_steps: int | None = None,
              guidance: float | None = None, part_mask: bool | None = None,
-             config: EditConfig | None = None, full_size: bool | None = None) -> EditResult:
+             config: EditConfig | None = None, full_size: bool | None = None,
+             find_bird: bool = True) -> EditResult:
         """Edit an uploaded bird picture towards `text`.
 
         image: PIL image (any mode or size), a path, bytes or an array; made square RGB at the model size.
@@ -322,6 +343,8 @@ class EditPipeline(Upsampling):
         every step (n = invert_steps + steps). full_size (None: when the pipeline's size is upsampled): also the edit
         at the upload's own resolution, res.full_edited (t2i.upsampling.composite_edit: the 4x upsampler's image
         pasted into the square upload, res.upload, inside the part mask; the whole image for a whole-image edit).
+        find_bird: edit the square around the bird the part segmenter finds in the upload (square_upload; an upload
+        without a bird raises NoBirdError); False: the centre square.
         Raises CaptionError (bad text) or ValueError (bad image or parameters) with a user-readable message."""
         t0 = time.perf_counter()
         text = check_caption(text)
@@ -333,12 +356,9 @@ class EditPipeline(Upsampling):
         t, read, unknown, mapped = self.encode_text_full([text])
         notes: list[str] = []
         full = self.size is not None if full_size is None else bool(full_size)
-        if full:  # the square upload at its own side (prepare_upload's limits), then the model's side from it
-            upload = prepare_upload(image, notes=notes)
-            img, x = self.prepare(upload)
-        else:
-            upload = None
-            img, x = self.prepare(image, notes)
+        square = self.square_upload(image, notes, bird=find_bird)  # at its own side (prepare_upload's limits)
+        upload = square if full else None
+        img, x = self.prepare(square)
         # the part masks and the DAMSM guidance read the text as the model did ('crimson belly' -> red belly)
         seen = self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
         out = self.edit_tensors(x, t, config, texts=[seen], progress=progress)

@@ -87,13 +87,15 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 def prepare_upload(path_or_pil, max_side: int = DEFAULT_MAX_SIDE, size: int | None = None,
-                   max_pixels: int | None = None, notes: list[str] | None = None) -> Image.Image:
+                   max_pixels: int | None = None, notes: list[str] | None = None, square: bool = True) -> Image.Image:
     """A square RGB PIL image from an upload (path, bytes, file object, numpy array or PIL image).
 
     max_side:   larger images are downscaled to this side first (before any other processing).
     size:       if given, the square result is resized to size x size.
     max_pixels: refuse images with more pixels than this (decompression bombs); default PIL.Image.MAX_IMAGE_PIXELS.
     notes:      if a list is given, a short sentence is appended for each change made (for the UI).
+    square:     centre-crop to a square (False: keep the aspect ratio, e.g. to crop around the bird later;
+                `size` then applies to the longer side).
     Raises ImageInputError with a user-readable message.
     """
     if max_side < MIN_SIDE:
@@ -145,6 +147,11 @@ def prepare_upload(path_or_pil, max_side: int = DEFAULT_MAX_SIDE, size: int | No
     if min(w, h) < MIN_SIDE:
         raise ImageInputError(f"the image is too small ({w}x{h} pixels): it needs at least {MIN_SIDE} pixels on each "
                               "side; upload a larger photo")
+    if not square:
+        if size is not None and max(w, h) != size:
+            k = size / max(w, h)
+            im = im.resize((max(1, round(w * k)), max(1, round(h * k))), Image.LANCZOS)
+        return im
     if w != h:
         s = min(w, h)
         left, top = (w - s) // 2, (h - s) // 2

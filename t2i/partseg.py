@@ -108,6 +108,73 @@ def part_mask(seg: PartSegmenter, images: Tensor, parts: list[tuple[str, ...]], 
     return out.clamp(0, 1)
 
 
+# --- finding the bird in an upload (issue 26) -------------------------------------------------------------------------
+BIRD_MIN_SHARE = 0.01  # the bird's pixels (segmenter foreground) must cover at least 1 % of the picture
+BIRD_MIN_SIDE = 12  # ... and span this many of the upload's pixels (at 64 px a smaller bird has no parts left)
+BIRD_MARGIN = 1.5  # the square around the bird: 1.5x its longer side, AttnGAN's crop of the training images
+
+
+class NoBirdError(ValueError):
+    """An upload in which the part segmenter finds no bird it could edit (the message says why and what to do)."""
+
+
+@torch.no_grad()
+def find_bird(seg: PartSegmenter, image: Image.Image) -> tuple[tuple[int, int, int, int], float] | None:
+    """The bird's box (x, y, w, h, in the image's pixels) and the share of the picture it covers, from the
+    segmenter's foreground (any part) on the whole picture letterboxed to its side; None when under BIRD_MIN_SHARE."""
+    s = seg.cfg.img_size
+    W, H = image.size
+    k = s / max(W, H)
+    w, h = max(1, round(W * k)), max(1, round(H * k))
+    small = np.asarray(image.convert("RGB").resize((w, h), Image.BILINEAR), dtype=np.float32)
+    top, left = (s - h) // 2, (s - w) // 2
+    canvas = np.pad(small, ((top, s - h - top), (left, s - w - left), (0, 0)), mode="edge")
+    x = torch.from_numpy(canvas).permute(2, 0, 1)[None] / 127.5 - 1
+    probs = seg.probabilities(x.to(next(seg.parameters()).device))[0]
+    mask = (1 - probs[0]).cpu().numpy()[top:top + h, left:left + w] > 0.5
+    share = float(mask.mean())
+    if share < BIRD_MIN_SHARE:
+        return None
+    ys, xs = np.nonzero(mask)
+    (y0, y1), (x0, x1) = np.percentile(ys, [1, 99]), np.percentile(xs, [1, 99])  # stray pixels do not count
+    box = (x0 / k, y0 / k, (x1 - x0 + 1) / k, (y1 - y0 + 1) / k)
+    return (int(box[0]), int(box[1]), max(1, round(box[2])), max(1, round(box[3]))), share
+
+
+def crop_to_bird(seg: PartSegmenter, image: Image.Image, notes: list[str] | None = None) -> Image.Image:
+    """The square of `image` around its bird (BIRD_MARGIN x its longer side, kept inside the picture), instead of
+    the centre. NoBirdError when no bird is found or it is too small to edit."""
+    found = find_bird(seg, image)
+    if found is None:
+        raise NoBirdError("no bird found in the picture: the part segmenter sees no bird in it (it knows birds "
+                          "seen from the side that fill a good part of the frame); upload a photo of one bird, or "
+                          "crop closer around it")
+    (x, y, w, h), share = found
+    W, H = image.size
+    if 2 * max(w, h) < max(W, H):  # a small bird in a large picture: look again, closer, to place it better
+        r = 1.5 * max(w, h)
+        cx, cy = x + w / 2, y + h / 2
+        win = (int(max(0, cx - r)), int(max(0, cy - r)), int(min(W, cx + r)), int(min(H, cy + r)))
+        closer = find_bird(seg, image.crop(win))
+        if closer is not None:
+            (x, y, w, h), _ = closer
+            x, y = x + win[0], y + win[1]
+    if max(w, h) < BIRD_MIN_SIDE:
+        raise NoBirdError(f"the bird is only about {max(w, h)} px across: too small to edit; crop closer around it "
+                          "or upload a larger photo")
+    side = min(W, H, max(round(BIRD_MARGIN * max(w, h)), BIRD_MIN_SIDE))
+    cx, cy = x + w / 2, y + h / 2
+    left = int(min(max(cx - side / 2, 0), W - side))
+    top = int(min(max(cy - side / 2, 0), H - side))
+    if (left, top, side) != ((W - min(W, H)) // 2, (H - min(W, H)) // 2, min(W, H)) and notes is not None:
+        notes.append(f"cropped {W}x{H} to the {side}x{side} square around the bird")
+    elif W != H and notes is not None:
+        notes.append(f"centre-cropped {W}x{H} to {side}x{side} (the bird fills the frame)")
+    if max(w, h) > min(W, H) and notes is not None:
+        notes.append("the bird is larger than the picture's short side: parts of it are cut off")
+    return image.crop((left, top, left + side, top + side))
+
+
 def load_part_map(root, sample, size: int) -> np.ndarray:
     """The SynthBirds part map CUB_200_2011/segmentations/<key>.png of a CaptionDataset sample, cropped and
     resized exactly like its image (AttnGAN box crop, nearest neighbour): uint8 [size, size] of PART_LABELS ids."""

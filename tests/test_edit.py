@@ -127,8 +127,8 @@ def test_bad_inputs_give_results_or_clear_errors(pipe):
     part = pipe.edit(_bird(), "this bird has a rufous belly", steps=1)  # one unknown word: edited, word reported
     assert part.unknown == ["rufous"]
     for img in (_bird(mode="RGBA"), _bird(mode="L"), _bird(mode="P"), _bird((80, 40)), _bird((4000, 60)),
-                np.zeros((20, 20, 3), np.uint8)):
-        res = pipe.edit(img, TEXT, steps=1)
+                np.zeros((20, 20, 3), np.uint8)):  # any format and shape (noise: the centre square, no bird search)
+        res = pipe.edit(img, TEXT, steps=1, find_bird=False)
         assert res.original.size == res.edited.size == (32, 32) and res.original.mode == "RGB"
     with pytest.raises(ValueError, match="too small"):
         pipe.edit(_bird((8, 8)), TEXT, steps=1)

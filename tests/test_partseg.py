@@ -78,3 +78,40 @@ def test_independent_synthbirds_breaks_the_species_combinations(tmp_path):
     assert sum(same) < 0.5 * len(same)
     belly = {v["has_belly_color"] for v in labels.values()}
     assert len(belly) >= 8  # all colours appear
+
+
+def test_the_bird_is_found_and_framed_and_a_picture_without_one_says_so():
+    """Issue 26: edits crop around the bird the shipped segmenter finds (not the centre) and refuse pictures with
+    no bird in them."""
+    import numpy as np
+    from PIL import Image
+
+    from t2i.partseg import NoBirdError, crop_to_bird, find_bird
+
+    seg = load_part_segmenter("partseg-synthbirds-64")
+    bird = np.asarray(Image.open(ckpt.REPO_ROOT / "examples" / "bird_red.png").convert("RGB"))
+    wide = Image.fromarray(np.pad(bird, ((0, 0), (250, 22), (0, 0)), mode="edge"))  # more of the scene on the left
+    box, share = find_bird(seg, wide)
+    x, y, w, h = box
+    assert 0.01 <= share < 0.2 and 250 + 15 <= x + w / 2 <= 250 + 110 and 30 <= y + h / 2 <= 100
+    notes: list[str] = []
+    sq = crop_to_bird(seg, wide, notes)
+    assert sq.size[0] == sq.size[1] <= 128 and "around the bird" in notes[0]
+    centre = wide.crop(((wide.size[0] - 128) // 2, 0, (wide.size[0] + 128) // 2, 128))
+    assert find_bird(seg, sq)[1] > 2 * (find_bird(seg, centre) or (None, 0.0))[1]  # the centre misses the bird
+    for empty in (Image.new("RGB", (300, 200), (255, 255, 255)), Image.new("RGB", (200, 200), (120, 170, 230))):
+        with pytest.raises(NoBirdError, match="no bird found"):
+            crop_to_bird(seg, empty)
+
+
+def test_the_shipped_editor_says_when_a_picture_has_no_bird():
+    from PIL import Image
+
+    from t2i import load_pipeline
+    from t2i.partseg import NoBirdError
+
+    pipe = load_pipeline("cigan-synthbirds-64")
+    with pytest.raises(NoBirdError, match="no bird found"):
+        pipe.edit(Image.new("RGB", (120, 90), (250, 250, 250)), "this bird has a blue belly", steps=1)
+    res = pipe.edit(ckpt.REPO_ROOT / "examples" / "bird_red.png", "this bird has a blue belly", steps=1)
+    assert res.edited.size == (64, 64) and any("around the bird" in n for n in res.notes)

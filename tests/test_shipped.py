@@ -60,9 +60,10 @@ def outputs(name: str) -> dict:
 
         pipe = load_pipeline(name)
         images = pipe.generate(CAPTION, seed=0, n=1, steps=3)  # text-to-image
-        images.append(pipe.edit(BIRD, CAPTION, steps=2, invert_steps=1).edited)  # part-masked: segmenter, DAMSM
+        # the model's numbers on the whole picture (find_bird=False: the crop around the bird is tested elsewhere)
+        images.append(pipe.edit(BIRD, CAPTION, steps=2, invert_steps=1, find_bird=False).edited)  # segmenter, DAMSM
         images.append(pipe.edit(BIRD, CAPTION, steps=2, invert_steps=1, lam=1.0, part_mask=False,
-                                guidance=0).edited)  # whole image, the perceptual term
+                                guidance=0, find_bird=False).edited)  # whole image, the perceptual term
         return _pooled(images)
     if kind == "cigan":
         from t2i.models.cigan import load_cigan

@@ -405,7 +405,12 @@ class _FakeEditPipeline:
     running = 0
     most_at_once = 0
 
-    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True):
+    def square_upload(self, image, notes=None, bird=True, max_side=None):  # the centre square (no segmenter here)
+        from t2i.imageio import prepare_upload
+
+        return prepare_upload(image, notes=notes, **({} if max_side is None else {"max_side": max_side}))
+
+    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True, find_bird=True):
         from t2i.pipeline import check_caption
 
         check_caption(text)

@@ -165,7 +165,13 @@ class _FakeEditPipeline:
         p.upsampler = upsampler
         return p
 
-    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True, full_size=False):
+    def square_upload(self, image, notes=None, bird=True, max_side=None):  # the centre square (no segmenter here)
+        from t2i.imageio import prepare_upload
+
+        return prepare_upload(image, notes=notes, **({} if max_side is None else {"max_side": max_side}))
+
+    def edit(self, image, text, steps=50, lam=1.0, seed=0, progress=None, part_mask=True, full_size=False,
+             find_bird=True):
         small = image.resize((64, 64))
         mask = np.zeros((64, 64), np.float32)
         mask[16:48, 16:48] = 1.0

@@ -34,9 +34,15 @@ class EditTabs:
     def edit_unavailable_message(self) -> str:
         return EDIT_UNAVAILABLE.format(root=f"{self.root.name}/")
 
-    def prepare(self, upload, notes: list[str] | None = None) -> Image.Image:
-        """An upload as the studio passes it on (square RGB, at most UPLOAD_WORK_SIDE); ImageInputError if bad."""
-        return prepare_upload(upload, max_side=UPLOAD_WORK_SIDE, notes=notes)
+    def prepare(self, upload, notes: list[str] | None = None, model: str | None = None) -> Image.Image:
+        """An upload as the studio passes it on: the square around the bird that the editing model's part
+        segmenter finds (the centre square without an editing model), RGB, at most UPLOAD_WORK_SIDE.
+        ImageInputError for a bad file, NoBirdError when there is no bird to edit (both ValueErrors)."""
+        names = [e.name for e in self.edit_models() if e.trained] if self.edit_available() else []
+        if not names:
+            return prepare_upload(upload, max_side=UPLOAD_WORK_SIDE, notes=notes)
+        pipe = self.pipeline(model if model in names else names[0])
+        return pipe.square_upload(upload, notes, max_side=UPLOAD_WORK_SIDE)
 
     def edit(self, upload, text: str, steps=50, lam=1.0, seed=0, model: str | None = None,
              progress=None, guidance=None, part_mask: bool = True, full_size=None) -> EditOutput:
@@ -48,7 +54,6 @@ class EditTabs:
         if not self.edit_available():
             raise StudioError(self.edit_unavailable_message())
         notes: list[str] = []
-        image = self.prepare(upload, notes)
         text = check_caption(text)
         steps = self._number("steps", steps, 1, MAX_EDIT_STEPS)
         lam = self._number("preservation strength", lam, 0.0, 100.0, whole=False)
@@ -61,6 +66,7 @@ class EditTabs:
         model = model or names[0]
         if model not in names:
             raise StudioError(f"{model!r} is not an editing model; available: {', '.join(names)}")
+        image = self.prepare(upload, notes, model)
         pipe = self.pipeline(model)
         with self._run_locks[model]:
             if model not in self._edit_warm:
@@ -73,7 +79,7 @@ class EditTabs:
         with self._slots[model]:
             kw = ({} if guidance is None else {"guidance": guidance}) | ({"full_size": True} if full else {})
             res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
-                            part_mask=part_mask, **kw)
+                            part_mask=part_mask, find_bird=False, **kw)  # prepare() has found the bird
         secs = float(getattr(res, "seconds", 0.0))
         g = "" if guidance is None else f" · text guidance {guidance:g}"
         where = " · named part only" if part_mask else " · whole picture"
