@@ -60,3 +60,17 @@ def test_reach_table_gives_best_scores_and_the_first_step_and_hour_at_a_score(tm
     assert reach_table([a], reach={"eval/part_acc_in_species": 0.9}).endswith("not yet |")
     assert main(["curves", str(a), str(b), "--out", str(tmp_path / "c.png"), "--reach", "0.35"]) == 0
     assert "not yet" not in capsys.readouterr().out
+
+
+def test_full_evaluations_add_fid_and_diversity_panels(tmp_path):
+    a = _run(tmp_path / "a", [0.2, 0.4])
+    ev = tmp_path / "arm-a.json"
+    ev.write_text(json.dumps({"fid": 150.0, "diversity": 0.2, "diversity_real": 0.32, "train_steps": 200,
+                              "train_wall_s": 720.0}))
+    fig = training_curves([a], metrics=("eval/part_acc_in_species",), x="wall_s", evals=[ev])
+    assert len(fig.axes) == 3
+    fid_ax, div_ax = fig.axes[1], fig.axes[2]
+    (px, py), = fid_ax.collections[0].get_offsets().tolist()
+    assert (px, py) == (0.2, 150.0)  # at the evaluated checkpoint's training hours
+    assert div_ax.collections[0].get_offsets().tolist() == [[0.2, 0.2]] and div_ax.lines[0].get_ydata()[0] == 0.32
+    assert main(["curves", str(a), "--evals", str(ev), "--out", str(tmp_path / "c.png")]) == 0

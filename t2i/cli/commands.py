@@ -237,7 +237,7 @@ def cmd_curves(a) -> int:
     from t2i.viz.curves import training_curves
 
     targets = {a.metrics[0]: a.target} if a.target is not None else None
-    training_curves(a.runs, a.metrics, x=a.x, smooth=a.smooth, targets=targets, out_png=a.out)
+    training_curves(a.runs, a.metrics, x=a.x, smooth=a.smooth, targets=targets, out_png=a.out, evals=a.evals)
     print(f"wrote {a.out}")
     if a.reach is not None:
         from t2i.viz.curves import reach_table

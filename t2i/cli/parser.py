@@ -214,6 +214,8 @@ def _add_curves(sub):
     p.add_argument("--x", choices=["step", "wall_s"], default="step", help="horizontal axis")
     p.add_argument("--smooth", type=int, default=1, help="moving average over this many logged points")
     p.add_argument("--target", type=float, default=None, help="dashed goal line on the first panel")
+    p.add_argument("--evals", nargs="+", default=None, metavar="JSON",
+                   help="full evaluations (python -m t2i eval --json) whose FID and diversity get two more panels")
 
 
 def _add_compare(sub):

@@ -45,14 +45,40 @@ def series(rows: list[dict], metric: str, x: str = "step", smooth: int = 1) -> t
     return xs, ys
 
 
+EVAL_PANELS = (("fid", "FID, full evaluation (lower is better)"), ("diversity", "Diversity, full evaluation"))
+
+
+def _eval_panels(fig: Figure, evals: list, x: str, first: int, total: int, share=None) -> None:
+    """FID and diversity of full evaluations (`python -m t2i eval --json` files), one point each at the evaluated
+    checkpoint's step or training hours; the real images' diversity as a dashed line."""
+    recs = [(Path(f).stem, json.loads(Path(f).read_text())) for f in evals]
+    key = "train_wall_s" if x == "wall_s" else "train_steps"
+    for j, (metric, label) in enumerate(EVAL_PANELS):
+        ax = fig.add_subplot(1, total, first + j + 1, sharex=share)
+        for name, e in recs:
+            if e.get(metric) is not None and e.get(key) is not None:
+                ax.scatter([e[key] / (3600.0 if x == "wall_s" else 1)], [e[metric]], s=36, label=name)
+        real = [e["diversity_real"] for _, e in recs if metric == "diversity" and e.get("diversity_real")]
+        if real:
+            ax.axhline(real[0], ls="--", c="grey", lw=1, label=f"real images {real[0]:.3f}")
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+
+
 def training_curves(runs: list, metrics=("eval/attr_acc", "eval/r_precision"), x: str = "step",
-                    smooth: int = 1, targets: dict | None = None, out_png=None, title: str | None = None) -> Figure:
-    """One panel per metric, one line per run; targets {metric: value} draws a dashed goal line."""
+                    smooth: int = 1, targets: dict | None = None, out_png=None, title: str | None = None,
+                    evals: list | None = None) -> Figure:
+    """One panel per metric, one line per run; targets {metric: value} draws a dashed goal line; evals: full
+    evaluation JSONs whose FID and diversity get two more panels on the same horizontal axis."""
     logs = [read_log(r) for r in runs]
-    fig = Figure(figsize=(5.2 * len(metrics), 3.8), layout="constrained")
+    total = len(metrics) + (len(EVAL_PANELS) if evals else 0)
+    fig = Figure(figsize=(5.2 * total, 3.8), layout="constrained")
     drawn = 0
     for k, metric in enumerate(metrics):
-        ax = fig.add_subplot(1, len(metrics), k + 1)
+        ax = fig.add_subplot(1, total, k + 1)
         for name, rows in logs:
             xs, ys = series(rows, metric, x, smooth)
             if len(xs):
@@ -68,6 +94,8 @@ def training_curves(runs: list, metrics=("eval/attr_acc", "eval/r_precision"), x
     if not drawn:
         raise ValueError(f"none of {', '.join(str(r) for r in runs)} logs {', '.join(metrics)} "
                          "(quick evals need train.eval_every > 0)")
+    if evals:
+        _eval_panels(fig, evals, x, len(metrics), total, share=fig.axes[0] if fig.axes else None)
     if title:
         fig.suptitle(title, fontsize=11)
     FigureCanvasAgg(fig)
