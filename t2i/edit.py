@@ -239,14 +239,11 @@ class EditPipeline(Upsampling):
 
         kw = {} if max_side is None else {"max_side": max_side}
         if bird:
-            im = prepare_upload(image, notes=notes, square=False, **kw)
+            image = prepare_upload(image, notes=notes, square=False, **kw)
             try:
-                seg = self.segmenter
-            except ckpt.CheckpointError:
-                seg = None
-            if seg is not None:
-                return crop_to_bird(seg, im, notes)
-            image = im
+                return crop_to_bird(self.segmenter, image, notes)
+            except ckpt.CheckpointError:  # no part segmenter here: the centre square
+                pass
         return prepare_upload(image, notes=notes, **kw)
 
     def prepare(self, image, notes: list[str] | None = None) -> tuple[Image.Image, Tensor]:

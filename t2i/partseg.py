@@ -144,12 +144,13 @@ def find_bird(seg: PartSegmenter, image: Image.Image) -> tuple[tuple[int, int, i
 def crop_to_bird(seg: PartSegmenter, image: Image.Image, notes: list[str] | None = None) -> Image.Image:
     """The square of `image` around its bird (BIRD_MARGIN x its longer side, kept inside the picture), instead of
     the centre. NoBirdError when no bird is found or it is too small to edit."""
+    notes = [] if notes is None else notes
     found = find_bird(seg, image)
     if found is None:
         raise NoBirdError("no bird found in the picture: the part segmenter sees no bird in it (it knows birds "
                           "seen from the side that fill a good part of the frame); upload a photo of one bird, or "
                           "crop closer around it")
-    (x, y, w, h), share = found
+    (x, y, w, h), _ = found
     W, H = image.size
     if 2 * max(w, h) < max(W, H):  # a small bird in a large picture: look again, closer, to place it better
         r = 1.5 * max(w, h)
@@ -166,11 +167,11 @@ def crop_to_bird(seg: PartSegmenter, image: Image.Image, notes: list[str] | None
     cx, cy = x + w / 2, y + h / 2
     left = int(min(max(cx - side / 2, 0), W - side))
     top = int(min(max(cy - side / 2, 0), H - side))
-    if (left, top, side) != ((W - min(W, H)) // 2, (H - min(W, H)) // 2, min(W, H)) and notes is not None:
+    if (left, top, side) != ((W - min(W, H)) // 2, (H - min(W, H)) // 2, min(W, H)):
         notes.append(f"cropped {W}x{H} to the {side}x{side} square around the bird")
-    elif W != H and notes is not None:
+    elif W != H:
         notes.append(f"centre-cropped {W}x{H} to {side}x{side} (the bird fills the frame)")
-    if max(w, h) > min(W, H) and notes is not None:
+    if max(w, h) > min(W, H):
         notes.append("the bird is larger than the picture's short side: parts of it are cut off")
     return image.crop((left, top, left + side, top + side))
 

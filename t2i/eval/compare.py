@@ -13,26 +13,17 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from t2i import checkpoint as ckpt
 from t2i.data.captions import CaptionDataset
+from t2i.data.synthbirds import ensure_synthbirds
 from t2i.viz.grids import sheet_image, to_pil
-
-
-def _data_root(models: list[str], data_root) -> Path:
-    if data_root is not None:
-        return Path(data_root)
-    rec = ckpt.read_config(models[0])
-    root = rec.get("data_root")
-    if not root or not Path(root).is_dir():
-        raise ValueError(f"{models[0]} does not record a dataset that exists here ({root!r}): pass --data")
-    return Path(root)
 
 
 @torch.no_grad()
 def compare_sheet(models: list[str], labels: list[str] | None = None, data_root=None, n: int = 8, seed: int = 0,
                   device: str = "cpu", side: int = 128) -> Image.Image:
-    """A labelled sheet: the first `n` test captions (columns), real images then one row per model, each model's
-    image of caption k drawn with the evaluation's seed for it (so the rows differ only by the model)."""
+    """A labelled sheet: `n` test captions spread over the split (columns), real images then one row per model, all
+    models drawing with the same seed (so the rows differ only by the model). data_root: default the dataset the
+    first model records (as `python -m t2i eval`)."""
     from t2i import load_pipeline
     from t2i.eval.generators import generate_captions, test_captions
 
@@ -43,9 +34,9 @@ def compare_sheet(models: list[str], labels: list[str] | None = None, data_root=
         raise ValueError(f"{len(labels)} labels for {len(models)} models")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    root = _data_root(models, data_root)
     pipes = [load_pipeline(m, device=device) for m in models]
     size = pipes[0].record.get("resolution", 64)
+    root = ensure_synthbirds(data_root or pipes[0].record.get("data_root"), size)
     data = CaptionDataset(root, "test", size, vocab=pipes[0].vocab, augment=False)
     every = test_captions(data, seed)
     pairs = [every[k * len(every) // n] for k in range(min(n, len(every)))]  # spread over the species
@@ -56,5 +47,5 @@ def compare_sheet(models: list[str], labels: list[str] | None = None, data_root=
         name = "\n".join(textwrap.wrap(label, 22)[:2]) + (f"\nstep {step:,}" if isinstance(step, int) else "")
         rows.append((name, to_pil(generate_captions(pipe, caps, seed, batch=n))))
     legend = [f"{k + 1}. {textwrap.shorten(c, 140)}" for k, c in enumerate(caps)]
-    return sheet_image(rows, [str(k + 1) for k in range(len(caps))], f"{len(caps)} SynthBirds test captions spread over the species, seed {seed}",
-                       side=side, footer=legend)
+    title = f"{len(caps)} SynthBirds test captions spread over the species, seed {seed}"
+    return sheet_image(rows, [str(k + 1) for k in range(len(caps))], title, side=side, footer=legend)

@@ -122,9 +122,8 @@ def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats:
     slows every variant alike): the plain eager NetG, the project's DF-GAN generator eager (and with its low-res
     block form off: the 'before'), and through t2i.export's traced, frozen, channels-last path; the same weights,
     so the same images. Ratios are plain / ours; each rate also as a share of the measured fp32 matmul peak."""
-    import time
-
     import copy
+    import time
     import warnings
 
     from t2i.models import get_family

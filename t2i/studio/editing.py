@@ -66,7 +66,6 @@ class EditTabs:
         model = model or names[0]
         if model not in names:
             raise StudioError(f"{model!r} is not an editing model; available: {', '.join(names)}")
-        image = self.prepare(upload, notes, model)
         pipe = self.pipeline(model)
         with self._run_locks[model]:
             if model not in self._edit_warm:
@@ -76,6 +75,7 @@ class EditTabs:
                     except (ckpt.CheckpointError, OSError, ValueError, AttributeError):
                         pass  # the edit that needs it says so itself
                 self._edit_warm.add(model)
+        image = self.prepare(upload, notes, model)  # after the warm-up, which loads the part segmenter once
         with self._slots[model]:
             kw = ({} if guidance is None else {"guidance": guidance}) | ({"full_size": True} if full else {})
             res = pipe.edit(image, text, steps=steps, lam=lam, seed=seed, progress=progress,
