@@ -293,3 +293,10 @@ def test_low_res_block_form_gives_the_same_images_and_gradients():
         a = G(z, s).images[-1]
         G.blocks[1].conv1.weight.mul_(0.5)  # the cached transposed weight follows the weight's changes
         assert not torch.allclose(G(z, s).images[-1], a)
+
+
+def test_card_shows_training_wall_time_in_seconds_and_hours():
+    from t2i.eval.card import _wall
+    assert _wall(12860.4) == "12,860 s (3.6 h)"
+    assert _wall(59.0) == "59 s"
+    assert _wall(None) == "?"

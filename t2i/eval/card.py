@@ -27,6 +27,13 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _wall(seconds) -> str:
+    """Training wall time as people read it: 12,860 s (3.6 h)."""
+    if not isinstance(seconds, (int, float)):
+        return "?"
+    return f"{seconds:,.0f} s ({seconds / 3600:.1f} h)" if seconds >= 3600 else f"{seconds:,.0f} s"
+
+
 # Figures a model folder may hold (written by ship / evaluation / `python -m t2i tsne`), shown in this order.
 FIGURES = {"samples.png": "Samples", "edits.png": "Edits (input | inversion G(E(x)) | edited, with the edit text)",
            "tsne_compare.png": "t-SNE of W: sampled vs inverted codes, with and without cycle consistency"}
@@ -86,7 +93,7 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
              f"| resolution | {record.get('resolution', '?')} px |",
              f"| dataset | {record.get('dataset', '?')} |",
              f"| training steps | {record.get('step', '?')} |",
-             f"| training wall time | {_fmt(record.get('train_wall_s', '?'))} s |",
+             f"| training wall time | {_wall(record.get('train_wall_s'))} |",
              f"| t2i version | {record.get('t2i_version', '?')} |", ""]
     if record.get("status_note"):
         lines += ["> " + record["status_note"].replace("\n", "\n> "), ""]
