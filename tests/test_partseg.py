@@ -54,6 +54,9 @@ def test_train_command_learns_part_maps_and_folder_loads(synth_root, tmp_path, c
     iou = part_iou(seg, data)
     untrained = part_iou(PartSegmenter(seg.cfg), data)
     assert iou["iou/bird"] > untrained["iou/bird"] + 0.05  # 30 steps: it starts to find the birds
+    assert main(["eval", str(out), "--data", str(synth_root), "--limit", "20", "--json", str(tmp_path / "e.json")]) == 0
+    measured = json.loads((tmp_path / "e.json").read_text())  # `eval` on a segmenter: per-part IoU on the test split
+    assert {"iou/mean", "iou/bird", "iou/belly"} <= set(measured) and measured["n_images"] == 20
     from t2i.eval.attributes import AttrClassifier, AttrClassifierConfig
 
     other = tmp_path / "clf"

@@ -196,6 +196,40 @@ def test_render_256_and_backgrounds():
     assert img.size == (256, 256) and (parts == 7).sum() > 20  # the eye is readable
 
 
+def test_photo_like_renders_keep_the_bird_and_add_the_camera():
+    """photo=True: the same bird and part map as the plain render of the same draw, but another picture (texture,
+    light, shadow, camera); the photo-only scenes and the RGBA cut-out; deterministic."""
+    a = sb.make_species(0)[11][1]
+    plain, pparts, pbox = sb.render_bird(a, np.random.default_rng(4), 64, background="sky")
+    photo, parts, box = sb.render_bird(a, np.random.default_rng(4), 64, background="sky", photo=True)
+    again, _, _ = sb.render_bird(a, np.random.default_rng(4), 64, background="sky", photo=True)
+    assert np.array_equal(parts, pparts) and box == pbox and photo.tobytes() == again.tobytes()
+    diff = np.abs(np.asarray(photo, np.float32) - np.asarray(plain, np.float32)).mean()
+    assert diff > 3  # the camera, texture and shadow change the picture, not the bird's layout
+    white, wparts, _ = sb.render_bird(a, np.random.default_rng(5), 64, background="white", photo=True)
+    corners = np.asarray(white, np.float32)[[0, 0, -1, -1], [0, -1, 0, -1]]
+    assert corners.mean() > 170 and (wparts > 0).mean() > 0.03
+    cut, cparts, _ = sb.render_bird(a, np.random.default_rng(6), 64, background="cutout", photo=True)
+    alpha = np.asarray(cut)[..., 3]
+    assert cut.mode == "RGBA" and alpha[0, 0] == 0 and alpha[cparts > 0].mean() > 200
+    clutter, _, _ = sb.render_bird(a, np.random.default_rng(7), 64, background="cluttered", photo=True)
+    assert np.asarray(clutter).std() > 20
+    with pytest.raises(ValueError, match="photo=True has more"):
+        sb.render_bird(a, np.random.default_rng(8), 64, background="white")
+
+
+def test_photo_share_of_a_dataset_is_recorded_and_checked(tmp_path):
+    root = sb.write_synthbirds(tmp_path / "mix", n=12, workers=1, progress=False, photo=0.5)
+    assert json.loads((root / "synthbirds.json").read_text())["photo"] == 0.5
+    plain = sb.write_synthbirds(tmp_path / "plain", n=12, workers=1, progress=False)
+    rels = [line.split()[1] for line in _lines(root / "CUB_200_2011" / "images.txt")]
+    same = [(Image.open(root / "CUB_200_2011" / "images" / r).tobytes()
+             == Image.open(plain / "CUB_200_2011" / "images" / r).tobytes()) for r in rels]
+    assert 0 < sum(same) < len(same)  # some images photo-like, the others as in the plain set
+    with pytest.raises(ValueError, match="share of photo-like"):
+        sb.write_synthbirds(tmp_path / "bad", n=4, workers=1, progress=False, photo=2.0)
+
+
 def test_species_are_distinct_and_named():
     """200 distinct combinations with unique names; the schema tables agree."""
     species = sb.make_species(0)

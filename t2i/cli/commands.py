@@ -95,7 +95,8 @@ def cmd_ship(a) -> int:
 def cmd_data(a) -> int:
     from t2i.data.synthbirds import contact_sheet, write_synthbirds
 
-    root = write_synthbirds(a.out, size=a.size, n=a.n, seed=a.seed, workers=a.workers, independent=a.independent)
+    root = write_synthbirds(a.out, size=a.size, n=a.n, seed=a.seed, workers=a.workers, independent=a.independent,
+                            photo=a.photo)
     print(f"SynthBirds written to {root}")
     if a.grid:
         contact_sheet(root, a.grid)

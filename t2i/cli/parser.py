@@ -17,6 +17,10 @@ def _add_data(sub):
     s.add_argument("--independent", action="store_true",
                    help="draw every attribute of every image on its own (no species combinations): the training "
                         "set of the part-reading classifier that judges edits")
+    s.add_argument("--photo", type=float, nargs="?", const=1.0, default=0.0, metavar="SHARE",
+                   help="photo-like renders (ours): feather texture, light, white and cluttered scenes, cast shadows, "
+                        "camera blur, noise and JPEG; the same birds, captions and part maps. Alone: every image; "
+                        "with a share, e.g. --photo 0.5, that share of them (a mixed set)")
 
 
 def _add_train(sub):

@@ -59,7 +59,7 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
     size = record.get("resolution", 64)
     root = ensure_synthbirds(data or record.get("data_root"), size)
     kind = record["model_type"]
-    if skip and kind in ("damsm", "attr-classifier", "species-classifier", "cigan"):
+    if skip and kind in ("damsm", "attr-classifier", "species-classifier", "part-segmenter", "part-judge", "cigan"):
         raise ValueError(f"--skip is for text-to-image generators; {model} is a {kind} model")
     if kind == "damsm":
         from t2i.text.damsm import load_damsm
@@ -95,6 +95,12 @@ def evaluate(model: str | None, data: str | None = None, fid_check: bool = False
         rough = degrade(images, torch.Generator().manual_seed(12345))
         metrics.update({f"agreement_degraded/{k}": v for k, v in validate_judge(judge, rough, labels).items()})
         metrics["n_images"] = len(images)
+    elif kind == "part-segmenter":  # per-part IoU on the root's test split (e.g. photo-like renders it never saw)
+        from t2i.partseg import PartMaps, load_part_segmenter, part_iou
+
+        test = PartMaps(CaptionDataset(root, "test", size, augment=False, limit=limit), root)
+        metrics.update(part_iou(load_part_segmenter(model, dev), test, dev))
+        metrics["n_images"] = len(test)
     elif kind == "cigan":
         from t2i.eval.edits import evaluate_cigan
 

@@ -1,4 +1,4 @@
-"""python -m t2i.data.synthbirds OUT [--size 64] [--n 11788] [--seed 0] [--workers 2] [--sheet PNG]"""
+"""python -m t2i.data.synthbirds OUT [--size 64] [--n 11788] [--seed 0] [--workers 2] [--sheet PNG] [--photo]"""
 import argparse
 
 from .dataset import contact_sheet, write_synthbirds
@@ -14,8 +14,10 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0, help="dataset seed")
     ap.add_argument("--workers", type=int, default=2, help="worker processes")
     ap.add_argument("--sheet", default=None, help="also write a contact sheet PNG here")
+    ap.add_argument("--photo", type=float, nargs="?", const=1.0, default=0.0, metavar="SHARE",
+                    help="photo-like renders (ours; t2i.data.synthbirds.photo) for this share of the images (alone: all)")
     args = ap.parse_args(argv)
-    root = write_synthbirds(args.out, args.size, args.n, args.seed, args.workers)
+    root = write_synthbirds(args.out, args.size, args.n, args.seed, args.workers, photo=args.photo)
     if args.sheet:
         contact_sheet(root, args.sheet)
 

@@ -36,13 +36,14 @@ def per_class_test_counts(counts: list[int], share: float = CUB_TEST_SHARE) -> l
 
 def _render_chunk(job: tuple) -> list[tuple]:
     """Worker: render, caption and write a chunk of images; returns [(id, bbox, attrs)]."""
-    root, size, seed, items, independent = job
+    root, size, seed, items, independent, photo = job
     cub = Path(root) / "CUB_200_2011"
     out = []
     for img_id, rel, species_attrs in items:
         rng = np.random.default_rng([seed, 1, img_id])
         attrs = random_attributes(rng) if independent else vary_attributes(species_attrs, rng)
-        img, parts, bbox = render_bird(attrs, np.random.default_rng([seed, 2, img_id]), size)
+        like_photo = photo >= 1 or (photo > 0 and np.random.default_rng([seed, 5, img_id]).random() < photo)
+        img, parts, bbox = render_bird(attrs, np.random.default_rng([seed, 2, img_id]), size, photo=like_photo)
         caps = make_captions(attrs, np.random.default_rng([seed, 3, img_id]))
         img.save(cub / "images" / f"{rel}.jpg", "JPEG", quality=95, subsampling=0)
         Image.fromarray(parts, "L").save(cub / "segmentations" / f"{rel}.png", optimize=False)
@@ -66,7 +67,7 @@ def ensure_synthbirds(root: str | Path | None = None, size: int = 64, seed: int 
 
 
 def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers: int = 2,
-                     progress: bool = True, n_classes: int = 200, independent: bool = False) -> Path:
+                     progress: bool = True, n_classes: int = 200, independent: bool = False, photo: float = 0.0) -> Path:
     """Render the SynthBirds dataset into `out` in the CUB-200-2011 / AttnGAN layout; returns out.
 
     size: image side (64, 128, 256); n: number of images (dealt round-robin over the classes);
@@ -74,10 +75,15 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
     on it); progress: tqdm bar; independent: every image draws each attribute on its own (random_attributes)
     instead of its species' combination, so that no attribute tells another: the training set of the part-reading
     attribute classifier that judges edits (a classifier trained on species combinations reads the species,
-    not the part: a re-rendered bird with one part recoloured keeps its species' reading).
+    not the part: a re-rendered bird with one part recoloured keeps its species' reading); photo: photo-like
+    renders (ours; photo.py: feather texture, light, white and cluttered scenes, cast shadows, the camera's blur,
+    noise and JPEG) for this share of the images (0: none, 1: all, 0.5: a mixed set), the same birds, captions and
+    part maps as without it.
     """
     from tqdm import tqdm
 
+    if not 0.0 <= photo <= 1.0:
+        raise ValueError(f"photo is the share of photo-like images, 0..1; got {photo}")
     out = Path(out)
     cub = out / "CUB_200_2011"
     species = make_species(seed, n_classes)
@@ -99,7 +105,8 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
         d.mkdir(parents=True, exist_ok=True)
 
     chunk = 48
-    jobs = [(str(out), size, seed, [(i, rel, species[c][1]) for i, c, rel, _ in records[s:s + chunk]], independent)
+    jobs = [(str(out), size, seed, [(i, rel, species[c][1]) for i, c, rel, _ in records[s:s + chunk]], independent,
+             photo)
             for s in range(0, len(records), chunk)]
     results: dict[int, tuple] = {}
     bar = tqdm(total=len(records), desc=f"SynthBirds {size}px", disable=not progress, unit="img")
@@ -160,7 +167,7 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
     meta = {"seed": seed, "size": size, "n": n, "version": VERSION, "attributes": ATTRIBUTES,
             "n_classes": n_classes, "n_train": sum(r[3] for r in records),
             "n_test": sum(not r[3] for r in records), "palette": PALETTE, "part_labels": PART_LABELS,
-            "attr_regions": ATTR_REGIONS, "independent": independent,
+            "attr_regions": ATTR_REGIONS, "independent": independent, "photo": float(photo),
             "species": {} if independent else {cls: a for cls, a in species}}
     (out / "synthbirds.json").write_text(json.dumps(meta, indent=1))
     return out

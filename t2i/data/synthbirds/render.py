@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from . import photo as photo_mod
 from .backgrounds import _background, _jc
 from .schema import BACKGROUNDS, BILL_LENGTHS, PALETTE, SIZES, complete_attributes
 
@@ -370,23 +371,25 @@ def _perch(kind: str, rng: np.random.Generator, shape: _Shape, pose: _Pose, canv
 # Rendering one image
 # ----------------------------------------------------------------------------------------------
 
-def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64,
-                background: str | None = None) -> tuple[Image.Image, np.ndarray, tuple]:
+def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64, background: str | None = None,
+                photo: bool = False) -> tuple[Image.Image, np.ndarray, tuple]:
     """Render one bird with the given attributes.
 
     attrs: every attribute of ATTRIBUTES except has_primary_color (derived); rng: all per-image
     randomness (pose, background, jitter); size: output side in pixels (64, 128, 256, ...);
-    background: one of BACKGROUNDS, random when None.
-    Returns (RGB image, uint8 part map (size, size) with PART_LABELS values, bbox (x, y, w, h)).
+    background: one of BACKGROUNDS (with photo, also "white", "cluttered" or "cutout"), random when None;
+    photo: photo-like variation (ours; photo.py): feather texture, light, cast shadow, camera.
+    Returns (RGB image, or RGBA for a cut-out, uint8 part map (size, size) with PART_LABELS values, bbox (x, y, w, h)).
     """
     attrs = complete_attributes(attrs)
     if size < 32:
         raise ValueError(f"size must be >= 32, got {size}")
     ss = 4
     C = size * ss
-    kind = background if background is not None else BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
-    if kind not in BACKGROUNDS:
-        raise ValueError(f"background {kind!r} is not one of {BACKGROUNDS}")
+    scenes = BACKGROUNDS + photo_mod.PHOTO_SCENES if photo else BACKGROUNDS
+    kind = background if background is not None else scenes[int(rng.integers(len(scenes)))]
+    if kind not in scenes and not (photo and kind == photo_mod.CUTOUT):
+        raise ValueError(f"background {kind!r} is not one of {scenes}" + ("" if photo else " (photo=True has more)"))
     frac = _SIZE_FRAC[attrs["has_size"]] * rng.uniform(0.96, 1.04)
     shape = _bird_shape(attrs, frac, rng)
     facing = 1 if rng.random() < 0.5 else -1
@@ -406,9 +409,12 @@ def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64,
     lut = _part_colors(attrs, rng)
     bird_rgb = _shade_bird(lab, win, lut, pose)
     x0, y0, x1, y1 = win[:4]
+    if photo:
+        w = lab[y0:y1, x0:x1]
+        bird_rgb = photo_mod.feather_and_light(bird_rgb, w, win[4], win[5], _BIG_PARTS[w], rng)
 
     fg = np.zeros((C, C, 4), np.uint8)
-    perch = _perch(kind, rng, shape, pose, C)
+    perch = _perch({"white": "ground", "cutout": "ground", "cluttered": "branch"}.get(kind, kind), rng, shape, pose, C)
     if perch is not None:
         pys, pxs, prgb = perch
         fg[pys, pxs, :3] = prgb
@@ -423,7 +429,16 @@ def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64,
     alpha = fgi[..., 3:] / 255.0
 
     feet = pose.to_canvas(np.array([(0.01, shape.feet_v)]))[0] / ss
-    bg = _background(kind, rng, size, float(feet[1]))
+    if kind == photo_mod.CUTOUT:  # no scene: the bird on transparency, through the camera without JPEG
+        rgb = photo_mod.camera(fgi[..., :3], rng, jpeg=False)
+        img = Image.fromarray(np.concatenate([rgb, fgi[..., 3:]], -1).astype(np.uint8), "RGBA")
+        return (img,) + _part_map_and_box(lab, win, size, ss)
+    if kind in photo_mod.PHOTO_SCENES:
+        bg = photo_mod.scene(kind, rng, size)
+    else:
+        bg = _background(kind, rng, size, float(feet[1]))
+    if photo:
+        bg = photo_mod.cast_shadow(bg, alpha, rng)
     if kind == "ground":  # soft contact shadow under the feet
         sh = Image.new("L", (size, size), 0)
         r = 0.22 * frac * size
@@ -431,12 +446,19 @@ def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64,
         sh = np.asarray(sh.filter(ImageFilter.GaussianBlur(0.3 * r + 0.5)), np.float32)[..., None] / 255
         bg = bg * (1 - 0.35 * sh)
     out = fgi[..., :3] * alpha + bg * (1 - alpha)
-    out = out * rng.uniform(0.96, 1.04) + rng.normal(0, 2.0, out.shape)
+    if photo:
+        out = photo_mod.camera(out, rng)
+    else:
+        out = out * rng.uniform(0.96, 1.04) + rng.normal(0, 2.0, out.shape)
     img = Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+    return (img,) + _part_map_and_box(lab, win, size, ss)
 
+
+def _part_map_and_box(lab: np.ndarray, win: tuple, size: int, ss: int) -> tuple[np.ndarray, tuple]:
+    """The part map at the output size and the bird's bounding box (x, y, w, h) in output pixels."""
+    x0, y0 = win[:2]
     parts = np.asarray(Image.fromarray(_SUB_TO_PART[lab]).resize((size, size), Image.NEAREST))
-    ys, xs = np.nonzero(lab[y0:y1, x0:x1])
+    ys, xs = np.nonzero(lab[y0:win[3], x0:win[2]])
     bx0, by0 = (xs.min() + x0) // ss, (ys.min() + y0) // ss
     bx1, by1 = (xs.max() + x0) // ss + 1, (ys.max() + y0) // ss + 1
-    bbox = (float(bx0), float(by0), float(bx1 - bx0), float(by1 - by0))
-    return img, np.ascontiguousarray(parts), bbox
+    return np.ascontiguousarray(parts), (float(bx0), float(by0), float(bx1 - bx0), float(by1 - by0))
