@@ -129,7 +129,7 @@ class EditPipeline(Upsampling):
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
-                        upsampler=None) -> "EditPipeline":
+                        upsampler=None, segmenter: str | None = None) -> "EditPipeline":
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)
         vf = folder / ckpt.VOCAB
@@ -138,7 +138,7 @@ class EditPipeline(Upsampling):
         vocab = Vocabulary.load(vf, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != cfg.vocab_size:
             raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
-        return cls(cfg, nets, vocab, record, device, size=size, upsampler=upsampler)
+        return cls(cfg, nets, vocab, record, device, size=size, upsampler=upsampler, segmenter=segmenter)
 
     # --- pieces ---------------------------------------------------------------------------------------------------
     @property

@@ -295,6 +295,36 @@ def test_low_res_block_form_gives_the_same_images_and_gradients():
         assert not torch.allclose(G(z, s).images[-1], a)
 
 
+@pytest.mark.parametrize("family", ["csagan", "ssagan"])
+def test_mask_predictors_low_res_conv_gives_the_same_masks_images_and_gradients(family):
+    """The CNN mask predictor's conv3x3 on the nearest-upsampled input, run as a transposed conv of the input before
+    the upsampling (CSA-GAN, SSA-GAN), is exact: masks, images and gradients, in training (BN batch statistics)."""
+    from t2i.models import get_family
+    from t2i.nn.spatial import CNNMask
+
+    fam = get_family(family)
+    torch.manual_seed(0)
+    G = fam.build_generator(fam.config_from_dict({"nf": 4, "img_size": 32}))
+    masks = [m for m in G.modules() if isinstance(m, CNNMask)]
+    assert masks and all(m.low_res for m in masks)
+    z, s = torch.randn(5, 100), torch.randn(5, 256)
+    outs, grads, maps = [], [], []
+    for low in (True, False):
+        for m in masks:
+            m.low_res = low
+        torch.manual_seed(1)  # the same condition-augmentation noise in both passes
+        G.zero_grad()
+        out = G(z, s)
+        img = out.images[-1]
+        (img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum().backward()
+        outs.append(img.detach())
+        maps.append(torch.cat([v.detach().flatten() for v in out.masks.values()]))
+        grads.append(torch.cat([p.grad.flatten() for p in G.parameters() if p.grad is not None]))
+    assert torch.allclose(maps[0], maps[1], atol=1e-5)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+
+
 def test_card_shows_training_wall_time_in_seconds_and_hours():
     from t2i.eval.card import _wall
     assert _wall(12860.4) == "12,860 s (3.6 h)"

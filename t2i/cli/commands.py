@@ -198,6 +198,20 @@ def cmd_eval(a) -> int:
                   + (f"  attr_acc best of {m['best_of']} {m['attr_acc_best_of']:.4f}" if "attr_acc_best_of" in m else ""))
         failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]
         return 1 if failed else 0
+    if a.edits is not None:
+        if not a.model or not a.data:
+            raise ValueError("--edits needs a CI-GAN aligner folder and --data")
+        from t2i.eval.edits import evaluate_edits
+        from t2i.eval.generators import CLASSIFIER_NAME
+
+        metrics = evaluate_edits(a.model, a.data, a.classifier or CLASSIFIER_NAME, n=a.edits, device=a.device or "cpu",
+                                 segmenter=a.segmenter, sheet=a.sheet)
+        print_table(metrics, f"edits of {a.model} on {a.data}")
+        if a.json:
+            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.json).write_text(json.dumps(metrics, indent=2))
+            print(f"wrote {a.json}")
+        return 0
     from t2i.eval.run import evaluate
 
     metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,

@@ -162,6 +162,14 @@ def _add_eval(sub):
                    help="one model: each test image is the best DAMSM match of K draws (default 1, the protocol of the "
                         "README table; R-precision then uses the reranking DAMSM too); with --all: the K of the table's "
                         "'AttrAcc best of K' column (default 8; 1 skips it)")
+    p.add_argument("--edits", type=int, default=None, metavar="N",
+                   help="a CI-GAN aligner: only the part-masked edit numbers, on N test images of --data (success, "
+                        "preservation, PSNR outside the part, s / edit), e.g. on photo-like renders "
+                        "(`data synthbirds --photo`)")
+    p.add_argument("--segmenter", default=None, help="with --edits: the part segmenter the edits use (default: the "
+                                                     "shipped partseg-synthbirds-64)")
+    p.add_argument("--sheet", default=None, help="with --edits: also write the first 16 edits (input | inversion | "
+                                                 "edited) to this PNG")
 
 
 def _add_edit(sub):

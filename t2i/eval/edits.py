@@ -120,6 +120,7 @@ def ideal_edits(root, data: CaptionDataset, plan: list[dict]) -> tuple[Tensor, T
     from t2i.data.attributes import read_image_attributes
     from t2i.data.captions import crop_to_box
     from t2i.data.synthbirds import render_bird
+    from t2i.data.synthbirds.dataset import is_photo
 
     meta_file = Path(root) / "synthbirds.json"
     if not meta_file.is_file():
@@ -140,7 +141,8 @@ def ideal_edits(root, data: CaptionDataset, plan: list[dict]) -> tuple[Tensor, T
         img_id = int(s.key.rsplit("_", 1)[1])
         attrs = {k: v for k, v in labels[s.key].items() if k not in DERIVED}
         for out, a in ((before, attrs), (after, {**attrs, p["attr"]: p["target"]})):
-            img, _, _ = render_bird(a, np.random.default_rng([meta["seed"], 2, img_id]), meta["size"])
+            img, _, _ = render_bird(a, np.random.default_rng([meta["seed"], 2, img_id]), meta["size"],
+                                    photo=is_photo(meta["seed"], img_id, float(meta.get("photo", 0))))
             out.append(stored(img, s.box))
     return torch.stack(before), torch.stack(after)
 
@@ -228,20 +230,22 @@ def _classifier(classifier, device):
 
 def evaluate_edits(edit_folder, data_root, classifier, n: int = 200, config=None, seed: int = 0, device="cpu",
                    batch: int = 25, dilate: int = 2, latency_n: int = 2, pipe=None, sheet: str | Path | None = None,
-                   return_records: bool = False, reader: "PartColourReader | None" = None) -> dict:
+                   return_records: bool = False, reader: "PartColourReader | None" = None,
+                   segmenter: str | None = None) -> dict:
     """Edit success, preservation, PSNR outside the edited part and speed (see the module docstring).
 
     edit_folder: an aligner-stage CI-GAN folder (or pass an EditPipeline as `pipe`); classifier: an attribute
     classifier folder name or an AttrClassifier; config: the edits' t2i.edit_config.EditConfig (None = the masked
     edit, EditConfig.masked()); sheet: also write a PNG of the first 16 edits (input | inversion | edited) there;
-    return_records: add the per-edit records."""
+    return_records: add the per-edit records; segmenter: the part segmenter of the masked edits (None: the
+    pipeline's own)."""
     from t2i.data.attributes import read_image_attributes
     from t2i.edit import EditPipeline
     from t2i.edit_config import EditConfig
 
     config = EditConfig.masked() if config is None else config
     masked, steps, lam, lr = config.part_mask, config.steps, config.lam, config.lr
-    pipe = pipe or EditPipeline.from_pretrained(edit_folder, device=device)
+    pipe = pipe or EditPipeline.from_pretrained(edit_folder, device=device, segmenter=segmenter)
     clf = _classifier(classifier, pipe.device)
     _, labels = read_image_attributes(data_root)
     data = CaptionDataset(data_root, "test", pipe.img_size, vocab=pipe.vocab, augment=False)

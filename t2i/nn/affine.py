@@ -140,6 +140,32 @@ def nearest_conv_as_transposed(w: Tensor) -> Tensor:
     return torch.einsum("pu,oiuv,qv->iopq", m, w, m).contiguous(memory_format=fmt)  # the layout the input will have
 
 
+class NearestConvCache:
+    """A conv3x3's weight in the transposed form of nearest_conv_as_transposed, for modules that apply it after a
+    nearest x2; without autograd it is computed once per weight version (the cache follows in-place changes)."""
+
+    def __init__(self):
+        self._key, self._w = None, None
+
+    def __call__(self, conv: nn.Conv2d) -> Tensor:
+        w = conv.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return nearest_conv_as_transposed(w)
+        key = (w.data_ptr(), -1 if w.is_inference() else w._version, w.dtype, w.device)
+        if self._key != key:
+            self._w, self._key = nearest_conv_as_transposed(w.detach()), key
+        return self._w
+
+
+def conv_after_nearest(x: Tensor, conv: nn.Conv2d, cache: NearestConvCache) -> Tensor:
+    """conv(nearest x2(x)) for a 3x3, padding-1 conv, computed as a stride-2 transposed 4x4 conv of x: the same
+    numbers from 16/36 of the multiply-adds (ours, issue 22); a few pixels keep the plain form, where oneDNN's
+    transposed conv is slower."""
+    if x.size(0) * x.size(2) * x.size(3) < 64:
+        return conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+    return F.conv_transpose2d(x, cache(conv), conv.bias, stride=2, padding=1)
+
+
 class ResUpBlock(nn.Module):
     """DF-GAN residual generator block, parametrised:
 
@@ -173,16 +199,7 @@ class ResUpBlock(nn.Module):
         # same result before it as after it, and conv3x3(nearest x2(r)) is a stride-2 transposed 4x4 conv of r:
         # the same numbers from 1/4 of the fusion work and 16/36 of conv1's multiply-adds (ours, issue 22)
         self.low_res = upsample == "nearest" and guide is None and all(isinstance(f, Affine) for f in self.fuse1)
-
-    def _conv1_transposed(self) -> Tensor:
-        """conv1's weight in transposed form; without autograd it is computed once per weight version."""
-        w = self.conv1.weight
-        if torch.is_grad_enabled() and w.requires_grad:
-            return nearest_conv_as_transposed(w)
-        key = (w.data_ptr(), -1 if w.is_inference() else w._version, w.dtype, w.device)
-        if getattr(self, "_tw_key", None) != key:
-            self._tw, self._tw_key = nearest_conv_as_transposed(w.detach()), key
-        return self._tw
+        self._conv1_t = NearestConvCache()
 
     @staticmethod
     def _fuse_all(fusions: nn.ModuleList, r: Tensor, cond: FuseCond) -> Tensor:
@@ -193,11 +210,7 @@ class ResUpBlock(nn.Module):
     def forward(self, x: Tensor, cond: FuseCond) -> tuple[Tensor, dict[str, Tensor]]:
         assert x.dim() == 4 and x.size(1) == self.in_ch, (x.shape, self.in_ch)
         if self.low_res:
-            r = self._fuse_all(self.fuse1, x, cond)
-            if x.size(0) * x.size(2) * x.size(3) < 64:  # a few pixels: oneDNN's transposed conv is slower there
-                r = self.conv1(F.interpolate(r, scale_factor=2, mode="nearest"))
-            else:
-                r = F.conv_transpose2d(r, self._conv1_transposed(), self.conv1.bias, stride=2, padding=1)
+            r = conv_after_nearest(self._fuse_all(self.fuse1, x, cond), self.conv1, self._conv1_t)
             r = self.conv2(self._fuse_all(self.fuse2, r, cond))
             return F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest") + r, {}
         h = x
@@ -206,8 +219,9 @@ class ResUpBlock(nn.Module):
                               align_corners=False if self.upsample == "bicubic" else None)
         info: dict[str, Tensor] = {}
         r = h
-        if self.guide is not None:
-            r, cond, info = self.guide(h, cond)
+        if self.guide is not None:  # a guide that reads the upsampled input may also take the input before it
+            low = x if self.upsample == "nearest" and getattr(self.guide, "reads_low_res", False) else None
+            r, cond, info = self.guide(h, cond, low) if low is not None else self.guide(h, cond)
             assert r.shape == h.shape, (r.shape, h.shape)
         r = self.conv1(self._fuse_all(self.fuse1, r, cond))
         r = self.conv2(self._fuse_all(self.fuse2, r, cond))

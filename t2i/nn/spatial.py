@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from t2i.nn.affine import FuseCond, cond_mlp
+from t2i.nn.affine import FuseCond, NearestConvCache, cond_mlp, conv_after_nearest
 
 
 class CNNMask(nn.Module):
@@ -22,21 +22,29 @@ class CNNMask(nn.Module):
         self.net = nn.Sequential(nn.Conv2d(channels, hidden, 3, 1, 1), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True),
                                  nn.Conv2d(hidden, 1, 1))
 
-    def forward(self, h: Tensor) -> Tensor:
+        self.low_res = True  # with `low` given: its conv3x3 in the exact low-res form (conv_after_nearest; ours)
+        self._conv_t = NearestConvCache()
+
+    def forward(self, h: Tensor, low: Tensor | None = None) -> Tensor:
+        """h [N, C, H, W]; low: the input h is the nearest x2 of, or None."""
         assert h.dim() == 4 and h.size(1) == self.channels, h.shape
-        return self.net(h).sigmoid()
+        if low is None or not self.low_res:
+            return self.net(h).sigmoid()
+        return self.net[1:](conv_after_nearest(low, self.net[0], self._conv_t)).sigmoid()
 
 
 class CNNMaskGuide(nn.Module):
     """ResUpBlock guide: predicts the block's mask from the upsampled input and hands it to the SSF layers."""
+
+    reads_low_res = True  # ResUpBlock also passes the input before its nearest x2 (the mask's first conv reads it)
 
     def __init__(self, channels: int,  # channels of the block input
                  hidden: int = 100):  # hidden width of the CNN mask predictor
         super().__init__()
         self.mask = CNNMask(channels, hidden)
 
-    def forward(self, h: Tensor, cond: FuseCond):
-        m = self.mask(h)
+    def forward(self, h: Tensor, cond: FuseCond, low: Tensor | None = None):
+        m = self.mask(h, low)
         return h, cond.replace(mask=m), {"mask": m}
 
 

@@ -34,6 +34,11 @@ def per_class_test_counts(counts: list[int], share: float = CUB_TEST_SHARE) -> l
     return out
 
 
+def is_photo(seed: int, img_id: int, share: float) -> bool:
+    """Whether image img_id of a set with this share of photo-like renders is one (the writer's and re-renders' rule)."""
+    return share >= 1 or (share > 0 and np.random.default_rng([seed, 5, img_id]).random() < share)
+
+
 def _render_chunk(job: tuple) -> list[tuple]:
     """Worker: render, caption and write a chunk of images; returns [(id, bbox, attrs)]."""
     root, size, seed, items, independent, photo = job
@@ -42,8 +47,8 @@ def _render_chunk(job: tuple) -> list[tuple]:
     for img_id, rel, species_attrs in items:
         rng = np.random.default_rng([seed, 1, img_id])
         attrs = random_attributes(rng) if independent else vary_attributes(species_attrs, rng)
-        like_photo = photo >= 1 or (photo > 0 and np.random.default_rng([seed, 5, img_id]).random() < photo)
-        img, parts, bbox = render_bird(attrs, np.random.default_rng([seed, 2, img_id]), size, photo=like_photo)
+        img, parts, bbox = render_bird(attrs, np.random.default_rng([seed, 2, img_id]), size,
+                                       photo=is_photo(seed, img_id, photo))
         caps = make_captions(attrs, np.random.default_rng([seed, 3, img_id]))
         img.save(cub / "images" / f"{rel}.jpg", "JPEG", quality=95, subsampling=0)
         Image.fromarray(parts, "L").save(cub / "segmentations" / f"{rel}.png", optimize=False)
