@@ -182,7 +182,7 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     cfg = json.loads(meta["config"])
     field = next(k for k in sorted(cfg) if k not in TINY and isinstance(cfg[k], (int, float))
                  and not isinstance(cfg[k], bool) and k != "vocab_size"
-                 and not k.startswith(("lambda_", "lr_", "magp_", "d_")))  # what a recipe variant may change
+                 and not k.startswith(("lambda_", "per_", "lr_", "magp_", "d_")))  # what a recipe variant may change
     old = tmp_path / "old-snap"
     old.mkdir()
     save_file(load_file(str(snap / ckpt.SNAPSHOT)), str(old / ckpt.SNAPSHOT),
@@ -205,6 +205,21 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     with pytest.raises(ckpt.CheckpointError, match="no warm-start snapshot"):
         Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, out=str(tmp_path / "4"), init=str(tmp_path / "nope")),
                 dict(TINY)).resume()
+
+
+def test_ecagan_reads_its_perceptual_loss_at_per_size_and_may_branch_to_another(tmp_path, cub_tiny, tiny_damsm):
+    """per_size (ours, issue 22): the side the perceptual net reads every stage at; a recipe variant may change it."""
+    from t2i import checkpoint as ckpt
+
+    cfg = {"img_size": 32, "ngf": 4, "ndf": 4, "z_dim": 8, "text_dim": 16, "c_dim": 4}
+    tc = _tc(tmp_path, cub_tiny, tiny_damsm, model="ecagan", steps=1, sample_every=0, save_every=1)
+    t = Trainer(tc, {**cfg, "per_size": 64})
+    assert t.perceptual.size == 64
+    t.train()
+    snap = ckpt.save_snapshot(tmp_path / "run", tmp_path / "snap")
+    other = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, model="ecagan", out=str(tmp_path / "b"), init=str(snap)),
+                    dict(cfg))
+    assert other.perceptual.size == 128 and other.resume()[0] == 1
 
 
 def test_every_run_config_loads_and_retired_model_fields_are_refused_there_only():

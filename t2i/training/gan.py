@@ -192,7 +192,7 @@ class Trainer:
         if self.family.uses_perceptual(self.cfg):
             from t2i.losses import PerceptualLoss
 
-            self.perceptual = PerceptualLoss().to(self.device)
+            self.perceptual = PerceptualLoss(size=getattr(self.cfg, "per_size", 128)).to(self.device)
 
     # --- state --------------------------------------------------------------------------------------------------
     def state_dict(self, step: int, wall: float) -> dict:
@@ -229,13 +229,14 @@ class Trainer:
         defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
                     for f in dataclasses.fields(self.cfg)}
         theirs = {**{k: v for k, v in defaults.items() if v is not dataclasses.MISSING}, **meta["config"]}
-        # loss weights, learning rates and the discriminator (lambda_*, lr_*, d, d_*) may differ: a recipe variant
-        # branches from a snapshot; with another discriminator the Ds start afresh and only G (and EMA) carry over
+        # loss weights and readings, learning rates and the discriminator (lambda_*, per_*, lr_*, d, d_*) may differ:
+        # a recipe variant branches from a snapshot; with another discriminator the Ds start afresh and only G (and
+        # EMA) carry over
         def differs(k: str) -> bool:
             return json.dumps(mine.get(k)) != json.dumps(theirs.get(k))
 
         diff = sorted(k for k in set(mine) | set(theirs)
-                      if differs(k) and not k.startswith(("lambda_", "lr_", "magp_", "d_")) and k != "d"
+                      if differs(k) and not k.startswith(("lambda_", "per_", "lr_", "magp_", "d_")) and k != "d"
                       and k not in ("vocab_size", *self.family.runtime_fields, *self.family.source_fields,
                                     *RETIRED_FIELDS))
         if diff:
