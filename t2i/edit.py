@@ -49,7 +49,7 @@ from torch import Tensor
 from t2i import checkpoint as ckpt
 from t2i.data.vocab import MAX_WORDS, Vocabulary
 from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_float, _check_int
-from t2i.imageio import prepare_upload
+from t2i.imageio import colour_note, prepare_upload
 from t2i.models.cigan import COLOUR_SYNONYMS, contrast_texts, generate_from_text, invert, load_cigan  # noqa: F401
 from t2i.pipeline import GenerationResult
 from t2i.text.damsm import SHIPPED_DAMSM
@@ -238,13 +238,18 @@ class EditPipeline(Upsampling):
         from t2i.partseg import crop_to_bird
 
         kw = {} if max_side is None else {"max_side": max_side}
+        notes = [] if notes is None else notes
+        square = None
         if bird:
             image = prepare_upload(image, notes=notes, square=False, **kw)
             try:
-                return crop_to_bird(self.segmenter, image, notes)
+                square = crop_to_bird(self.segmenter, image, notes)
             except ckpt.CheckpointError:  # no part segmenter here: the centre square
                 pass
-        return prepare_upload(image, notes=notes, **kw)
+        if square is None:
+            square = prepare_upload(image, notes=notes, **kw)
+        colour_note(square, notes)
+        return square
 
     def prepare(self, image, notes: list[str] | None = None) -> tuple[Image.Image, Tensor]:
         """An upload (PIL, path, bytes, array) -> (square RGB PIL at the model size, [1, 3, S, S] tensor).

@@ -86,6 +86,18 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB") if im.mode != "RGB" else im
 
 
+GREY_SATURATION = 0.06  # mean HSV saturation below which a picture counts as black-and-white (SynthBirds: > 0.25)
+
+
+def colour_note(image: Image.Image, notes: list[str]) -> None:
+    """Add a warning when a picture has almost no colour (a black-and-white photo, a pencil or ink drawing): the
+    editors know colour photos of birds, so what they make of it is a guess (the edit still runs)."""
+    sat = np.asarray(image.convert("HSV"), dtype=np.float32)[..., 1].mean() / 255.0
+    if sat < GREY_SATURATION:
+        notes.append(f"this picture has almost no colour (saturation {sat:.2f}): a black-and-white photo or a "
+                     "drawing? The editor learnt from colour photos of birds, so expect an odd edit")
+
+
 def prepare_upload(path_or_pil, max_side: int = DEFAULT_MAX_SIDE, size: int | None = None,
                    max_pixels: int | None = None, notes: list[str] | None = None, square: bool = True) -> Image.Image:
     """A square RGB PIL image from an upload (path, bytes, file object, numpy array or PIL image).

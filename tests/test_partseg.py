@@ -118,3 +118,23 @@ def test_the_shipped_editor_says_when_a_picture_has_no_bird():
         pipe.edit(Image.new("RGB", (120, 90), (250, 250, 250)), "this bird has a blue belly", steps=1)
     res = pipe.edit(ckpt.REPO_ROOT / "examples" / "bird_red.png", "this bird has a blue belly", steps=1)
     assert res.edited.size == (64, 64) and any("around the bird" in n for n in res.notes)
+
+
+def test_a_black_and_white_picture_or_drawing_gets_a_warning_and_a_colour_photo_none():
+    """Issue 26 point 5: an upload without colour (a black-and-white photo, a pencil drawing) is edited with an
+    honest note that the editor knows colour photos; a colour bird gets no such note."""
+    from PIL import Image
+
+    from t2i import load_pipeline
+
+    pipe = load_pipeline("cigan-synthbirds-64")
+    colour = Image.open(ckpt.REPO_ROOT / "examples" / "bird_red.png").convert("RGB")
+    notes: list[str] = []
+    pipe.square_upload(colour, notes)
+    assert not any("no colour" in n for n in notes)
+    grey = colour.convert("L").convert("RGB")
+    notes = []
+    pipe.square_upload(grey, notes)
+    assert any("almost no colour" in n and "drawing" in n for n in notes)
+    res = pipe.edit(grey, "this bird has a blue belly", steps=1)
+    assert any("almost no colour" in n for n in res.notes)
