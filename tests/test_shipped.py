@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from t2i import checkpoint as ckpt
+if __name__ == "__main__":  # run as a script (--record) from anywhere: the repository's package, not an installed one
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from t2i import checkpoint as ckpt  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parent / "fixtures" / "shipped_outputs.json"
 CAPTION = "this bird has a red belly and black wings"
