@@ -260,6 +260,27 @@ def test_plain_netg_yardstick_is_the_same_network_as_the_project_dfgan():
     assert sum(p.numel() for p in PlainNetG(32, 100, 256, 64).parameters()) == 4_868_867  # the public NetG's size
 
 
+def _same_in_both_forms(G, switches, z, s) -> int:
+    """G's images, masks and parameter gradients (of a fixed weighting of the image) agree with every module in
+    `switches` in its low-res form (low_res = True) and in the plain one; returns how many masks were compared."""
+    outs, maps, grads = [], [], []
+    for low in (True, False):
+        for m in switches:
+            m.low_res = low
+        torch.manual_seed(1)  # the same condition-augmentation noise in both passes
+        G.zero_grad()
+        out = G(z, s)
+        img = out.images[-1]
+        (img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum().backward()
+        outs.append(img.detach())
+        maps.append([v.detach() for v in out.masks.values()])
+        grads.append(torch.cat([p.grad.flatten() for p in G.parameters() if p.grad is not None]))
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*maps)) and len(maps[0]) == len(maps[1])
+    assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+    return len(maps[0])
+
+
 def test_low_res_block_form_gives_the_same_images_and_gradients():
     """ResUpBlock's low-res form (fusions before the nearest upsampling, conv1 as a transposed conv) is exact."""
     from t2i.models import get_family
@@ -275,17 +296,7 @@ def test_low_res_block_form_gives_the_same_images_and_gradients():
             p.add_(torch.randn_like(p) * 0.05)
     for n in (1, 5):  # 1: the first block takes the plain path on its 16 pixels, the others the transposed conv
         z, s = torch.randn(n, 100), torch.randn(n, 256)
-        outs, grads = [], []
-        for low in (True, False):
-            for b in blocks:
-                b.low_res = low
-            G.zero_grad()
-            img = G(z, s).images[-1]
-            (img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum().backward()
-            outs.append(img.detach())
-            grads.append(torch.cat([p.grad.flatten() for p in G.parameters()]))
-        assert torch.allclose(outs[0], outs[1], atol=1e-5)
-        assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+        _same_in_both_forms(G, blocks, z, s)
     G.eval()
     for b in blocks:
         b.low_res = True
@@ -307,22 +318,8 @@ def test_mask_predictors_low_res_conv_gives_the_same_masks_images_and_gradients(
     G = fam.build_generator(fam.config_from_dict({"nf": 4, "img_size": 32}))
     masks = [m for m in G.modules() if isinstance(m, CNNMask)]
     assert masks and all(m.low_res for m in masks)
-    z, s = torch.randn(5, 100), torch.randn(5, 256)
-    outs, grads, maps = [], [], []
-    for low in (True, False):
-        for m in masks:
-            m.low_res = low
-        torch.manual_seed(1)  # the same condition-augmentation noise in both passes
-        G.zero_grad()
-        out = G(z, s)
-        img = out.images[-1]
-        (img * torch.linspace(-1, 1, img.numel()).view_as(img)).sum().backward()
-        outs.append(img.detach())
-        maps.append(torch.cat([v.detach().flatten() for v in out.masks.values()]))
-        grads.append(torch.cat([p.grad.flatten() for p in G.parameters() if p.grad is not None]))
-    assert torch.allclose(maps[0], maps[1], atol=1e-5)
-    assert torch.allclose(outs[0], outs[1], atol=1e-5)
-    assert torch.allclose(grads[0], grads[1], atol=1e-4, rtol=1e-3)
+    maps = _same_in_both_forms(G, masks, torch.randn(5, 100), torch.randn(5, 256))
+    assert maps  # the masks themselves were compared too
 
 
 def test_card_shows_training_wall_time_in_seconds_and_hours():

@@ -198,27 +198,27 @@ def cmd_eval(a) -> int:
                   + (f"  attr_acc best of {m['best_of']} {m['attr_acc_best_of']:.4f}" if "attr_acc_best_of" in m else ""))
         failed = [k for k, v in res["skipped"].items() if v.startswith("evaluation failed")]
         return 1 if failed else 0
-    if a.edits is not None:
+    if a.edits is not None:  # edit numbers only; written where --json says (never over the model's eval.json)
         if not a.model or not a.data:
             raise ValueError("--edits needs a CI-GAN aligner folder and --data")
         from t2i.eval.edits import evaluate_edits
         from t2i.eval.generators import CLASSIFIER_NAME
+        from t2i.runtime import pick_device
 
-        metrics = evaluate_edits(a.model, a.data, a.classifier or CLASSIFIER_NAME, n=a.edits, device=a.device or "cpu",
-                                 segmenter=a.segmenter, sheet=a.sheet)
-        print_table(metrics, f"edits of {a.model} on {a.data}")
-        if a.json:
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.json).write_text(json.dumps(metrics, indent=2))
-            print(f"wrote {a.json}")
+        metrics = evaluate_edits(a.model, a.data, a.classifier or CLASSIFIER_NAME, n=a.edits,
+                                 device=pick_device(a.device), segmenter=a.segmenter, sheet=a.sheet)
+        title, out = f"edits of {a.model} on {a.data}", Path(a.json) if a.json else None
+    else:
+        from t2i.eval.run import evaluate
+
+        metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
+                           damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1, skip=a.skip)
+        title = f"evaluation of {a.model or a.data}"
+        out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
+                                           else Path("results") / "eval.json")
+    print_table(metrics, title)
+    if out is None:
         return 0
-    from t2i.eval.run import evaluate
-
-    metrics = evaluate(a.model, data=a.data, fid_check=a.fid_check, limit=a.limit, device=a.device,
-                       damsm=a.damsm, classifier=a.classifier, best_of=a.best_of or 1, skip=a.skip)
-    print_table(metrics, f"evaluation of {a.model or a.data}")
-    out = Path(a.json) if a.json else (Path(a.model) / "eval.json" if a.model and Path(a.model).is_dir()
-                                       else Path("results") / "eval.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(metrics, indent=2))
     print(f"wrote {out}")

@@ -57,7 +57,7 @@ class CoordMaskGuide(nn.Module):
         super().__init__()
         self.coord = CoordMask(channels, reduction)
 
-    def forward(self, h: Tensor, cond: FuseCond):
+    def forward(self, h: Tensor, cond: FuseCond, low: Tensor | None = None):  # low: unused (bicubic blocks)
         m, vis = self.coord(h)
         return m, cond, {"mask": vis}
 
@@ -76,7 +76,7 @@ class WordRegionGuide(nn.Module):
         self.word_proj = nn.Linear(text_dim, channels)  # w -> w' (the patent's reshape + Linear)
         self.query = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, h: Tensor, cond: FuseCond):
+    def forward(self, h: Tensor, cond: FuseCond, low: Tensor | None = None):  # low: unused (bicubic blocks)
         assert cond.words is not None, "swfgan word-level blocks need word features"
         n, c, hh, ww = h.shape
         info = {}

@@ -170,7 +170,7 @@ class ResUpBlock(nn.Module):
     """DF-GAN residual generator block, parametrised:
 
         h = upsample(x)                                    (nearest | bicubic | none)
-        r, cond, info = guide(h, cond)                     (default: r = h; a mask predictor may fill cond.mask
+        r, cond, info = guide(h, cond, low)                (default: r = h; a mask predictor may fill cond.mask
                                                             or replace r, e.g. by the coordinate-masked feature)
         r = conv3x3(LReLU(fuse(... LReLU(fuse(r)))))       sub-block 1 (in_ch -> out_ch), `fusions_per_conv` fusions
         r = conv3x3(LReLU(fuse(... LReLU(fuse(r)))))       sub-block 2 (out_ch -> out_ch)
@@ -183,7 +183,8 @@ class ResUpBlock(nn.Module):
                  out_ch: int,  # channels of the output
                  fusion: FusionFactory,  # builds one fusion layer for a given channel count
                  upsample: str | None = "nearest",  # "nearest" | "bicubic" | None (no resolution change)
-                 guide: nn.Module | None = None,  # forward(h, cond) -> (branch_input, cond, info) or None
+                 guide: nn.Module | None = None,  # forward(h, cond, low) -> (branch_input, cond, info) or None;
+                 # low: x when h is its nearest x2 (a guide's conv3x3 on h may run on it: conv_after_nearest), else None
                  fusions_per_conv: int = 2):  # fusion+LReLU pairs before each conv (DF-GAN: 2)
         super().__init__()
         if upsample not in ("nearest", "bicubic", None):
@@ -219,9 +220,8 @@ class ResUpBlock(nn.Module):
                               align_corners=False if self.upsample == "bicubic" else None)
         info: dict[str, Tensor] = {}
         r = h
-        if self.guide is not None:  # a guide that reads the upsampled input may also take the input before it
-            low = x if self.upsample == "nearest" and getattr(self.guide, "reads_low_res", False) else None
-            r, cond, info = self.guide(h, cond, low) if low is not None else self.guide(h, cond)
+        if self.guide is not None:
+            r, cond, info = self.guide(h, cond, x if self.upsample == "nearest" else None)
             assert r.shape == h.shape, (r.shape, h.shape)
         r = self.conv1(self._fuse_all(self.fuse1, r, cond))
         r = self.conv2(self._fuse_all(self.fuse2, r, cond))

@@ -36,14 +36,12 @@ class CNNMask(nn.Module):
 class CNNMaskGuide(nn.Module):
     """ResUpBlock guide: predicts the block's mask from the upsampled input and hands it to the SSF layers."""
 
-    reads_low_res = True  # ResUpBlock also passes the input before its nearest x2 (the mask's first conv reads it)
-
     def __init__(self, channels: int,  # channels of the block input
                  hidden: int = 100):  # hidden width of the CNN mask predictor
         super().__init__()
         self.mask = CNNMask(channels, hidden)
 
-    def forward(self, h: Tensor, cond: FuseCond, low: Tensor | None = None):
+    def forward(self, h: Tensor, cond: FuseCond, low: Tensor | None = None):  # low: see ResUpBlock's guide
         m = self.mask(h, low)
         return h, cond.replace(mask=m), {"mask": m}
 

@@ -22,6 +22,7 @@ from .backgrounds import _blobs, _jc, _smooth_noise, _vgrad
 
 PHOTO_SCENES = ("white", "cluttered")  # scenes only the photo-like renders use (the plain five come first)
 CUTOUT = "cutout"  # photo=True, background="cutout": an RGBA cut-out, transparent around the bird
+PERCH = {"white": "ground", "cutout": "ground", "cluttered": "branch"}  # the plain scene whose perch each one takes
 
 
 def _lattice(u: np.ndarray, v: np.ndarray, grid: np.ndarray, fu: float, fv: float) -> np.ndarray:

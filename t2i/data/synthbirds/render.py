@@ -414,7 +414,7 @@ def render_bird(attrs: dict, rng: np.random.Generator, size: int = 64, backgroun
         bird_rgb = photo_mod.feather_and_light(bird_rgb, w, win[4], win[5], _BIG_PARTS[w], rng)
 
     fg = np.zeros((C, C, 4), np.uint8)
-    perch = _perch({"white": "ground", "cutout": "ground", "cluttered": "branch"}.get(kind, kind), rng, shape, pose, C)
+    perch = _perch(photo_mod.PERCH.get(kind, kind), rng, shape, pose, C)
     if perch is not None:
         pys, pxs, prgb = perch
         fg[pys, pxs, :3] = prgb
