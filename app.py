@@ -132,7 +132,7 @@ def generate(caption, model, seed, n, truncation, best_of=1, upsampled=None):
     except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
         return [], None, "", _fail(err), [], gr.update(value="Look inside", interactive=False)
     first = g.seeds[0] if g.seeds else seed
-    return (g.gallery, str(g.grid_path), g.info, HIDE, g.seeds,
+    return (STUDIO.as_files(g.gallery), str(g.grid_path), g.info, HIDE, g.seeds,
             gr.update(value=f"Look inside seed {first}", interactive=True))
 
 

@@ -114,7 +114,7 @@ class Upsampling:
 
     def _init_upsampling(self, size=None, upsampler=None) -> None:
         self._upsampler_source = upsampler
-        self._upsampler = upsampler if isinstance(upsampler, Upsampler) else None
+        self._upsampler = upsampler if isinstance(upsampler, torch.nn.Module) else None  # an Upsampler or its trace
         self.size = check_size(size, self.native_size)
         if self.size is not None:
             self.upsampler()  # a missing or corrupt upsampler is said at load time, not at the first image

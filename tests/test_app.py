@@ -171,3 +171,6 @@ def test_loadtest_starts_the_app_and_times_concurrent_generates(studio_checkpoin
     with pytest.raises(RuntimeError, match="Generate failed"):
         loadtest("no-such-model", clients=1, calls=1, single_calls=1,
                  env={"T2I_CHECKPOINTS": str(studio_checkpoints)})
+    with pytest.raises(RuntimeError, match="Edit failed: .*edit"):  # these checkpoints have no editing model
+        loadtest("dfgan-tiny", clients=1, calls=1, single_calls=1, edit_clients=1,
+                 env={"T2I_CHECKPOINTS": str(studio_checkpoints)})

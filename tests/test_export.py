@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from t2i.cli import main
-from t2i.export import export_torchscript, extra_files, optimize_for_inference, trace_generator
+from t2i.export import (TracedImageModule, export_torchscript, extra_files, optimize_for_inference, trace_generator,
+                        trace_image_module)
 from t2i.models.base import GenOutput, TextConditionalGenerator
+from t2i.models.upsampler import Upsampler, UpsamplerConfig
 from t2i.pipeline import TextToImagePipeline
 
 CAPTIONS = ["this bird has a white belly and black wings", "a small bird", "the bird has a long black bill"]
@@ -94,3 +96,52 @@ def test_trace_that_does_not_generalise_falls_back_to_eager():
         warnings.simplefilter("always")
         assert trace_generator(G, text, vocab_size=10, max_words=5) is None
     assert any("keeping the eager generator" in str(x.message) for x in w)
+
+
+def test_optimize_for_inference_traces_the_best_of_scorer(tiny_model):
+    """best-of-k scores every candidate with the DAMSM image encoder: traced too, same scores."""
+    eager = TextToImagePipeline.from_pretrained(tiny_model)
+    fast = optimize_for_inference(TextToImagePipeline.from_pretrained(tiny_model))
+    assert isinstance(fast.damsm()[0].image_encoder, TracedImageModule)
+    assert not isinstance(eager.damsm()[0].image_encoder, TracedImageModule)
+    images = torch.rand(5, 3, fast.native_size, fast.native_size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    a, b = eager.match_scores(images, CAPTIONS + CAPTIONS[:2]), fast.match_scores(images, CAPTIONS + CAPTIONS[:2])
+    torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    ra = eager(CAPTIONS[:1], seed=3, n=2, rerank=3)
+    rb = fast(CAPTIONS[:1], seed=3, n=2, rerank=3)
+    assert ra.seeds == rb.seeds and max(abs(x - y) for x, y in zip(ra.scores, rb.scores)) < 1e-3
+
+
+def test_trace_image_module_same_images_other_sides_eager():
+    torch.manual_seed(0)
+    up = Upsampler(UpsamplerConfig(channels=8, blocks=2, up_channels=8, in_size=16)).eval()
+    with torch.no_grad():
+        up.tail.weight.normal_(0, 0.1)  # a residual that shows
+    fast = trace_image_module(up, 16, what="upsampler")
+    assert isinstance(fast, TracedImageModule) and trace_image_module(fast, 16) is fast
+    g = torch.Generator().manual_seed(2)
+    with torch.inference_mode():
+        for n in (1, 5):  # neither the traced batch (4) nor the checked one (3)
+            x = torch.rand(n, 3, 16, 16, generator=g) * 2 - 1
+            torch.testing.assert_close(fast(x), up(x), atol=1e-5, rtol=0)
+            assert fast(x).shape == (n, 3, 64, 64)
+        x = torch.rand(2, 3, 24, 24, generator=g) * 2 - 1  # another side: the eager network, exactly
+        assert torch.equal(fast(x), up(x)) and fast(x).shape == (2, 3, 96, 96)
+    assert sum(p.numel() for p in fast.parameters()) >= sum(p.numel() for p in up.parameters())
+
+
+class _BatchDependent(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x) * (2.0 if x.size(0) == 4 else 1.0)  # the trace keeps the factor of its batch (4)
+
+
+def test_trace_image_module_that_does_not_generalise_stays_eager():
+    m = _BatchDependent().eval()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        assert trace_image_module(m, 8, what="scorer") is m
+    assert any("keeping the eager scorer" in str(x.message) for x in w)

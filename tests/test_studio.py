@@ -589,3 +589,17 @@ def test_concurrent_requests_share_the_pipeline_text_cache_safely(studio):
     [t.start() for t in ts]
     [t.join() for t in ts]
     assert not errors
+
+
+def test_gallery_as_fast_png_files(studio):
+    """The app hands the gallery over as PNG files the studio wrote (fast compression, lossless), not as PIL images
+    for the web UI to encode."""
+    g = studio.generate(CAPTION, "dfgan-tiny", seed=11, n=3)
+    files = studio.as_files(g.gallery)
+    assert [c for _, c in files] == [c for _, c in g.gallery]
+    for (path, _), (im, _) in zip(files, g.gallery):
+        back = Image.open(path)
+        assert back.format == "PNG" and path.parent == studio.out_dir
+        assert np.array_equal(np.asarray(back.convert("RGB")), np.asarray(im.convert("RGB")))
+    assert studio.as_files(g.gallery) == files  # the same images: the same files, written once
+    assert not list(studio.out_dir.glob("*.tmp"))

@@ -22,10 +22,14 @@ def cmd_loadtest(a) -> int:
     from t2i.eval.loadtest import loadtest
 
     r = loadtest(a.model, a.clients, a.calls, a.single_calls, results=a.results, screenshot_to=a.screenshot,
-                 best_of=a.best_of)
+                 best_of=a.best_of, edit_clients=a.edit_clients)
     print(f"app start-up {r['startup_s']:.1f} s; Generate (4 images, best of {a.best_of}) with one client p50 {r['single']['p50_ms']:.0f} ms,"
           f" p95 {r['single']['p95_ms']:.0f} ms; with {a.clients} clients at once p50 {r['concurrent']['p50_ms']:.0f}"
           f" ms, p95 {r['concurrent']['p95_ms']:.0f} ms ({r['concurrent']['requests_per_s']:.2f} requests/s)")
+    if "edits" in r:
+        e = r["edits"]
+        print(f"Edit (50 steps) alone p50 {e['single']['p50_ms']:.0f} ms; {a.edit_clients} at once p50 "
+              f"{e['concurrent']['p50_ms']:.0f} ms, p95 {e['concurrent']['p95_ms']:.0f} ms")
     return 0
 
 

@@ -309,10 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_loadtest(sub):
     s = sub.add_parser("loadtest", help="start-up time of app.py and Generate latency, one client and many at once")
     s.add_argument("--model", required=True, help="a model name the app lists (e.g. swfgan-synthbirds-64)")
-    s.add_argument("--clients", type=int, default=8, help="concurrent gradio_client users")
+    s.add_argument("--clients", type=int, default=8, help="concurrent users (HTTP API clients)")
     s.add_argument("--calls", type=int, default=4, help="Generate requests per concurrent client")
     s.add_argument("--single-calls", type=int, default=10, help="requests of the lone client")
     s.add_argument("--best-of", type=int, default=4, help="tries per image, as the Generate tab (default 4; 1 = plain)")
+    s.add_argument("--edit-clients", type=int, default=0, metavar="K",
+                   help="also time one Edit alone and K at once (the first example photo, 50 steps; default 0: no edits)")
     s.add_argument("--results", default="results/bench.json", help="JSON to add the numbers to (key 'app')")
     s.add_argument("--screenshot", default=None, help="also save a headless-Chromium screenshot of a Generate here")
 

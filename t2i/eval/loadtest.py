@@ -1,6 +1,6 @@
 """`python -m t2i loadtest`: the studio as users meet it — start-up time of `python app.py`, then the latency of
-one Generate request (4 images) from one client and from several clients at once (p50 / p95), through
-gradio_client against a local server. Results go into results/bench.json under "app"."""
+one Generate request (4 images) from one client and from several clients at once (p50 / p95), through the
+app's HTTP API (as `curl` calls it) against a local server. Results go into results/bench.json under "app"."""
 from __future__ import annotations
 
 import json
@@ -45,21 +45,43 @@ def start_app(port: int, env: dict | None = None, timeout: float = 300.0) -> tup
     raise TimeoutError(f"app.py did not answer on {url} within {timeout:.0f} s")
 
 
-def _latencies(url: str, model: str, clients: int, calls: int, caption: str, best_of: int = 1) -> list[float]:
-    """Each of `clients` threads (own gradio_client) makes `calls` Generate requests (4 images, best of
-    `best_of` draws each); every request's seconds."""
-    from gradio_client import Client
+def _call(url: str, api: str, data: list, timeout: float = 600.0):
+    """One request through the app's HTTP API, as `curl` users call it (POST /gradio_api/call/<api>, then its
+    event stream): the outputs of the 'complete' event. Light on the client's CPU (about a tenth of gradio_client's
+    per request here), which on one machine is CPU the app would otherwise have."""
+    req = urllib.request.Request(f"{url}gradio_api/call/{api}", data=json.dumps({"data": data}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        event_id = json.loads(r.read())["event_id"]
+    event = None
+    with urllib.request.urlopen(f"{url}gradio_api/call/{api}/{event_id}", timeout=timeout) as r:
+        for raw in r:
+            line = raw.decode().strip()
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = line.split(":", 1)[1].strip()
+                if event == "error":
+                    raise RuntimeError(f"{api} failed: {payload}")
+                return json.loads(payload)
+    raise RuntimeError(f"{api}: the event stream ended without a result")
 
+
+def _latencies(url: str, model: str, clients: int, calls: int, caption: str, best_of: int = 1,
+               seed_base: int = 0) -> list[float]:
+    """Each of `clients` threads makes `calls` Generate requests (4 images, best of `best_of` draws each; seeds
+    from seed_base, none repeated, so no request is served from the studio's result cache) through the HTTP API;
+    every request's seconds."""
     out: list[float] = []
     lock = threading.Lock()
     errors: list[str] = []
 
     def worker(k: int):
-        c = Client(url, verbose=False, download_files=False)
         for j in range(calls):
             t = time.perf_counter()
             try:
-                res = c.predict(caption, model, 1000 * k + j, 4, 0.88, best_of, api_name="/generate")
+                res = _call(url, "generate", [caption, model, seed_base + 1000 * k + 10 * j, 4, 0.88, best_of,
+                                                  None])  # upsampled: None = the app's default
             except Exception as e:  # noqa: BLE001 - the app refused the request (e.g. an unknown model)
                 errors.append(str(e))
                 return
@@ -67,6 +89,8 @@ def _latencies(url: str, model: str, clients: int, calls: int, caption: str, bes
             err = res[3]
             if isinstance(err, dict) and err.get("visible") is not False and err.get("value"):
                 errors.append(str(err.get("value")))
+            elif not res[0]:
+                errors.append(f"no images: {res[2] or res[3]}")
             with lock:
                 out.append(dt)
 
@@ -77,6 +101,44 @@ def _latencies(url: str, model: str, clients: int, calls: int, caption: str, bes
         t.join()
     if errors:
         raise RuntimeError(f"Generate failed: {errors[0]}")
+    return out
+
+
+def _edit_latencies(url: str, clients: int, image: Path, text: str = "this bird has a red belly",
+                    steps: int = 50) -> list[float]:
+    """`clients` users at once, each one Edit request (an upload, `steps` steps, the tab's defaults otherwise)
+    through gradio_client (it uploads the file; its CPU is small beside an edit's); every request's seconds."""
+    from gradio_client import Client, handle_file
+
+    out: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    api = Client(url, verbose=False, download_files=False).view_api(return_format="dict", print_info=False)
+    model = {p["parameter_name"]: p for p in api["named_endpoints"]["/edit"]["parameters"]}["model"]
+    if not model.get("parameter_default"):
+        raise RuntimeError("Edit failed: the app lists no editing model (CI-GAN) to time")
+
+    def worker():
+        c = Client(url, verbose=False, download_files=False)
+        t = time.perf_counter()
+        try:
+            res = c.predict(upload=handle_file(str(image)), text=text, steps=steps, api_name="/edit")  # the tab's defaults
+        except Exception as e:  # noqa: BLE001
+            errors.append(str(e))
+            return
+        err = res[-1]
+        if isinstance(err, dict) and err.get("visible") is not False and err.get("value"):
+            errors.append(str(err.get("value")))
+        with lock:
+            out.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"Edit failed: {errors[0]}")
     return out
 
 
@@ -117,17 +179,28 @@ def _stats(ts: list[float]) -> dict:
 
 def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 10,
              caption: str = "a small bird with a red belly and black wings", results: str | Path | None = None,
-             env: dict | None = None, screenshot_to: str | Path | None = None, best_of: int = 4) -> dict:
-    """best_of: tries per image as the Generate tab's default (4), 1 = plain draws."""
+             env: dict | None = None, screenshot_to: str | Path | None = None, best_of: int = 4,
+             edit_clients: int = 0) -> dict:
+    """best_of: tries per image as the Generate tab's default (4), 1 = plain draws. edit_clients: also one Edit
+    alone and then this many at once (the first example photo, 50 steps), when the app can edit."""
     port = _free_port()
     proc, startup = start_app(port, env)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _latencies(url, model, 1, 1, caption, best_of)  # warm-up: loads the model (and the reranker) once
-        single = _stats(_latencies(url, model, 1, single_calls, caption, best_of))
+        _latencies(url, model, 1, 1, caption, best_of, seed_base=2_000_000)  # warm-up: loads the model once
+        single = _stats(_latencies(url, model, 1, single_calls, caption, best_of, seed_base=1_000_000))
         t0 = time.perf_counter()
         many = _latencies(url, model, clients, calls, caption, best_of)
         wall = time.perf_counter() - t0
+        edits = None
+        if edit_clients:
+            from t2i.studio import example_images
+
+            photo = example_images()[0]
+            edit_single = _edit_latencies(url, 1, photo) + _edit_latencies(url, 1, photo)  # the first loads it
+            edit_many = _edit_latencies(url, edit_clients, photo)
+            edits = {"single": _stats(edit_single[1:]), "concurrent": {**_stats(edit_many), "clients": edit_clients},
+                     "steps": 50}
         if screenshot_to:
             screenshot(url, screenshot_to, caption)
     finally:
@@ -139,7 +212,8 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
     report = {"model": model, "best_of": best_of, "startup_s": startup, "single": single,
               "concurrent": {**_stats(many), "clients": clients, "requests_per_s": len(many) / wall},
               "concurrency_limit": int((env or {}).get("T2I_CONCURRENCY", os.environ.get("T2I_CONCURRENCY", 2))),
-              "cores": os.cpu_count(), "updated": time.strftime("%Y-%m-%d %H:%M:%S")}
+              "cores": os.cpu_count(), "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+              **({"edits": edits} if edits else {})}
     if results:
         path = Path(results)
         data = json.loads(path.read_text()) if path.is_file() else {}

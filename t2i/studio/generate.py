@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,21 @@ class GenerateTabs:
         grid.save(path, pnginfo=meta, compress_level=1)  # fast (~5x): the request waits on it; lossless all the same
         self._prune_outputs()
         return path
+
+    def as_files(self, gallery: list[tuple[Image.Image, str]]) -> list[tuple[Path, str]]:
+        """A gallery's images written as fast-compressed PNG files (lossless; ~5x faster to write than the PNG a web
+        UI would make of each PIL image, which under load is a tenth of a request's CPU), with their captions."""
+        out = []
+        for im, caption in gallery:
+            digest = hashlib.sha1(im.tobytes()).hexdigest()[:16]
+            path = self.out_dir / f"t2i_img_{digest}.png"
+            if not path.is_file():
+                tmp = path.with_name(f"{path.stem}.{threading.get_ident()}.tmp")
+                im.save(tmp, format="PNG", compress_level=1)
+                os.replace(tmp, path)  # whole files only, even when two requests write the same image
+            out.append((path, caption))
+        self._prune_outputs()
+        return out
 
     def _prune_outputs(self, keep: int = 256) -> None:
         """Keep the download folder small on a long-running server: only the newest `keep` grids."""

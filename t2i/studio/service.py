@@ -11,7 +11,7 @@ from pathlib import Path
 
 from t2i import checkpoint as ckpt
 from t2i import load_pipeline
-from t2i.export import optimize_for_inference
+from t2i.export import optimize_for_inference, trace_image_module
 from t2i.pipeline import MAX_RERANK, GenerationResult, TextToImagePipeline, check_caption, check_number
 from t2i.studio.catalogue import DEFAULT_ORDER, KIND_ORDER, METRIC_LABELS, WORKS_FID, WORKS_PART_ACC, ModelEntry, \
     checkpoints_root, discover_models, hub_model_ids
@@ -215,7 +215,8 @@ class Studio(GenerateTabs, EditTabs):
                     folder = self.root / SHIPPED_UPSAMPLER
                     if (folder / ckpt.WEIGHTS).is_file():
                         try:
-                            self._upsampler = load_output_upsampler(folder, self.device)
+                            up = load_output_upsampler(folder, self.device)
+                            self._upsampler = trace_image_module(up, up.cfg.in_size, what="upsampler") if self.fast else up
                         except ckpt.CheckpointError as err:
                             self.problems.append(f"{SHIPPED_UPSAMPLER} not usable, images stay at 64 px: {err}")
                     self._upsampler_checked = True
