@@ -121,7 +121,27 @@ class NoBirdError(ValueError):
 @torch.no_grad()
 def find_bird(seg: PartSegmenter, image: Image.Image) -> tuple[tuple[int, int, int, int], float] | None:
     """The bird's box (x, y, w, h, in the image's pixels) and the share of the picture it covers, from the
-    segmenter's foreground (any part) on the whole picture letterboxed to its side; None when under BIRD_MIN_SHARE."""
+    segmenter's foreground (any part) on the whole picture letterboxed to its side; None when under BIRD_MIN_SHARE.
+    A wide (or tall) picture where that finds nothing is looked at again square by square along its longer side
+    (half-overlapping squares of its shorter side; the one with the most bird wins): letterboxed whole, a bird in
+    a panorama is a few model pixels across."""
+    found = _look(seg, image)
+    W, H = image.size
+    short, long_ = min(W, H), max(W, H)
+    if found is not None or long_ < 1.5 * short:
+        return found
+    best = None
+    for off in sorted({*range(0, long_ - short + 1, max(1, short // 2)), long_ - short}):
+        win = (off, 0, off + short, H) if W >= H else (0, off, W, off + short)
+        got = _look(seg, image.crop(win))
+        if got is not None and (best is None or got[1] > best[1]):
+            (x, y, w, h), share = got
+            best = (x + win[0], y + win[1], w, h), share * short * short / (W * H)
+    return best
+
+
+def _look(seg: PartSegmenter, image: Image.Image) -> tuple[tuple[int, int, int, int], float] | None:
+    """find_bird's one look: the whole picture letterboxed to the segmenter's side."""
     s = seg.cfg.img_size
     W, H = image.size
     k = s / max(W, H)

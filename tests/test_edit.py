@@ -66,9 +66,18 @@ def clf_folder(tmp_path_factory):
 
 
 def _bird(size=(48, 48), mode="RGB", seed=0):
+    """A SynthBirds bird (the part segmenter must find one) in the middle of a noise picture of `size`."""
+    from t2i.data.synthbirds import make_species, render_bird
+
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 255, (size[1], size[0], 4), dtype=np.uint8)
-    return Image.fromarray(arr, "RGBA").convert(mode)
+    arr[..., 3] = 255
+    im = Image.fromarray(arr, "RGBA")
+    side = min(size)
+    if side >= 16:
+        bird = render_bird(make_species(0)[seed % 200][1], rng, side)[0].convert("RGBA")
+        im.paste(bird, ((size[0] - side) // 2, (size[1] - side) // 2))
+    return im.convert(mode)
 
 
 # --- the pipeline ---------------------------------------------------------------------------------------------------

@@ -95,6 +95,23 @@ def test_aligner_cache_key_follows_the_edit_defaults(monkeypatch):
     assert report.inference_defaults(aligner) != before
 
 
+def test_a_retrained_part_segmenter_under_the_same_name_re_evaluates_the_editor(tmp_path, monkeypatch):
+    from t2i import edit
+    from t2i.partseg import PartSegConfig, PartSegmenter
+
+    aligner = {"model_type": "cigan", "config": {"stage": "aligner"}}
+    folder = tmp_path / "partseg-synthbirds-64"
+    keys = []
+    for seed in (0, 1):  # the same folder name, other weights
+        torch.manual_seed(seed)
+        cfg = PartSegConfig(img_size=32, nf=4)
+        ckpt.save_model_folder(folder, "part-segmenter", dataclasses.asdict(cfg), {"segmenter": PartSegmenter(cfg)},
+                               step=0, resolution=32)
+        monkeypatch.setattr(edit, "PART_SEGMENTER", str(folder))
+        keys.append(report.inference_defaults(aligner)["part_segmenter"])
+    assert keys[0] != keys[1] and all(k.startswith(str(folder)) for k in keys)
+
+
 def test_eval_all_writes_results_table_and_reuses_the_cache(eval_setup, synth_root, tmp_path, monkeypatch):
     import t2i.eval.fid
     import t2i.eval.generators

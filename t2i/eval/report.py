@@ -93,7 +93,16 @@ def inference_defaults(record: dict) -> dict:
             "guidance_damsm": edit.GUIDANCE_DAMSM, "per_weight": ec.PER_WEIGHT, "pix_weight": ec.PIX_WEIGHT,
             "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI,
             "part_mask": EDIT_PART_MASK, "masked_guidance": ec.MASKED_GUIDANCE, "masked_lr": ec.MASKED_LR, "masked_lam": ec.MASKED_LAM,
-            "mask_dilate": edit.MASK_DILATE, "part_segmenter": edit.PART_SEGMENTER, "edit_judge": EDIT_JUDGE}
+            "mask_dilate": edit.MASK_DILATE, "part_segmenter": _weights_or_name(edit.PART_SEGMENTER),
+            "edit_judge": EDIT_JUDGE}
+
+
+def _weights_or_name(name: str) -> str:
+    """A helper folder's weights hash (a retrained one under the same name re-evaluates), else its name."""
+    try:
+        return f"{name}@{model_key(name)['weights'][:16]}"
+    except (ckpt.CheckpointError, OSError):
+        return name
 
 
 def protocol(data_root: str | Path, limit: int | None, seed: int, damsm: str | Path, classifier: str | Path,
