@@ -276,6 +276,7 @@ def save_snapshot(run: str | Path, dest: str | Path, dtype: torch.dtype = torch.
         for k, v in sd.items():
             tensors[f"{prefix}.{k}"] = (v.to(dtype) if v.is_floating_point() else v).contiguous().clone()
     meta = {"step": str(int(state["step"])), "wall": str(float(state.get("wall", 0.0))),
+            "cpu": str(float(state.get("cpu", 0.0))),
             "config": json.dumps(read_config(run).get("config", {}), sort_keys=True)}
     _atomic_write(dest / SNAPSHOT, lambda p: save_file(tensors, p, metadata=meta))
     if (run / "log.jsonl").is_file():
@@ -304,7 +305,7 @@ def load_snapshot(folder: str | Path) -> tuple[dict[str, dict[str, torch.Tensor]
             net, _, rest = rest.partition(".")
             head = f"nets.{net}"
         groups.setdefault(head, {})[rest] = v.float() if v.is_floating_point() else v
-    meta = {"step": int(meta.get("step", 0)), "wall": float(meta.get("wall", 0.0)),
+    meta = {"step": int(meta.get("step", 0)), "wall": float(meta.get("wall", 0.0)), "cpu": float(meta.get("cpu", 0.0)),
             "config": json.loads(meta.get("config", "{}"))}
     return groups, meta
 

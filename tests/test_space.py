@@ -106,6 +106,7 @@ def test_model_cards_carry_the_hub_header(studio_checkpoints, tmp_path):
     assert meta["library_name"] == "t2i" and meta["license"] == "mit" and meta["pipeline_tag"] == "text-to-image"
     assert {"gan", "swfgan", "text-to-image"} <= set(meta["tags"]) and meta["datasets"]
     assert {"attr_acc", "fid"} <= set(meta["metrics"])
+    assert "| training CPU time | " in text and "| training wall time | " in text  # the trainer keeps both
 
 
 def test_a_model_loads_by_hub_id_from_a_local_hub_cache_offline(studio_checkpoints, tmp_path, monkeypatch):

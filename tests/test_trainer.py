@@ -343,3 +343,23 @@ def test_tensorboard_mirror_of_the_log(tmp_path, cub_tiny, tiny_damsm):
     events = ea.Scalars("g_loss")
     assert [e.step for e in events] == [1, 2, 3, 4]
     assert [round(e.value, 4) for e in events] == [round(r["g_loss"], 4) for r in rows]
+
+
+def test_cpu_time_is_kept_across_resumes_and_snapshots(tmp_path, cub_tiny, tiny_damsm):
+    """The campaign's budgets count CPU hours: every log line, the training state, the model folder and a snapshot
+    carry the run's CPU seconds, growing over a resume instead of starting again."""
+    from t2i import checkpoint as ckpt
+
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=2), dict(TINY)).train()
+    first = ckpt.load_train_state(tmp_path / "run")["cpu"]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert first > 0 and all(r["cpu_s"] > 0 for r in rows) and rows[-1]["cpu_s"] <= first + 0.1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train_cpu_s"] == round(first, 1)
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=4), dict(TINY)).train()  # resumes at 2
+    second = ckpt.load_train_state(tmp_path / "run")["cpu"]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert second > first and rows[-1]["step"] == 4 and rows[-1]["cpu_s"] > first
+    snap = ckpt.save_snapshot(tmp_path / "run", tmp_path / "snap")
+    assert ckpt.load_snapshot(snap)[1]["cpu"] == second
+    t = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=5, out=str(tmp_path / "warm"), init=str(snap)), dict(TINY))
+    assert t.resume()[0] == 4 and t.cpu_seconds() >= second

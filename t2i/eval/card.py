@@ -28,7 +28,7 @@ def _fmt(v) -> str:
 
 
 def _wall(seconds) -> str:
-    """Training wall time as people read it: 12,860 s (3.6 h)."""
+    """Training wall (or CPU) time as people read it: 12,860 s (3.6 h)."""
     if not isinstance(seconds, (int, float)):
         return "?"
     return f"{seconds:,.0f} s ({seconds / 3600:.1f} h)" if seconds >= 3600 else f"{seconds:,.0f} s"
@@ -94,6 +94,8 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
              f"| dataset | {record.get('dataset', '?')} |",
              f"| training steps | {record.get('step', '?')} |",
              f"| training wall time | {_wall(record.get('train_wall_s'))} |",
+             *([f"| training CPU time | {_wall(record['train_cpu_s'])} (the training process; kept since session 18, "
+                "so a run resumed from an older state counts from then) |"] if record.get("train_cpu_s") else []),
              f"| t2i version | {record.get('t2i_version', '?')} |", ""]
     if record.get("status_note"):
         lines += ["> " + record["status_note"].replace("\n", "\n> "), ""]

@@ -123,6 +123,7 @@ class Trainer:
         does not import evaluation). None: no quick evals, whatever tc.eval_every says (a note is printed)."""
         self.tc = tc
         self.evaluator = evaluator
+        self._cpu_start, self._cpu_base = time.process_time(), 0.0  # CPU time, set again by resume()
         self.family = get_family(tc.model)
         self.cfg = self.family.config_from_dict(model_overrides or {})
         self.rank, self.world, local = _dist_info()
@@ -199,14 +200,21 @@ class Trainer:
         return {"nets": {k: _unwrap(v).state_dict() for k, v in self.nets.items()},
                 "ema": self.ema.module.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict() if self.opt_d else {}, "rng": rng_state(), "step": step,
-                "wall": wall}
+                "wall": wall, "cpu": self.cpu_seconds()}
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds this run has used, over every resume: the training process's own (its threads, the quick
+        evals included; data-loader workers not), what the campaign's per-model CPU budgets count."""
+        return self._cpu_base + time.process_time() - self._cpu_start
 
     def resume(self) -> tuple[int, float]:
         state = ckpt.load_train_state(self.out)
+        self._cpu_start, self._cpu_base = time.process_time(), 0.0
         if state is None and self.tc.init:
             return self.warm_start(self.tc.init)
         if state is None:
             return 0, 0.0
+        self._cpu_base = float(state.get("cpu", 0.0))  # 0 for a run saved before CPU time was kept
         for k, v in self.nets.items():
             _unwrap(v).load_state_dict(state["nets"][k])
         self.ema.module.load_state_dict(state["ema"])
@@ -256,6 +264,7 @@ class Trainer:
         if self.rank == 0 and log.is_file() and not (self.out / "log.jsonl").is_file():
             self.out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(log, self.out / "log.jsonl")
+        self._cpu_base = meta.get("cpu", 0.0)
         return meta["step"], meta["wall"]
 
     def save(self, step: int, wall: float) -> None:
@@ -271,7 +280,8 @@ class Trainer:
                                vocab=self.vocab,
                                dtype=getattr(torch, self.tc.ship_dtype), step=step, resolution=self.img_size,
                                dataset=self.tc.dataset_name, data_root=str(self.tc.data),
-                               train_wall_s=round(wall, 1), train=dataclasses.asdict(self.tc),
+                               train_wall_s=round(wall, 1), train_cpu_s=round(state["cpu"], 1),
+                               train=dataclasses.asdict(self.tc),
                                extra_files={ckpt.TRAIN_STATE: lambda p: torch.save(state, p)}, **extra)
 
     @torch.no_grad()
@@ -443,7 +453,8 @@ class Trainer:
             if self.rank == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in list(logs.items())[:4]})
                 if _due(step, self.tc.log_every) or step == target:
-                    log.write(step=step, wall_s=round(wall, 2), imgs_per_s=round(imgs / max(t_run, 1e-9), 2), **logs)
+                    log.write(step=step, wall_s=round(wall, 2), cpu_s=round(self.cpu_seconds(), 1),
+                              imgs_per_s=round(imgs / max(t_run, 1e-9), 2), **logs)
                 if _due(step, self.tc.sample_every) or step == self.tc.steps:
                     self.sample(step)
                 if _due(step, self.tc.save_every) or step == target:
