@@ -161,6 +161,8 @@ def screenshot(url: str, path: str | Path, caption: str, model: str | None = Non
         if model:
             page.locator("#model input").first.fill(model)
             page.keyboard.press("Enter")
+            page.wait_for_function("(m) => document.querySelector('#model input').value.includes(m)", arg=model)
+            page.wait_for_timeout(1000)  # the choice reaches the app before Generate reads it
         page.locator("#caption textarea").fill(caption)
         page.click("#generate-btn")
         page.wait_for_function("(c) => (document.querySelector('#gen-info') || {}).innerText?.includes(c)",

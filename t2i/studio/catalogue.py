@@ -156,7 +156,8 @@ class ModelEntry:
         if self.kind == "edit":
             return "Edits photos by text (the **Edit** tab); its text-to-image drawing is experimental."
         if self.kind == "t2i":
-            return "**Experimental**: still paints rough shapes rather than birds (it needs more training)."
+            return ("**Experimental**: it paints rough shapes or rough birds, often not in the colours asked (it needs "
+                    "more training).")
         return ""
 
     def source(self) -> str:
