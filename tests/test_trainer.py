@@ -363,3 +363,34 @@ def test_cpu_time_is_kept_across_resumes_and_snapshots(tmp_path, cub_tiny, tiny_
     assert ckpt.load_snapshot(snap)[1]["cpu"] == second
     t = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=5, out=str(tmp_path / "warm"), init=str(snap)), dict(TINY))
     assert t.resume()[0] == 4 and t.cpu_seconds() >= second
+
+
+def test_ffgan_per_stage_ds_warm_start_from_the_single_d_snapshot(tmp_path, cub_tiny, tiny_damsm):
+    """The one-D ablation branches from a single-D snapshot: the generator trunk and EMA carry over, the to-RGB
+    heads and the three Ds start afresh; a snapshot whose G lacks more than those heads is still refused."""
+    from t2i import checkpoint as ckpt
+
+    ff = {"img_size": 32, "ngf": 4, "ndf": 4, "text_dim": 16, "z_dim": 8, "c_dim": 4, "dense_layers": 1,
+          "dense_growth": 4}
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, model="ffgan", steps=2), dict(ff)).train()
+    snap = ckpt.save_snapshot(tmp_path / "run", tmp_path / "snap")
+    t = Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, model="ffgan", steps=3, out=str(tmp_path / "every"),
+                    init=str(snap)), {**ff, "d_stages": "every"})
+    assert t.resume()[0] == 2 and sorted(k for k in t.nets if k.startswith("D")) == ["D0", "D1", "D2"]
+    ref = ckpt.load_train_state(tmp_path / "run")["nets"]["G"]
+    got = t.nets["G"].state_dict()
+    assert all(torch.allclose(got[k].float(), v.float(), atol=1e-2) for k, v in ref.items() if v.is_floating_point())
+    assert any(k.startswith("stage_rgb.") for k in got) and not any(k.startswith("stage_rgb.") for k in ref)
+    t.train()  # a step with the per-stage Ds
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(snap / ckpt.SNAPSHOT), "pt") as h:
+        meta = dict(h.metadata())
+    flat = load_file(str(snap / ckpt.SNAPSHOT))
+    gone = next(k for k in flat if k.startswith("nets.G.to_rgb."))  # a trunk weight, not one of the new heads
+    (tmp_path / "cut").mkdir()
+    save_file({k: v for k, v in flat.items() if k != gone}, str(tmp_path / "cut" / ckpt.SNAPSHOT), metadata=meta)
+    with pytest.raises(ckpt.CheckpointError, match="does not fit.*missing"):
+        Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, model="ffgan", out=str(tmp_path / "cut-run"),
+                    init=str(tmp_path / "cut")), {**ff, "d_stages": "every"}).resume()

@@ -68,6 +68,7 @@ class FFGANConfig(DChoice):
     lambda_ms: float = 0.0  # ours: MSGAN mode-seeking term (against z being ignored, CAE-GAN's collapse); 0 = paper
     truncation: float | None = None  # clamp z to [-t, t] when sampling (StackGAN lineage: none)
     ca_inference: str = "sample"  # "sample": CA noise drawn at inference too, from the seeded latent (AttnGAN's code); "mean": c = mu
+    d_stages: str = "final"  # "final": one D on the final image (the paper); "every" (ours, an ablation of that claim): to-RGB heads on F_1..F_{n-1} and a StackGAN++ D per stage, as ECAGAN / CAE-GAN
 
 
 class WordContext(nn.Module):
@@ -203,6 +204,11 @@ class FFGANGenerator(TextConditionalGenerator):
             FFStage(cfg.ngf, cfg.text_dim, cfg.c_dim, cfg.dense_layers, cfg.dense_growth, cfg.n_res, fpam_mid)
             for _ in range(cfg.n_stages - 1))
         self.to_rgb = ToRGB(cfg.ngf)
+        if cfg.d_stages not in ("final", "every"):
+            raise ValueError(f"d_stages must be 'final' (the paper) or 'every', got {cfg.d_stages!r}")
+        # ours, d_stages = "every" only: an image of every coarser fused map, for its own D
+        self.stage_rgb = nn.ModuleList(ToRGB(cfg.ngf) for _ in range(cfg.n_stages - 1)) \
+            if cfg.d_stages == "every" else None
 
     def forward(self, z: Tensor, sent: Tensor, words: Tensor, word_mask: Tensor | None) -> GenOutput:
         n = z.size(0)
@@ -210,24 +216,32 @@ class FFGANGenerator(TextConditionalGenerator):
         self.check_inputs(z, sent, words, word_mask)
         c_hat, mu, logvar = self.ca(sent, sample=self.training, eps=eps)
         fused = self.h1(torch.cat([c_hat, z], dim=1))  # F_{1,f} = F1
-        word_attn, masks = {}, {}
+        word_attn, masks, coarse = {}, {}, []
         for j, stage in enumerate(self.stages, start=1):
+            if self.stage_rgb is not None:
+                coarse.append(self.stage_rgb[j - 1](fused))
             fused, word_attn[f"stage{j}"], att = stage(fused, c_hat, words, word_mask)
             if att is not None:
                 masks[f"fpam_stage{j + 1}"] = att
         image = self.to_rgb(fused)
         assert image.shape == (n, 3, self.sizes[-1], self.sizes[-1]), image.shape
-        return GenOutput(images=[image], masks=masks, word_attn=word_attn, kl=kl_loss(mu, logvar),
+        return GenOutput(images=coarse + [image], masks=masks, word_attn=word_attn, kl=kl_loss(mu, logvar),
                          extras={"c_hat": c_hat})
 
 
 @register("ffgan")
 class FFGAN(MultiStageFamily):
     Config = FFGANConfig
-    single_discriminator = True
+    d_choice_g_keys = ("stage_rgb.",)  # the heads d_stages = "every" adds: a warm start from "final" starts them afresh
 
     @classmethod
     def build(cls, cfg: FFGANConfig) -> dict[str, nn.Module]:
+        if cfg.d_stages == "every":  # ours: the per-stage Ds of the other multi-stage papers, on FF-GAN's generator
+            sizes = stage_sizes(cfg.img_size, cfg.n_stages)
+            last = build_projected(cfg) if cfg.d == "projected" else StageDiscriminator(sizes[-1], cfg.ndf,
+                                                                                      cfg.text_dim)
+            ds = [StageDiscriminator(s, cfg.ndf, cfg.text_dim) for s in sizes[:-1]] + [last]
+            return {"G": FFGANGenerator(cfg), **{f"D{i}": d for i, d in enumerate(ds)}}
         D = build_projected(cfg) if cfg.d == "projected" else StageDiscriminator(cfg.img_size, cfg.ndf, cfg.text_dim)
         return {"G": FFGANGenerator(cfg), "D": D}
 

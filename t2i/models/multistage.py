@@ -35,13 +35,13 @@ from t2i.nn.stack import resize_image
 class MultiStageFamily(Family):
     """Family base with the StackGAN++ discriminator / generator steps; subclasses implement `build`."""
 
-    single_discriminator: ClassVar[bool] = False  # True: one "D" on the final image (FF-GAN)
     runtime_fields: ClassVar[tuple[str, ...]] = ("ca_inference",)  # inference only: a warm start may differ in it
 
     @classmethod
     def judged(cls, nets: dict[str, nn.Module], n_images: int) -> list[tuple[str, int]]:
-        """(discriminator key, index into GenOutput.images) pairs."""
-        if cls.single_discriminator:
+        """(discriminator key, index into GenOutput.images) pairs: one "D" judges the final image (FF-GAN), else
+        D0..D{n-1} one stage each."""
+        if "D" in nets:
             return [("D", n_images - 1)]
         keys = sorted((k for k in nets if k.startswith("D")), key=lambda k: int(k[1:]))
         assert len(keys) == n_images, (keys, n_images)

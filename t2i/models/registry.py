@@ -127,6 +127,7 @@ class Family:
     needs_perceptual: ClassVar[bool] = False
     runtime_fields: ClassVar[tuple[str, ...]] = ()  # config fields that change how, not what, is computed
     source_fields: ClassVar[tuple[str, ...]] = ()  # config fields naming frozen pretrained inputs (a warm start may swap them)
+    d_choice_g_keys: ClassVar[tuple[str, ...]] = ()  # G parameters a discriminator choice adds (new on a warm start)
 
     @classmethod
     def config_from_dict(cls, d: dict):

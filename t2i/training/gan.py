@@ -104,6 +104,13 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
+def _load_warm(net: nn.Module, state: dict, fresh: tuple[str, ...], name: str) -> None:
+    """A snapshot's weights into `net`; only parameters under the `fresh` prefixes may be missing (new heads)."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(not m.startswith(fresh) for m in missing):
+        raise RuntimeError(f"{name}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+
+
 def _unwrap(m: nn.Module) -> nn.Module:
     return m.module if isinstance(m, DDP) else m
 
@@ -250,14 +257,18 @@ class Trainer:
         if diff:
             raise ckpt.CheckpointError(f"snapshot {folder} was trained with another model config ({', '.join(diff)})")
         new_d = any(differs(k) for k in set(mine) | set(theirs) if k == "d" or k.startswith("d_"))
+        fresh = self.family.d_choice_g_keys if new_d else ()  # G heads that discriminator choice adds
         try:
             for k, v in self.nets.items():
                 if not any(p.requires_grad for p in _unwrap(v).parameters()):
                     continue  # frozen input: from the config's source, not the snapshot
                 if new_d and k.startswith("D"):
                     continue  # another discriminator: trained from scratch against the warm generator
-                _unwrap(v).load_state_dict(groups[f"nets.{k}"])
-            self.ema.module.load_state_dict(groups["ema"])
+                _load_warm(_unwrap(v), groups[f"nets.{k}"], fresh, k)
+            _load_warm(self.ema.module, groups["ema"], fresh, "ema")
+            if fresh:  # the new heads' EMA starts as the (fresh) heads themselves
+                g = _unwrap(self.nets["G"]).state_dict()
+                self.ema.module.load_state_dict({k: v for k, v in g.items() if k.startswith(fresh)}, strict=False)
         except (KeyError, RuntimeError) as e:
             raise ckpt.CheckpointError(f"snapshot {folder} does not fit {self.tc.model}: {e}") from None
         log = Path(folder) / "log.jsonl"
