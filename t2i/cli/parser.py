@@ -314,7 +314,8 @@ def _add_loadtest(sub):
     s.add_argument("--single-calls", type=int, default=10, help="requests of the lone client")
     s.add_argument("--best-of", type=int, default=4, help="tries per image, as the Generate tab (default 4; 1 = plain)")
     s.add_argument("--edit-clients", type=int, default=0, metavar="K",
-                   help="also time one Edit alone and K at once (the first example photo, 50 steps; default 0: no edits)")
+                   help="also time one Edit alone and K at once (examples/bird_blue_on_water.png, 50 steps; "
+                        "default 0: no edits)")
     s.add_argument("--results", default="results/bench.json", help="JSON to add the numbers to (key 'app')")
     s.add_argument("--screenshot", default=None, help="also save a headless-Chromium screenshot of a Generate here")
 

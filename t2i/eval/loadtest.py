@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
+EDIT_PHOTO = REPO / "examples" / "bird_blue_on_water.png"  # an example photo of the Edit tab
 
 
 def _free_port() -> int:
@@ -122,7 +123,8 @@ def _edit_latencies(url: str, clients: int, image: Path, text: str = "this bird 
         c = Client(url, verbose=False, download_files=False)
         t = time.perf_counter()
         try:
-            res = c.predict(upload=handle_file(str(image)), text=text, steps=steps, api_name="/edit")  # the tab's defaults
+            # the rest as the tab's defaults
+            res = c.predict(upload=handle_file(str(image)), text=text, steps=steps, api_name="/edit")
         except Exception as e:  # noqa: BLE001
             errors.append(str(e))
             return
@@ -184,7 +186,7 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
              env: dict | None = None, screenshot_to: str | Path | None = None, best_of: int = 4,
              edit_clients: int = 0) -> dict:
     """best_of: tries per image as the Generate tab's default (4), 1 = plain draws. edit_clients: also one Edit
-    alone and then this many at once (the first example photo, 50 steps), when the app can edit."""
+    alone and then this many at once (EDIT_PHOTO, 50 steps), when the app can edit."""
     port = _free_port()
     proc, startup = start_app(port, env)
     url = f"http://127.0.0.1:{port}/"
@@ -196,9 +198,7 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
         wall = time.perf_counter() - t0
         edits = None
         if edit_clients:
-            from t2i.studio import example_images
-
-            photo = example_images()[0]
+            photo = EDIT_PHOTO
             edit_single = _edit_latencies(url, 1, photo) + _edit_latencies(url, 1, photo)  # the first loads it
             edit_many = _edit_latencies(url, edit_clients, photo)
             edits = {"single": _stats(edit_single[1:]), "concurrent": {**_stats(edit_many), "clients": edit_clients},

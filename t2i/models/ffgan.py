@@ -68,7 +68,9 @@ class FFGANConfig(DChoice):
     lambda_ms: float = 0.0  # ours: MSGAN mode-seeking term (against z being ignored, CAE-GAN's collapse); 0 = paper
     truncation: float | None = None  # clamp z to [-t, t] when sampling (StackGAN lineage: none)
     ca_inference: str = "sample"  # "sample": CA noise drawn at inference too, from the seeded latent (AttnGAN's code); "mean": c = mu
-    d_stages: str = "final"  # "final": one D on the final image (the paper); "every" (ours, an ablation of that claim): to-RGB heads on F_1..F_{n-1} and a StackGAN++ D per stage, as ECAGAN / CAE-GAN
+    # "final": one D on the final image (the paper); "every" (ours, an ablation of that claim): to-RGB heads on
+    # F_1..F_{n-1} and a StackGAN++ D per stage, as ECAGAN / CAE-GAN
+    d_stages: str = "final"
 
 
 class WordContext(nn.Module):

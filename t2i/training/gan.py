@@ -464,7 +464,7 @@ class Trainer:
             if self.rank == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in list(logs.items())[:4]})
                 if _due(step, self.tc.log_every) or step == target:
-                    log.write(step=step, wall_s=round(wall, 2), cpu_s=round(self.cpu_seconds(), 1),
+                    log.write(step=step, wall_s=round(wall, 2), cpu_s=round(self.cpu_seconds(), 2),
                               imgs_per_s=round(imgs / max(t_run, 1e-9), 2), **logs)
                 if _due(step, self.tc.sample_every) or step == self.tc.steps:
                     self.sample(step)
