@@ -280,7 +280,5 @@ def optimize_for_inference(pipe, channels_last: bool = True, freeze: bool = True
         damsm, _ = pipe.damsm()
     except CheckpointError:
         return pipe  # no DAMSM here: best-of-k says so when asked for
-    enc = damsm.image_encoder
-    damsm.image_encoder = trace_image_module(enc, enc.input_size if enc.backbone != "efficientnet-lite0" else
-                                             pipe.native_size, atol, "DAMSM image encoder")
+    damsm.image_encoder = trace_image_module(damsm.image_encoder, pipe.native_size, atol, "DAMSM image encoder")
     return pipe

@@ -68,41 +68,57 @@ def _call(url: str, api: str, data: list, timeout: float = 600.0):
     raise RuntimeError(f"{api}: the event stream ended without a result")
 
 
-def _latencies(url: str, model: str, clients: int, calls: int, caption: str, best_of: int = 1,
-               seed_base: int = 0) -> list[float]:
-    """Each of `clients` threads makes `calls` Generate requests (4 images, best of `best_of` draws each; seeds
-    from seed_base, none repeated, so no request is served from the studio's result cache) through the HTTP API;
-    every request's seconds."""
+def _shown_error(update) -> str:
+    """The text of the app's error box when a request made it visible (a gr.update dict), else ''."""
+    if isinstance(update, dict) and update.get("visible") is not False and update.get("value"):
+        return str(update["value"])
+    return ""
+
+
+def _users(n: int, user, what: str) -> list[float]:
+    """`n` users at once, each a thread running user(k) -> the seconds of its requests (raising on a refused one);
+    every request's seconds, or a RuntimeError "<what> failed: ..." with the first failure."""
     out: list[float] = []
-    lock = threading.Lock()
     errors: list[str] = []
+    lock = threading.Lock()
 
-    def worker(k: int):
-        for j in range(calls):
-            t = time.perf_counter()
-            try:
-                res = _call(url, "generate", [caption, model, seed_base + 1000 * k + 10 * j, 4, 0.88, best_of,
-                                                  None])  # upsampled: None = the app's default
-            except Exception as e:  # noqa: BLE001 - the app refused the request (e.g. an unknown model)
-                errors.append(str(e))
-                return
-            dt = time.perf_counter() - t
-            err = res[3]
-            if isinstance(err, dict) and err.get("visible") is not False and err.get("value"):
-                errors.append(str(err.get("value")))
-            elif not res[0]:
-                errors.append(f"no images: {res[2] or res[3]}")
-            with lock:
-                out.append(dt)
+    def run(k: int):
+        try:
+            secs = user(k)
+        except Exception as e:  # noqa: BLE001 - the app refused the request (e.g. an unknown model)
+            errors.append(str(e))
+            return
+        with lock:
+            out.extend(secs)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     if errors:
-        raise RuntimeError(f"Generate failed: {errors[0]}")
+        raise RuntimeError(f"{what} failed: {errors[0]}")
     return out
+
+
+def _latencies(url: str, model: str, clients: int, calls: int, caption: str, best_of: int = 1,
+               seed_base: int = 0) -> list[float]:
+    """Each of `clients` users makes `calls` Generate requests (4 images, best of `best_of` draws each; seeds
+    from seed_base, none repeated, so no request is served from the studio's result cache) through the HTTP API;
+    every request's seconds."""
+
+    def user(k: int) -> list[float]:
+        secs = []
+        for j in range(calls):
+            t = time.perf_counter()
+            res = _call(url, "generate", [caption, model, seed_base + 1000 * k + 10 * j, 4, 0.88, best_of,
+                                          None])  # upsampled: None = the app's default
+            if _shown_error(res[3]) or not res[0]:
+                raise RuntimeError(_shown_error(res[3]) or f"no images: {res[2] or res[3]}")
+            secs.append(time.perf_counter() - t)
+        return secs
+
+    return _users(clients, user, "Generate")
 
 
 def _edit_latencies(url: str, clients: int, image: Path, text: str = "this bird has a red belly",
@@ -111,37 +127,21 @@ def _edit_latencies(url: str, clients: int, image: Path, text: str = "this bird 
     through gradio_client (it uploads the file; its CPU is small beside an edit's); every request's seconds."""
     from gradio_client import Client, handle_file
 
-    out: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
     api = Client(url, verbose=False, download_files=False).view_api(return_format="dict", print_info=False)
     model = {p["parameter_name"]: p for p in api["named_endpoints"]["/edit"]["parameters"]}["model"]
     if not model.get("parameter_default"):
         raise RuntimeError("Edit failed: the app lists no editing model (CI-GAN) to time")
 
-    def worker():
+    def user(k: int) -> list[float]:
         c = Client(url, verbose=False, download_files=False)
         t = time.perf_counter()
-        try:
-            # the rest as the tab's defaults
-            res = c.predict(upload=handle_file(str(image)), text=text, steps=steps, api_name="/edit")
-        except Exception as e:  # noqa: BLE001
-            errors.append(str(e))
-            return
-        err = res[-1]
-        if isinstance(err, dict) and err.get("visible") is not False and err.get("value"):
-            errors.append(str(err.get("value")))
-        with lock:
-            out.append(time.perf_counter() - t)
+        # the rest as the tab's defaults
+        res = c.predict(upload=handle_file(str(image)), text=text, steps=steps, api_name="/edit")
+        if _shown_error(res[-1]):
+            raise RuntimeError(_shown_error(res[-1]))
+        return [time.perf_counter() - t]
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError(f"Edit failed: {errors[0]}")
-    return out
+    return _users(clients, user, "Edit")
 
 
 CHROMIUM = "/usr/bin/chromium"

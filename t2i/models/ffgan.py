@@ -72,6 +72,11 @@ class FFGANConfig(DChoice):
     # F_1..F_{n-1} and a StackGAN++ D per stage, as ECAGAN / CAE-GAN
     d_stages: str = "final"
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.d_stages not in ("final", "every"):
+            raise ValueError(f"d_stages must be 'final' (the paper) or 'every', got {self.d_stages!r}")
+
 
 class WordContext(nn.Module):
     """AttnGAN attention: words projected to C channels, each pixel attends over the words -> I_w [N, C, H, W]."""
@@ -206,8 +211,6 @@ class FFGANGenerator(TextConditionalGenerator):
             FFStage(cfg.ngf, cfg.text_dim, cfg.c_dim, cfg.dense_layers, cfg.dense_growth, cfg.n_res, fpam_mid)
             for _ in range(cfg.n_stages - 1))
         self.to_rgb = ToRGB(cfg.ngf)
-        if cfg.d_stages not in ("final", "every"):
-            raise ValueError(f"d_stages must be 'final' (the paper) or 'every', got {cfg.d_stages!r}")
         # ours, d_stages = "every" only: an image of every coarser fused map, for its own D
         self.stage_rgb = nn.ModuleList(ToRGB(cfg.ngf) for _ in range(cfg.n_stages - 1)) \
             if cfg.d_stages == "every" else None
@@ -238,14 +241,12 @@ class FFGAN(MultiStageFamily):
 
     @classmethod
     def build(cls, cfg: FFGANConfig) -> dict[str, nn.Module]:
-        if cfg.d_stages == "every":  # ours: the per-stage Ds of the other multi-stage papers, on FF-GAN's generator
-            sizes = stage_sizes(cfg.img_size, cfg.n_stages)
-            last = build_projected(cfg) if cfg.d == "projected" else StageDiscriminator(sizes[-1], cfg.ndf,
-                                                                                      cfg.text_dim)
-            ds = [StageDiscriminator(s, cfg.ndf, cfg.text_dim) for s in sizes[:-1]] + [last]
-            return {"G": FFGANGenerator(cfg), **{f"D{i}": d for i, d in enumerate(ds)}}
         D = build_projected(cfg) if cfg.d == "projected" else StageDiscriminator(cfg.img_size, cfg.ndf, cfg.text_dim)
-        return {"G": FFGANGenerator(cfg), "D": D}
+        if cfg.d_stages == "final":
+            return {"G": FFGANGenerator(cfg), "D": D}
+        # ours: the per-stage Ds of the other multi-stage papers on FF-GAN's generator, D on the final image last
+        ds = [StageDiscriminator(s, cfg.ndf, cfg.text_dim) for s in stage_sizes(cfg.img_size, cfg.n_stages)[:-1]]
+        return {"G": FFGANGenerator(cfg), **{f"D{i}": d for i, d in enumerate(ds + [D])}}
 
     @classmethod
     def build_generator(cls, cfg: FFGANConfig) -> nn.Module:

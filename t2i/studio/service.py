@@ -216,7 +216,9 @@ class Studio(GenerateTabs, EditTabs):
                     if (folder / ckpt.WEIGHTS).is_file():
                         try:
                             up = load_output_upsampler(folder, self.device)
-                            self._upsampler = trace_image_module(up, up.cfg.in_size, what="upsampler") if self.fast else up
+                            if self.fast:  # traced + frozen; the eager one when the trace differs
+                                up = trace_image_module(up, up.cfg.in_size, what="upsampler")
+                            self._upsampler = up
                         except ckpt.CheckpointError as err:
                             self.problems.append(f"{SHIPPED_UPSAMPLER} not usable, images stay at 64 px: {err}")
                     self._upsampler_checked = True
