@@ -492,6 +492,38 @@ def test_stylegan_snapshot_warm_starts_whatever_the_modconv_implementation(cigan
         Trainer(tc(tmp_path / "wide"), {**TINY, "stage": "stylegan", "channel_max": 32}).resume()
 
 
+def test_stylegan_stage_quick_eval_is_fid(cub_tiny, tmp_path, monkeypatch):
+    """CI-GAN's stage 1 has no captions to follow: its quick eval (the one `train gan` injects) is the FID of
+    eval_images samples of the folder just written, logged and used to keep the best; the later stages have none.
+    (evaluate_generator_fid itself is measured by test_eval_command_on_cigan_folders; here it is counted, not run: two 2048^2
+    matrix square roots would double this file's time.)"""
+    import t2i.eval.edits as edits
+    from t2i.eval.generators import quick_eval
+    from t2i.models.registry import get_family
+    from t2i.training.gan import Trainer, load_run_config
+
+    calls = []
+
+    def fid(folder, data_root, n, device="cpu"):
+        calls.append((ckpt.read_config(folder)["step"], n))
+        return {"gen/fid": [250.0, 200.0][len(calls) - 1], "gen/fid_n": n}
+
+    monkeypatch.setattr(edits, "evaluate_generator_fid", fid)
+
+    tc, _ = load_run_config(None, {"train.model": "cigan", "train.data": str(cub_tiny), "train.out": str(tmp_path / "r"),
+                                   "train.steps": 4, "train.batch_size": 2, "train.eval_every": 2,
+                                   "train.eval_images": 6, "train.save_every": 1000, "train.sample_every": 1000})
+    Trainer(tc, {**TINY, "stage": "stylegan"}, evaluator=quick_eval).train()
+    evals = [r for r in map(json.loads, (tmp_path / "r" / "log.jsonl").read_text().splitlines()) if "eval/fid" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert calls == [(2, 6), (4, 6)] and [r["eval/fid"] for r in evals] == [250.0, 200.0]
+    assert all(r["eval/fid_n"] == 6 for r in evals)
+    kept = json.loads((tmp_path / "r" / "best" / "config.json").read_text())["quick_eval"]
+    assert kept["eval/fid"] == min(r["eval/fid"] for r in evals)
+    family = get_family("cigan")
+    assert family.quick_eval_kind(family.Config(stage="encoder")) is None
+
+
 def test_encoder_snapshot_warm_starts_onto_a_newer_generator(cigan, cub_tiny, tmp_path):
     """Stage 2 warm-started from a snapshot taken over another frozen StyleGAN2: the trained nets (E, its EMA, the
     discriminators) and the step come from the snapshot, the frozen generator from this run's generator_ckpt."""

@@ -302,6 +302,23 @@ def test_best_quick_eval_checkpoint_is_kept(tmp_path, cub_tiny, tiny_damsm):
     assert not (tmp_path / "run" / "best.tmp").exists() and not (tmp_path / "run" / "best.old").exists()
 
 
+def test_best_by_fid_keeps_the_lowest(tmp_path, cub_tiny, tiny_damsm):
+    """A quick eval with FID only (an unconditional generator's) ranks by lower FID; a best kept under PartAcc is
+    replaced by the first FID-ranked one rather than compared with it."""
+    fids = iter([200.0, 150.0, 180.0])
+
+    def fake_eval(out, tc, device):
+        return {"eval/fid": next(fids), "eval/fid_n": 4}
+
+    best = tmp_path / "run" / "best"
+    best.mkdir(parents=True)
+    (best / "config.json").write_text(json.dumps({"quick_eval": {"step": 0, "eval/part_acc": 0.9}}))
+    Trainer(_tc(tmp_path, cub_tiny, tiny_damsm, steps=6, eval_every=2, save_every=100), dict(TINY),
+            evaluator=fake_eval).train()
+    assert json.loads((best / "config.json").read_text())["quick_eval"] == {"step": 4, "eval/fid": 150.0,
+                                                                           "eval/fid_n": 4}
+
+
 def test_keep_evals_keeps_every_evaluated_checkpoint(tmp_path, cub_tiny, tiny_damsm):
     """keep_evals: <out>/evals/step-N holds the model of each quick eval, its score in the config."""
     from t2i.pipeline import TextToImagePipeline

@@ -202,7 +202,18 @@ def quick_eval(model_dir, tc, device="cpu") -> dict:
     """The GAN trainer's quick eval (`python -m t2i train gan` passes it as Trainer(evaluator=...)): AttrAcc and
     R-precision of the model folder just written on the first tc.eval_images test captions, without FID, and the
     judge's PartAcc on in-species and tc.eval_novel novel captions when tc.judge is set (SynthBirds only). tc: the
-    run's TrainConfig (data, damsm, classifier, judge, eval_images, eval_novel). Keys "eval/...", 4 decimals."""
+    run's TrainConfig (data, damsm, classifier, judge, eval_images, eval_novel). Keys "eval/...", 4 decimals.
+    An unconditional generator (CI-GAN's stage-1 StyleGAN2) has no captions to follow: its quick eval is the FID
+    of tc.eval_images samples against the real test split (the same statistics as the table's FID)."""
+    from t2i.models.registry import get_family
+
+    record = ckpt.read_config(model_dir)
+    family = get_family(record["model_type"])
+    if family.quick_eval_kind(family.config_from_dict(record["config"])) == "fid":
+        from t2i.eval.edits import evaluate_generator_fid
+
+        m = evaluate_generator_fid(model_dir, tc.data, n=tc.eval_images, device=device)
+        return {"eval/fid": round(m["gen/fid"], 2), "eval/fid_n": m["gen/fid_n"]}
     m = evaluate_generator(model_dir, tc.data, limit=tc.eval_images, device=device, damsm=tc.damsm,
                            classifier=tc.classifier, fid=False, judge=tc.judge or None, novel=tc.eval_novel,
                            freestyle=False, diversity=False, secondary=False)

@@ -149,6 +149,12 @@ class Family:
         return cls.build(cfg)["G"]
 
     @classmethod
+    def quick_eval_kind(cls, cfg) -> str | None:
+        """Which quick eval the trainer runs every train.eval_every steps: "t2i" (PartAcc / AttrAcc of captions),
+        "fid" (FID of unconditional samples), or None (no quick eval for this config)."""
+        return "t2i" if cls.text_conditional else None
+
+    @classmethod
     def uses_damsm(cls, cfg) -> bool:
         """Does training read DAMSM sentence/word features (and ship the DAMSM text encoder)?"""
         return cls.text_conditional

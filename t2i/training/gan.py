@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 import tomllib
@@ -327,18 +328,22 @@ class Trainer:
 
     @staticmethod
     def score_of(metrics: dict) -> float:
-        """What keep_best ranks by: the judge's PartAcc (mean of in-species and novel) when measured, else AttrAcc."""
+        """What keep_best ranks by: the judge's PartAcc (mean of in-species and novel) when measured, else AttrAcc;
+        an unconditional generator's quick eval has FID only (lower is better: ranked by -FID)."""
+        if "eval/fid" in metrics and "eval/attr_acc" not in metrics:
+            return -metrics["eval/fid"]
         return metrics.get("eval/part_acc", metrics.get("eval/attr_acc", -1.0))
 
     def keep_best(self, step: int, metrics: dict) -> bool:
         """Copy the model folder just written to <out>/best when its quick-eval AttrAcc beats the one there (GAN
         scores swing between evals; ship the best with `python -m t2i ship <out>/best`). True when copied."""
         best = self.out / "best"
-        prev = -1.0
+        prev = -math.inf
         if (best / ckpt.CONFIG).is_file():
             kept = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {})
             # a best kept under the other score (AttrAcc before the judge existed) is replaced by the next eval
-            prev = self.score_of(kept) if ("eval/part_acc" in kept) == ("eval/part_acc" in metrics) else -1.0
+            same = all((k in kept) == (k in metrics) for k in ("eval/part_acc", "eval/fid"))
+            prev = self.score_of(kept) if same else -math.inf
         if self.score_of(metrics) <= prev:
             return False
         self.copy_model(best, step, metrics)
@@ -470,7 +475,7 @@ class Trainer:
                     self.sample(step)
                 if _due(step, self.tc.save_every) or step == target:
                     self.save(step, wall)
-                if _due(step, self.tc.eval_every) and self.family.text_conditional \
+                if _due(step, self.tc.eval_every) and self.family.quick_eval_kind(self.cfg) \
                         and self._can_eval(step):
                     if not _due(step, self.tc.save_every) and step != target:
                         self.save(step, wall)

@@ -69,6 +69,10 @@ class CIGAN(Family):
 
     # --- what the trainer needs to know ---
     @classmethod
+    def quick_eval_kind(cls, cfg) -> str | None:
+        return "fid" if cfg.stage == "stylegan" else None  # stage 1 is unconditional: FID picks its checkpoints
+
+    @classmethod
     def needs_text(cls, cfg) -> bool:
         return cfg.stage == "aligner"
 
