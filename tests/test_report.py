@@ -323,6 +323,31 @@ def test_low_res_block_form_gives_the_same_images_and_gradients():
         assert not torch.allclose(G(z, s).images[-1], a)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (3, 5, 8, 6), (1, 2, 1, 3)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_bicubic_x2_is_torch_bicubic_as_matrix_products(shape, channels_last):
+    """bicubic_x2 (SWF-GAN's upsampling, two matrix products) gives F.interpolate's bicubic x2 numbers and gradients,
+    borders included, in the input's layout; a channels-last input stays channels-last (no copy before the convs)."""
+    import torch.nn.functional as F
+
+    from t2i.nn.common import bicubic_x2
+
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ref, out = F.interpolate(a, scale_factor=2, mode="bicubic", align_corners=False), bicubic_x2(b)
+    assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    g = torch.randn_like(ref)
+    ref.backward(g), out.backward(g)
+    assert torch.allclose(a.grad, b.grad, atol=1e-5)
+    if channels_last:
+        assert out.is_contiguous(memory_format=torch.channels_last)
+    with pytest.raises(AssertionError):
+        bicubic_x2(x[0])
+
+
 @pytest.mark.parametrize("family", ["csagan", "ssagan"])
 def test_mask_predictors_low_res_conv_gives_the_same_masks_images_and_gradients(family):
     """The CNN mask predictor's conv3x3 on the nearest-upsampled input, run as a transposed conv of the input before

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from t2i.models.onestage import OneStageConfig, OneStageFamily, OneStageGenerator
@@ -90,6 +91,8 @@ class WordRegionGuide(nn.Module):
             word_mask[word_mask.all(dim=1)] = False
         ctx, attn = word_attention(self.query(q_in).flatten(2), words, word_mask, gamma=1.0 / math.sqrt(c))
         ctx = ctx.view(n, c, hh, ww)
+        if h.is_contiguous(memory_format=torch.channels_last):  # the 1x1 convs of every WordAffine read it
+            ctx = ctx.contiguous(memory_format=torch.channels_last)
         info["word_attn"] = attn.view(n, -1, hh, ww)
         return h, cond.replace(context=ctx), info
 

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from t2i.nn.common import bicubic_x2
+
 LRELU_SLOPE = 0.2
 
 
@@ -215,9 +217,10 @@ class ResUpBlock(nn.Module):
             r = self.conv2(self._fuse_all(self.fuse2, r, cond))
             return F.interpolate(self.shortcut(x), scale_factor=2, mode="nearest") + r, {}
         h = x
-        if self.upsample is not None:
-            h = F.interpolate(x, scale_factor=2, mode=self.upsample,
-                              align_corners=False if self.upsample == "bicubic" else None)
+        if self.upsample == "bicubic":
+            h = bicubic_x2(x)  # keeps x's channels-last layout (the built-in kernel returns NCHW)
+        elif self.upsample == "nearest":
+            h = F.interpolate(x, scale_factor=2, mode="nearest")
         info: dict[str, Tensor] = {}
         r = h
         if self.guide is not None:

@@ -1,6 +1,8 @@
-"""Small shared building blocks: truncated noise, conditioning augmentation (StackGAN++ CA), the AttnGAN GLU residual
-body and the to-image layer."""
+"""Small shared building blocks: truncated noise, bicubic x2 upsampling as two matrix products, conditioning
+augmentation (StackGAN++ CA), the AttnGAN GLU residual body and the to-image layer."""
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,26 @@ def truncated_normal(shape, truncation: float | None = None, generator: torch.Ge
             break
         z = torch.where(bad, torch.randn(shape, generator=generator, device=device), z)
     return z.clamp(-truncation, truncation)
+
+
+@functools.lru_cache(maxsize=32)
+def _bicubic_x2_matrix(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """[2n, n]: column k is F.interpolate's bicubic x2 (align_corners=False, borders clamped) of a unit impulse at k."""
+    eye = torch.eye(n, dtype=torch.float64).view(1, 1, n, n)
+    return F.interpolate(eye, size=(2 * n, n), mode="bicubic", align_corners=False)[0, 0].to(device, dtype)
+
+
+def bicubic_x2(x: Tensor) -> Tensor:
+    """F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False), the same numbers to float rounding,
+    as two batched matrix products over the rows and the columns of the NHWC view; a channels-last x gives a
+    channels-last result without a copy. On CPU its forward + backward is 6-12x the built-in kernel's speed (ours,
+    issue 22: the built-in backward was a tenth of SWF-GAN's generator step)."""
+    assert x.dim() == 4, x.shape
+    n, c, h, w = x.shape
+    rows, cols = _bicubic_x2_matrix(h, x.dtype, x.device), _bicubic_x2_matrix(w, x.dtype, x.device)
+    t = torch.matmul(rows, x.permute(0, 2, 3, 1).reshape(n, h, w * c)).view(n, 2 * h, w, c)
+    t = torch.matmul(cols, t.view(n * 2 * h, w, c)).view(n, 2 * h, 2 * w, c)
+    return t.permute(0, 3, 1, 2)
 
 
 class CondAugment(nn.Module):
