@@ -187,6 +187,8 @@ class FFStage(nn.Module):
         i_w, word_attn = self.attn(fused, words, word_mask)
         i_s = c_hat[:, :, None, None].expand(-1, -1, hh, ww)
         f_d = torch.cat([fused, i_s, i_w], dim=1)
+        if fused.is_contiguous(memory_format=torch.channels_last):  # i_w comes NCHW from the word attention: one
+            f_d = f_d.contiguous(memory_format=torch.channels_last)  # copy here, not one in each dense conv
         h = self.up(self.squeeze(self.dense(f_d) + f_d))
         att = None
         for block in self.res:
