@@ -201,7 +201,8 @@ class Trainer:
         if self.family.uses_perceptual(self.cfg):
             from t2i.losses import PerceptualLoss
 
-            self.perceptual = PerceptualLoss(size=getattr(self.cfg, "per_size", 128)).to(self.device)
+            size = {"size": self.cfg.per_size} if hasattr(self.cfg, "per_size") else {}  # else PerceptualLoss's
+            self.perceptual = PerceptualLoss(**size).to(self.device)
 
     # --- state --------------------------------------------------------------------------------------------------
     def state_dict(self, step: int, wall: float) -> dict:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
+from t2i.data.fonts import sheet_font
 
 
 def to_pil(images: torch.Tensor) -> list[Image.Image]:
@@ -58,21 +59,11 @@ def spotlight(image: Image.Image, mask: np.ndarray, floor: float = 0.18) -> Imag
     return Image.fromarray(out.clip(0, 255).astype(np.uint8))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    """DejaVu Sans (shipped with matplotlib) at `size`, else PIL's default bitmap font."""
-    try:
-        import matplotlib
-
-        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
-    except (OSError, ImportError):
-        return ImageFont.load_default()
-
-
 def sheet_image(rows: list[tuple[str, list[Image.Image]]], columns: list[str], title: str, side: int = 256,
                 pad: int = 8, label_w: int = 220, footer: list[str] | None = None) -> Image.Image:
     """rows of (label, images) under column headers, a title on top, optional footer lines (e.g. a legend);
     images shown at side x side (nearest)."""
-    f, fb = _font(15), _font(17)
+    f, fb = sheet_font(15), sheet_font(17)
     head = 64
     ncol = len(columns)
     foot = 20 * len(footer or []) + (pad if footer else 0)

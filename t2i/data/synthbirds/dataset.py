@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from t2i.data.fonts import sheet_font
+
 from .captions import make_captions
 from .render import render_bird
 from .schema import ATTR_REGIONS, ATTRIBUTES, PALETTE, PART_LABELS, VERSION, attribute_pairs
@@ -178,23 +180,6 @@ def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers
     return out
 
 
-def _sheet_font(size: int) -> ImageFont.ImageFont:
-    """A readable small font: DejaVu Sans (Condensed) when installed, else Pillow's default."""
-    candidates = ["DejaVuSansCondensed.ttf", "DejaVuSans.ttf"]
-    try:  # matplotlib ships DejaVu Sans
-        import matplotlib
-
-        candidates.append(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"))
-    except ImportError:
-        pass
-    for name in candidates:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
-
-
 def _wrap(text: str, font: ImageFont.ImageFont, width: float, max_lines: int) -> list[str]:
     """Greedy word wrap to a pixel width; the last line ends with an ellipsis when text is cut."""
     lines: list[str] = []
@@ -222,7 +207,7 @@ def contact_sheet(root, out_png, rows: int = 8, cols: int = 8, tile: int = 128,
         rel = line.split(" ", 1)[1].rsplit(".", 1)[0]
         firsts.setdefault(rel.split("/")[0], rel)
     picks = list(firsts.values())[:rows * cols]
-    font = _sheet_font(max(9, tile // 11))
+    font = sheet_font(max(9, tile // 11), condensed=True)
     line_h = font.size + 2
     n_lines = max_lines if captions else 0
     cell_h = tile + n_lines * line_h + (6 if captions else 2)
