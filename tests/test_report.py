@@ -348,6 +348,18 @@ def test_bicubic_x2_is_torch_bicubic_as_matrix_products(shape, channels_last):
         bicubic_x2(x[0])
 
 
+def test_bicubic_x2_trains_after_a_first_use_in_inference_mode():
+    """A process that generates first (pipelines run in inference mode) and trains after: the cached interpolation
+    matrices are ordinary tensors, so the backward can save them."""
+    from t2i.nn.common import bicubic_x2
+
+    with torch.inference_mode():
+        bicubic_x2(torch.randn(1, 2, 7, 5))
+    x = torch.randn(1, 2, 7, 5, requires_grad=True)
+    bicubic_x2(x).square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("family", ["csagan", "ssagan"])
 def test_mask_predictors_low_res_conv_gives_the_same_masks_images_and_gradients(family):
     """The CNN mask predictor's conv3x3 on the nearest-upsampled input, run as a transposed conv of the input before

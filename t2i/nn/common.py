@@ -27,9 +27,11 @@ def truncated_normal(shape, truncation: float | None = None, generator: torch.Ge
 
 @functools.lru_cache(maxsize=32)
 def _bicubic_x2_matrix(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """[2n, n]: column k is F.interpolate's bicubic x2 (align_corners=False, borders clamped) of a unit impulse at k."""
-    eye = torch.eye(n, dtype=torch.float64).view(1, 1, n, n)
-    return F.interpolate(eye, size=(2 * n, n), mode="bicubic", align_corners=False)[0, 0].to(device, dtype)
+    """[2n, n]: column k is F.interpolate's bicubic x2 (align_corners=False, borders clamped) of a unit impulse at k.
+    Made outside inference mode: the cached matrix also serves training, which saves it for the backward."""
+    with torch.inference_mode(False):
+        eye = torch.eye(n, dtype=torch.float64).view(1, 1, n, n)
+        return F.interpolate(eye, size=(2 * n, n), mode="bicubic", align_corners=False)[0, 0].to(device, dtype)
 
 
 def bicubic_x2(x: Tensor) -> Tensor:
