@@ -161,14 +161,16 @@ def screenshot(url: str, path: str | Path, caption: str, model: str | None = Non
         page.goto(url)
         page.wait_for_selector("#generate-btn")
         if model:
-            page.locator("#model input").first.fill(model)
-            page.keyboard.press("Enter")
+            page.locator("#model input").first.click()
+            page.get_by_role("option").filter(has_text=model).first.click()  # typed text alone reverts on blur
+            page.locator("#caption textarea").click()
             page.wait_for_function("(m) => document.querySelector('#model input').value.includes(m)", arg=model)
             page.wait_for_timeout(1000)  # the choice reaches the app before Generate reads it
         page.locator("#caption textarea").fill(caption)
         page.click("#generate-btn")
+        # the page's on-load Generate draws the default caption with the default model: wait for this model's images
         page.wait_for_function("(c) => (document.querySelector('#gen-info') || {}).innerText?.includes(c)",
-                               arg=caption.split()[-1])
+                               arg=model or caption.split()[-1])
         page.wait_for_selector("#gallery img")
         page.wait_for_timeout(1000)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -204,7 +206,7 @@ def loadtest(model: str, clients: int = 8, calls: int = 4, single_calls: int = 1
             edits = {"single": _stats(edit_single[1:]), "concurrent": {**_stats(edit_many), "clients": edit_clients},
                      "steps": 50}
         if screenshot_to:
-            screenshot(url, screenshot_to, caption)
+            screenshot(url, screenshot_to, caption, model=model)
     finally:
         proc.terminate()
         try:
