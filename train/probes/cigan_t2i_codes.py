@@ -87,26 +87,25 @@ def oracle(pipe, run, start, wplus: bool, n_train: int = 300) -> None:
     _, labels = read_image_attributes(ROOT)
     labs = [labels[s.key] for s in tr.samples]
     if os.path.exists(cache):
-        codes = torch.load(cache)
+        codes = torch.load(cache, weights_only=True)
     else:
         xs = torch.stack([tr[i]["image"] for i in range(len(tr))])
         codes = torch.cat([pipe.invert(xs[s:s + 50], steps=100, lr=0.05, wplus=wplus) for s in range(0, len(xs), 50)])
         torch.save(codes, cache)
 
+    ties = torch.rand(len(labs), generator=torch.Generator().manual_seed(0)) * 1e-3  # equal matches in a fixed order
+
     def pick(caption, k):
         m = parse_caption(caption)
         score = torch.tensor([sum(lab.get(g) == val for g, val in m.items()) for lab in labs], dtype=torch.float)
-        return codes[(score + 1e-3 * torch.rand(len(score))).topk(k).indices]
+        return codes[(score + ties).topk(k).indices]
 
     tag = "" if wplus else "W"
     for k in (1, 4, 16):
         run(f"bank{tag}-mean{k}", lambda caps, s, k=k: pipe.synthesize(torch.stack([pick(c, k).mean(0) for c in caps])))
-    num_ws = pipe.G.synthesis.num_ws
-    for cut in (2, 4, 6):
+    for cut in (2, 4, 6):  # pipe.invert returns W+ codes for this W+ model (a W code repeated over the layers)
         def mix(caps, s, cut=cut):
             t = torch.stack([pick(c, 4).mean(0) for c in caps])
-            if t.dim() == 2:
-                t = t.unsqueeze(1).repeat(1, num_ws, 1)
             w0 = start(t, s)
             w0[:, cut:] = t[:, cut:]
             return pipe.synthesize(w0)
