@@ -17,19 +17,23 @@ __all__ = ["EditConfig", "EditPipeline", "GenerationResult", "TextToImagePipelin
            "load_pipeline"]
 
 
-def load_pipeline(name, device="cpu", size=None, upsampler=None):
+def load_pipeline(name, device="cpu", size=None, upsampler=None, t2i_mode=None):
     """The right pipeline for a model folder (local, shipped name or Hub id): CI-GAN's EditPipeline for a CI-GAN
     folder, else the TextToImagePipeline of a text-to-image GAN. Both are called the same way (t2i.pipeline.Pipeline):
     pipe(captions, seed=0, n=1) -> GenerationResult. size: the default output side (None / 64: the model's own
     images; 256: through the shared 4x upsampler, which is then loaded at once, the 64 px kept in result.originals);
-    upsampler: its folder (None: checkpoints/upsampler-synthbirds-256) or an Upsampler."""
+    upsampler: its folder (None: checkpoints/upsampler-synthbirds-256) or an Upsampler. t2i_mode: CI-GAN's
+    text-to-image, "retrieve" (ours, the default with a code bank) or "paper" (t2i.edit.EditPipeline.from_pretrained);
+    ValueError for another model."""
     from t2i import checkpoint as ckpt
 
     kw = {k: v for k, v in (("size", size), ("upsampler", upsampler)) if v is not None}  # the 64 px call unchanged
     if ckpt.read_config(name)["model_type"] == "cigan":
         from t2i.edit import EditPipeline
 
-        return EditPipeline.from_pretrained(name, device=device, **kw)
+        return EditPipeline.from_pretrained(name, device=device, t2i_mode=t2i_mode, **kw)
+    if t2i_mode is not None:
+        raise ValueError(f"t2i_mode is a CI-GAN setting; {name} is a text-to-image GAN")
     from t2i.pipeline import TextToImagePipeline
 
     return TextToImagePipeline.from_pretrained(name, device=device, **kw)

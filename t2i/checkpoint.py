@@ -24,6 +24,8 @@ from t2i.version import __version__
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 VOCAB = "vocab.json"
+CODE_BANK = "code_bank.safetensors"  # a CI-GAN folder's bank of training-bird codes (t2i.cigan_retrieval)
+CODE_BANK_FEATURES = "code_bank_features.safetensors"  # + the DAMSM features of its birds (made on first use)
 WORD_MAP = "word_map.json"  # the open vocabulary's embedding table beside vocab.json (t2i.data.openvocab)
 TRAIN_STATE = "train_state.pt"
 SNAPSHOT = "snapshot.safetensors"
@@ -125,8 +127,8 @@ def resolve(name: str | Path) -> Path:
         from huggingface_hub import snapshot_download
 
         try:
-            return Path(snapshot_download(repo_id=name, allow_patterns=[CONFIG, WEIGHTS, VOCAB, WORD_MAP, "*.md",
-                                                                         "*.png"]))
+            files = [CONFIG, WEIGHTS, VOCAB, WORD_MAP, CODE_BANK, CODE_BANK_FEATURES, "*.md", "*.png"]
+            return Path(snapshot_download(repo_id=name, allow_patterns=files))
         except Exception as e:  # noqa: BLE001 - network, missing repo, offline without cache
             raise CheckpointError(f"cannot get model {name!r} from the Hugging Face Hub: {e}") from None
     raise CheckpointError(f"no model {str(name)!r}: not a folder, not in {SHIPPED}, not a Hub id")

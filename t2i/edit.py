@@ -26,8 +26,10 @@ The user's `lam` ("preservation strength", the app's slider) scales the preserva
 lam_per = lam * per_weight and lam_pix = lam * pix_weight, so that lam = 1 is the calibrated default
 (t2i.edit_config holds the numbers and how they were chosen). lam = 0 is the pure text pull ||w - t||^2.
 
-Generation starts from w0 = mapping(z) (truncation psi towards w_avg) and optimises ||w - t||^2 only (the
-paper's text-to-image mode): t2i.models.cigan.generate_from_text.
+Text-to-image has two modes (the pipeline's t2i_mode): "paper" starts from w0 = mapping(z) (truncation psi towards
+w_avg) and optimises ||w - t||^2 only (CI-GAN's text-to-image: t2i.models.cigan.generate_from_text); "retrieve" (ours,
+the default when the model folder has a code bank) finds a training bird for the caption by DAMSM and recolours the
+parts the caption names with the masked edit (t2i.cigan_retrieval: the paper's mode ignores the caption here).
 
 The settings of one edit are an EditConfig, built from a preset: EditConfig.masked() (the part-masked edit, the
 app's and the CLI's default), EditConfig.whole() (the whole image, with DAMSM guidance) or EditConfig.paper()
@@ -47,6 +49,7 @@ from PIL import Image
 from torch import Tensor
 
 from t2i import checkpoint as ckpt
+from t2i.cigan_retrieval import CODE_BANK, RETRIEVE_NOTE, TOP_K, CodeBankIndex, retrieve_and_edit
 from t2i.data.vocab import MAX_WORDS, Vocabulary
 from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_float, _check_int
 from t2i.imageio import colour_note, prepare_upload
@@ -70,6 +73,21 @@ MASK_DILATE = 1  # px the part mask is grown by
 GEN_STEPS = 50  # text-to-image steps (generate)
 GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
+
+
+T2I_MODES = ("retrieve", "paper")  # text-to-image: ours (t2i.cigan_retrieval) or CI-GAN's (generate_from_text)
+
+
+def _check_mode(mode: str | None, bank) -> str:
+    """The text-to-image mode of a pipeline (None: "retrieve" when it has a code bank); ValueError otherwise."""
+    if mode is None:
+        return "retrieve" if bank is not None else "paper"
+    if mode not in T2I_MODES:
+        raise ValueError(f"unknown text-to-image mode {mode!r}; choose one of {', '.join(T2I_MODES)}")
+    if mode == "retrieve" and bank is None:
+        raise ckpt.CheckpointError(f"text-to-image by retrieval needs the model's code bank ({CODE_BANK}); "
+                                   "use t2i_mode='paper'")
+    return mode
 
 
 @dataclass
@@ -110,7 +128,8 @@ class EditPipeline(Upsampling):
 
     def __init__(self, cfg, nets: dict[str, torch.nn.Module], vocab: Vocabulary, record: dict | None = None,
                  device: str | torch.device = "cpu", max_words: int = MAX_WORDS, damsm: str | None = None,
-                 segmenter: str | None = None, size: int | None = None, upsampler=None):
+                 segmenter: str | None = None, size: int | None = None, upsampler=None, bank=None,
+                 t2i_mode: str | None = None):
         self.cfg, self.record = cfg, record or {}
         self.device = torch.device(device)
         self.G = nets["stylegan"].to(self.device).eval().requires_grad_(False)
@@ -122,6 +141,8 @@ class EditPipeline(Upsampling):
         self.damsm_name, self._damsm = damsm, None  # None: GUIDANCE_DAMSM when first needed; "": no DAMSM
         self.segmenter_name, self._segmenter = segmenter, None  # None: PART_SEGMENTER when first needed; "": none
         self._init_upsampling(size, upsampler)
+        self.bank = bank  # t2i.cigan_retrieval.CodeBankIndex or None
+        self.t2i_mode = _check_mode(t2i_mode, bank)
 
     @property
     def native_size(self) -> int:
@@ -129,16 +150,23 @@ class EditPipeline(Upsampling):
 
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
-                        upsampler=None, segmenter: str | None = None) -> "EditPipeline":
+                        upsampler=None, segmenter: str | None = None, t2i_mode: str | None = None) -> "EditPipeline":
+        """t2i_mode: text-to-image by "retrieve" (ours, t2i.cigan_retrieval; needs the folder's code bank) or
+        "paper" (CI-GAN's); None: "retrieve" when the folder has a code bank, else "paper"."""
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)
+        bank = None
+        if (folder / CODE_BANK).is_file() and t2i_mode != "paper":
+            g = nets["stylegan"].synthesis
+            bank = CodeBankIndex.load(folder / CODE_BANK, g.num_ws, cfg.w_dim)
         vf = folder / ckpt.VOCAB
         if not vf.is_file():
             raise ckpt.CheckpointError(f"{folder.name}: {ckpt.VOCAB} is missing (the text encoder needs its vocabulary)")
         vocab = Vocabulary.load(vf, open_map=True)  # + the open vocabulary (inference only)
         if len(vocab) != cfg.vocab_size:
             raise ckpt.CheckpointError(f"{folder.name}: vocabulary has {len(vocab)} words, the text encoder {cfg.vocab_size}")
-        return cls(cfg, nets, vocab, record, device, size=size, upsampler=upsampler, segmenter=segmenter)
+        return cls(cfg, nets, vocab, record, device, size=size, upsampler=upsampler, segmenter=segmenter, bank=bank,
+                   t2i_mode=t2i_mode)
 
     # --- pieces ---------------------------------------------------------------------------------------------------
     @property
@@ -317,9 +345,17 @@ class EditPipeline(Upsampling):
         return EditObjective(x.to(self.device), lam_per, lam_pix, self.perceptual if lam_per > 0 else None, guidance,
                              None if masks is None else masks.to(self.device))
 
+    def open_rewrite(self, text: str) -> str:
+        """The text as the model reads it: open-vocabulary words replaced ('crimson belly' -> 'red belly')."""
+        return self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
+
     def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
                          psi: float = GEN_PSI, progress=None) -> Tensor:
-        """One image per text [N, 3, S, S] in [-1, 1]; the random starts are drawn from `seed`."""
+        """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" (ours,
+        t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds; lr and psi unused) or "paper"
+        (random starts drawn from `seed`, truncation psi, `steps` Adam steps at lr towards t)."""
+        if self.t2i_mode == "retrieve":
+            return retrieve_and_edit(self, texts, seed=seed, steps=steps, progress=progress)[1].clamp(-1, 1)
         t, _, _ = self.encode_text(texts)
         g = torch.Generator().manual_seed(int(seed))
         _, img = generate_from_text(self.G, None, t, steps=steps, lr=lr, psi=psi, generator=g, progress=progress)
@@ -362,7 +398,7 @@ class EditPipeline(Upsampling):
         upload = square if full else None
         img, x = self.prepare(square)
         # the part masks and the DAMSM guidance read the text as the model did ('crimson belly' -> red belly)
-        seen = self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
+        seen = self.open_rewrite(text)
         out = self.edit_tensors(x, t, config, texts=[seen], progress=progress)
         inv, edited = to_pil(out["inversion"])[0], to_pil(out["edited"])[0]
         mask = out["mask"][0, 0].float().cpu().numpy() if "mask" in out else None
@@ -404,13 +440,20 @@ class EditPipeline(Upsampling):
             c = check_caption(c)
             if seeds is None:
                 images += self.generate(c, seed=seed, n=n, steps=steps, progress=progress, psi=psi)
+            elif self.t2i_mode == "retrieve":  # one batch: each image's bird is its seed's alone
+                steps = _check_int("steps", steps, 0, MAX_STEPS)
+                _, img = retrieve_and_edit(self, [c] * len(seeds), steps=steps, progress=progress,
+                                           seeds=[_check_int("seed", v, -2 ** 63, 2 ** 63 - 1) for v in seeds])
+                images += to_pil(img.clamp(-1, 1))
             else:
                 images += [self.generate(c, seed=v, steps=steps, progress=progress, psi=psi)[0] for v in seeds]
             k = n if seeds is None else len(seeds)
             _, r, u, m = self.encode_text_full([c])
             caps, read, unknown, mapped = caps + [c] * k, read + r * k, unknown + u * k, mapped + m * k
+        per_seed = [int(v) for v in seeds] * len(captions) if seeds is not None else []
         res = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
-                               mapped=mapped, seeds=[int(v) for v in seeds] * len(captions) if seeds is not None else [])
+                               mapped=mapped, seeds=per_seed,
+                               notes=[RETRIEVE_NOTE.format(k=TOP_K)] if self.t2i_mode == "retrieve" else [])
         res = self.resized(res, out_size)
         res.seconds = time.perf_counter() - t0
         return res

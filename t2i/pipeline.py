@@ -47,6 +47,7 @@ class GenerationResult:
     picks: list[int] = field(default_factory=list)  # per image: which of its seed's k draws was kept (seeds= calls)
     originals: list[Image.Image] = field(default_factory=list)  # the model's own images when `images` were upsampled
     # (size=256: t2i.upsampling); empty when `images` are the model's own
+    notes: list[str] = field(default_factory=list)  # how the images were made, for the reader (Markdown lines)
 
 
 class TextToImagePipeline(Upsampling):

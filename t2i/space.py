@@ -19,8 +19,8 @@ EVAL_ONLY = ("damsm-eval-synthbirds-64", "judge-synthbirds-64", "species-classif
 # helper folders the studio reads besides the generators (CAM, the part-masked edit, the edit's DAMSM guidance, the
 # 256 px output)
 HELPERS = ("attr-classifier-synthbirds-64", "partseg-synthbirds-64", "damsm-synthbirds-64", "upsampler-synthbirds-256")
-MODEL_FILES = (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.VOCAB, ckpt.WORD_MAP, "README.md", "samples.png", "tsne_cycle.png",
-               "tsne_nocycle.png")
+MODEL_FILES = (ckpt.CONFIG, ckpt.WEIGHTS, ckpt.VOCAB, ckpt.WORD_MAP, ckpt.CODE_BANK, ckpt.CODE_BANK_FEATURES,
+               "README.md", "samples.png", "tsne_cycle.png", "tsne_nocycle.png")
 LFS_PATTERNS = ("*.safetensors", "*.png", "*.jpg", "*.jpeg", "*.webp", "*.pt", "*.pth", "*.bin", "*.npz")
 DEV_ONLY = ("pytest", "tensorboard", "playwright")  # requirements the Space does not install
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"

@@ -34,11 +34,12 @@ def cmd_loadtest(a) -> int:
 
 
 def cmd_generate(a) -> int:
+    from t2i import load_pipeline
     from t2i.pipeline import TextToImagePipeline
     from t2i.upsampling import FACTOR, SHIPPED_UPSAMPLER, upsampler_shipped
     from t2i.viz.grids import tile
 
-    pipe = TextToImagePipeline.from_pretrained(a.model, device=a.device)
+    pipe = load_pipeline(a.model, device=a.device, t2i_mode=a.t2i_mode)  # a GAN, or CI-GAN's EditPipeline
     size = a.size
     if size is None:  # the upsampled side when the upsampler is shipped, else the model's own (said once)
         shipped = upsampler_shipped()
@@ -46,7 +47,13 @@ def cmd_generate(a) -> int:
         if not shipped:
             print(f"note: {pipe.native_size} px images: no upsampler in checkpoints/{SHIPPED_UPSAMPLER} (train one "
                   "with `python -m t2i train upsampler`; --size 64 silences this)")
-    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, rerank=a.best_of, size=size)
+    best_of = {"rerank": a.best_of} if a.best_of != 1 else {}
+    if best_of and not isinstance(pipe, TextToImagePipeline):
+        print("note: --best-of applies to the text-to-image GANs; CI-GAN makes each image for the caption already")
+        best_of = {}
+    res = pipe(a.captions, seed=a.seed, n=a.n, truncation=a.truncation, size=size, **best_of)
+    for note in res.notes:
+        print(f"note: {note}")
     from t2i.data.openvocab import format_note
 
     for cap, unk, mapped in zip(res.captions[::a.n], res.unknown[::a.n], res.mapped[::a.n]):

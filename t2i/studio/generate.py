@@ -109,6 +109,7 @@ class GenerateTabs:
         if res.words:
             parts.append("Words read: " + " ".join(f"`{w}`" for w in res.words[0]))
         parts += vocab_notes(res.mapped[0] if res.mapped else [], res.unknown[0] if res.unknown else [])
+        parts += res.notes
         if res.words and res.cut and res.cut[0]:
             parts.append(f"Long caption: the model reads at most {len(res.words[0])} words; the rest was cut.")
         return "  \n".join(parts)
