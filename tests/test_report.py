@@ -82,6 +82,10 @@ def test_cache_key_changes_with_weights_and_config_not_metrics(eval_setup, tmp_p
     rec["step"] = 99
     (folder / ckpt.CONFIG).write_text(json.dumps(rec))
     assert report.model_key(folder)["config"] != k0["config"]
+    (folder / ckpt.CODE_BANK).write_bytes(b"bank 1")  # a CI-GAN code bank changes text-to-image: part of the key
+    k2 = report.model_key(folder)
+    (folder / ckpt.CODE_BANK).write_bytes(b"bank 2")
+    assert "code_bank" not in k1 and report.model_key(folder)["code_bank"] != k2["code_bank"]
 
 
 def test_aligner_cache_key_follows_the_edit_defaults(monkeypatch):

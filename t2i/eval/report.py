@@ -69,12 +69,16 @@ def config_sha256(folder: str | Path) -> str:
 
 
 def model_key(folder: str | Path) -> dict:
-    """{"config": sha256, "weights": sha256} of a model folder; changes whenever its config or weights change."""
+    """{"config": sha256, "weights": sha256} of a model folder (+ "code_bank" for a CI-GAN folder with one, which
+    changes its text-to-image); changes whenever one of them changes."""
     folder = ckpt.resolve(folder)
     weights = folder / ckpt.WEIGHTS
     if not weights.is_file():
         raise ckpt.CheckpointError(f"{folder}: {ckpt.WEIGHTS} is missing (not trained yet?)")
-    return {"config": config_sha256(folder), "weights": file_sha256(weights)}
+    key = {"config": config_sha256(folder), "weights": file_sha256(weights)}
+    if (folder / ckpt.CODE_BANK).is_file():
+        key["code_bank"] = file_sha256(folder / ckpt.CODE_BANK)
+    return key
 
 
 EDIT_JUDGE = "part-colour-reader-v1"  # the edit metrics' judge (t2i.eval.edits.PartColourReader): bump when it changes
