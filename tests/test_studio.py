@@ -183,6 +183,11 @@ def test_discovery_kinds_default_and_status(studio, studio_checkpoints, tmp_path
     assert good.plain_summary() == "Paints the colour you name on 61 % of the bird's parts (45 % for unusual combinations)."
     assert not ModelEntry("blobs", sw.folder, {**sw.record, "metrics": {"part_acc/in_species": 0.61, "fid": 180.0}},
                           "t2i").works
+    # CI-GAN's text-to-image numbers sit under t2i/ (beside its edit numbers): they decide its mark and summary
+    cig = {"part_acc/in_species": 0.2, "t2i/part_acc/in_species": 0.6, "t2i/part_acc/novel": 0.4, "t2i/fid": 80.0}
+    edit = ModelEntry("cig", sw.folder, {**sw.record, "metrics": cig}, "edit")
+    assert edit.works and "Edit" in edit.verdict() and "60 %" in edit.plain_summary() and "0.6" in edit.metrics_line()
+    assert not ModelEntry("cig", sw.folder, {**sw.record, "metrics": {**cig, "t2i/fid": 150.0}}, "edit").works
     assert "method document 000" in sw.source()
     assert "2 trained models ready" in studio.status()
     assert [e.kind for e in studio.catalogue()][:2] == ["t2i", "t2i"]

@@ -105,6 +105,13 @@ class ModelEntry:
         return m if isinstance(m, dict) else {}
 
     @property
+    def drawing_metrics(self) -> dict:
+        """The text-to-image metrics: CI-GAN records them under "t2i/" (beside its edit and inversion numbers)."""
+        if self.kind != "edit":
+            return self.metrics
+        return {k[4:]: v for k, v in self.metrics.items() if k.startswith("t2i/")}
+
+    @property
     def family_name(self) -> str:
         return FAMILY_INFO.get(self.model_type, (self.model_type,))[0]
 
@@ -116,7 +123,7 @@ class ModelEntry:
     def metrics_line(self, keys=PICKER_METRICS) -> str:
         parts = []
         for k in keys:
-            v = self.metrics.get(k)
+            v = self.drawing_metrics.get(k)
             if isinstance(v, (int, float)):
                 label, fmt, _ = METRIC_LABELS.get(k, (k, "{:.3g}", False))
                 parts.append(f"{label} {fmt.format(v)}")
@@ -125,7 +132,7 @@ class ModelEntry:
     @property
     def works(self) -> bool:
         """Trained, and measured to draw the birds it is asked for (WORKS_PART_ACC, WORKS_FID)."""
-        acc, fid = self.metrics.get("part_acc/in_species"), self.metrics.get("fid")
+        acc, fid = self.drawing_metrics.get("part_acc/in_species"), self.drawing_metrics.get("fid")
         return (self.trained and isinstance(acc, (int, float)) and acc >= WORKS_PART_ACC
                 and isinstance(fid, (int, float)) and fid <= WORKS_FID)
 
@@ -139,7 +146,7 @@ class ModelEntry:
 
     def plain_summary(self) -> str:
         """One sentence for people: how often the model gets the named colours right, in per cent."""
-        acc, novel = self.metrics.get("part_acc/in_species"), self.metrics.get("part_acc/novel")
+        acc, novel = self.drawing_metrics.get("part_acc/in_species"), self.drawing_metrics.get("part_acc/novel")
         if not isinstance(acc, (int, float)):
             return ""
         out = f"Paints the colour you name on {100 * acc:.0f} % of the bird's parts"
@@ -151,6 +158,8 @@ class ModelEntry:
         """Whether it works, in one Markdown sentence (the picker's line and the model card say the same)."""
         if not self.trained:
             return "**Not trained yet.**"
+        if self.works and self.kind == "edit":
+            return "✓ **Works**: draws the birds it is asked for, and edits photos by text (the **Edit** tab)."
         if self.works:
             return "✓ **Works**: draws the birds it is asked for."
         if self.kind == "edit":

@@ -33,7 +33,7 @@ class GenerateTabs:
         grid = self._grid_png(res, model, seed)
         info = self._info(res, model, seed)
         if self._check_rerank(rerank) > 1 and res.best_of == 1:
-            info += "  \nBest of applies to the text-to-image GANs: CI-GAN optimises each image toward the text."
+            info += "  \nBest of applies to the text-to-image GANs: CI-GAN makes each image for the caption already."
         return Generation(res, gallery, grid, info, seeds)
 
     def _grid_png(self, res: GenerationResult, model: str, seed) -> Path:

@@ -296,7 +296,7 @@ class Studio(GenerateTabs, EditTabs):
             return res
         gen = self._generator(model)
         if self.entry(model).kind == "edit":
-            rerank = 1  # CI-GAN already optimises each image toward the text: one draw each (the info says so)
+            rerank = 1  # CI-GAN makes each image for the caption already: one draw each (the info says so)
         with self._slots[model]:  # up to `parallel` requests of one model at once (the pipelines lock their caches)
             extra = {"rerank": rerank, **({"picks": list(picks)} if picks else {})} if rerank > 1 else {}
             res = gen(caption, seeds=[seed + i for i in range(n)], truncation=truncation, **extra)
