@@ -31,7 +31,8 @@ def load_pipeline(name, device="cpu", size=None, upsampler=None, t2i_mode=None):
     if ckpt.read_config(name)["model_type"] == "cigan":
         from t2i.edit import EditPipeline
 
-        return EditPipeline.from_pretrained(name, device=device, t2i_mode=t2i_mode, **kw)
+        mode = {"t2i_mode": t2i_mode} if t2i_mode is not None else {}
+        return EditPipeline.from_pretrained(name, device=device, **mode, **kw)
     if t2i_mode is not None:
         raise ValueError(f"t2i_mode is a CI-GAN setting; {name} is a text-to-image GAN")
     from t2i.pipeline import TextToImagePipeline

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("t2i.version", "t2i.data", "t2i.nn", "t2i.text", "t2i.checkpoint", "t2i.runtime", "t2i.frechet")),
     ("models", ("t2i.models", "t2i.losses")),
-    ("inference", ("t2i.pipeline", "t2i.edit", "t2i.edit_config", "t2i.partseg", "t2i.export", "t2i.imageio",
-                   "t2i.upsampling", "t2i.viz")),
+    ("inference", ("t2i.pipeline", "t2i.edit", "t2i.edit_config", "t2i.cigan_retrieval", "t2i.partseg", "t2i.export",
+                   "t2i.imageio", "t2i.upsampling", "t2i.viz")),
     ("public API", ("t2i",)),
     ("training and evaluation", ("t2i.training", "t2i.eval")),
     # `python -m t2i bench` times generation, edits and the GAN trainer, so it sits above training and evaluation;
