@@ -9,7 +9,7 @@ code 0.629, of the mean of the 4 best 0.230). A bird that exists, found by the c
 
 How, for a caption c and a seed:
   1. rank the bank's codes w'_i (In-Domain inversions of training birds, t2i.training.cigan_codes) by DAMSM of
-     G(w'_i) against c: the sentence cosine over the whole bank (features cached per pipeline), then the sentence
+     G(w'_i) against c: the sentence cosine over the whole bank (features cached per bank), then the sentence
      cosine + word-level R(Q, D) over the SHORTLIST best (t2i.text.damsm.DAMSM.match);
   2. the seed picks one of the TOP_K best (seeds s, s+1, ... different birds: the diversity of the mode). TOP_K = 4:
      on 640 banked birds the top-1 retrieval reads 0.539 / 0.372 (in-species / novel, 200 captions each), a seeded
@@ -58,40 +58,40 @@ def digest(*items: Tensor | nn.Module) -> str:
 class CodeBankIndex:
     """The code bank of a CI-GAN folder (codes [N, num_ws, w_dim]) and the DAMSM sentence features of its images."""
 
-    def __init__(self, codes: Tensor, meta: dict | None = None):
+    def __init__(self, codes: Tensor, cache: Path | None = None):
         if codes.dim() != 3 or len(codes) == 0:
             raise ckpt.CheckpointError(f"a code bank needs W+ codes [N, num_ws, w_dim], got {tuple(codes.shape)}")
-        self.codes, self.meta = codes.float(), meta or {}
+        self.codes = codes.float()
+        self.cache = cache  # the file where sentence_features keeps its features between runs (None: memory only)
         self._glob: Tensor | None = None
-        self.cache = None  # where sentence_features keeps its features between runs (set by the loader)
 
     @classmethod
     def load(cls, path, num_ws: int, w_dim: int) -> "CodeBankIndex":
         """The bank at `path`, checked against the generator's latent shape; CheckpointError otherwise."""
         try:
-            codes, _, meta = read_code_bank(path)
+            codes, _, _ = read_code_bank(path)
         except ValueError as e:
             raise ckpt.CheckpointError(str(e)) from None
         if codes.dim() != 3 or tuple(codes.shape[1:]) != (num_ws, w_dim):
             raise ckpt.CheckpointError(f"{path}: codes of shape {tuple(codes.shape[1:])}, the generator takes "
                                        f"({num_ws}, {w_dim}); rebuild the bank with this model's encoder")
-        bank = cls(codes, meta)
-        bank.cache = Path(path).with_name(FEATURES)
-        return bank
+        return cls(codes, cache=Path(path).with_name(FEATURES))
 
     def __len__(self) -> int:
         return len(self.codes)
 
     @torch.no_grad()
-    def sentence_features(self, synthesize, damsm, key: str = "", cache=None) -> Tensor:
+    def sentence_features(self, synthesize, damsm, generator: nn.Module | None = None) -> Tensor:
         """DAMSM global image features [N, D] of G(w'_i), unit length, computed once (synthesize: codes -> images in
-        [-1, 1]) and kept in memory. cache: a safetensors file that keeps them between runs (read when its `key`,
-        a digest of the bank, generator and DAMSM, matches; written when the folder is writable)."""
+        [-1, 1]) and kept in memory. With the loader's `cache` file they are also kept between runs: read back when
+        its key (a digest of the bank, the generator and the DAMSM, computed only here, on a miss in memory) matches,
+        written when the folder is writable."""
         if self._glob is not None:
             return self._glob
-        if cache is not None and Path(cache).is_file():
+        key = digest(self.codes, *([generator] if generator is not None else []), damsm) if self.cache else ""
+        if self.cache is not None and self.cache.is_file():
             try:
-                with safe_open(str(cache), "pt") as f:
+                with safe_open(str(self.cache), "pt") as f:
                     if (f.metadata() or {}).get("key") == key:
                         glob = f.get_tensor("glob").float()
                         if len(glob) == len(self):
@@ -103,10 +103,10 @@ class CodeBankIndex:
         feats = [damsm.image_encoder(synthesize(self.codes[s:s + FEATURE_BATCH]))[1].cpu()
                  for s in tqdm(batches, desc="code bank features", unit="batch", leave=False)]
         self._glob = F.normalize(torch.cat(feats), dim=1)
-        if cache is not None:
+        if self.cache is not None:
             try:
-                ckpt._atomic_write(Path(cache), lambda p: save_file({"glob": self._glob.contiguous()}, p,
-                                                                    metadata={"key": key}))
+                ckpt._atomic_write(self.cache, lambda p: save_file({"glob": self._glob.contiguous()}, p,
+                                                                   metadata={"key": key}))
             except OSError:  # a read-only folder (the Hub cache): computed again next time
                 pass
         return self._glob
@@ -143,6 +143,7 @@ class CodeBankIndex:
         offset = torch.tensor([int(v) % k for v in seeds]) if seeds is not None else int(seed) % k + j
         return ranked[j, offset % k]
 
+
 def retrieve_and_edit(pipe, texts: list[str], seed: int = 0, steps: int = 50, k: int = TOP_K,
                       progress=None, seeds: list[int] | None = None) -> tuple[Tensor, Tensor]:
     """(bank rows [N], images [N, 3, S, S] in [-1, 1]) for the texts with t2i.edit.EditPipeline `pipe` (its
@@ -151,7 +152,7 @@ def retrieve_and_edit(pipe, texts: list[str], seed: int = 0, steps: int = 50, k:
     seen = [pipe.open_rewrite(c) for c in texts]  # DAMSM and the part masks read what the model read
     unique = list(dict.fromkeys(seen))
     damsm, vocab = pipe.damsm
-    glob = pipe.bank.sentence_features(pipe.synthesize, damsm, digest(pipe.bank.codes, pipe.G, damsm), pipe.bank.cache)
+    glob = pipe.bank.sentence_features(pipe.synthesize, damsm, pipe.G)
     ranked = pipe.bank.rank(unique, glob, pipe.synthesize, damsm, vocab, pipe.max_words)
     ranked = ranked[[unique.index(c) for c in seen]]
     rows = pipe.bank.choose(ranked, seed, k, seeds)

@@ -62,7 +62,7 @@ def outputs(name: str) -> dict:
 
         pipe = load_pipeline(name)
         images = pipe.generate(CAPTION, seed=0, n=1, steps=3)  # text-to-image (by retrieval with a code bank)
-        if getattr(pipe, "t2i_mode", "paper") != "paper":  # and the paper's mode
+        if pipe.t2i_mode != "paper":  # and the paper's mode
             images += load_pipeline(name, t2i_mode="paper").generate(CAPTION, seed=0, n=1, steps=3)
         # the model's numbers on the whole picture (find_bird=False: the crop around the bird is tested elsewhere)
         images.append(pipe.edit(BIRD, CAPTION, steps=2, invert_steps=1, find_bird=False).edited)  # segmenter, DAMSM
