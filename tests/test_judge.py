@@ -123,6 +123,7 @@ def test_quick_evals_score_with_the_judge_and_keep_the_best_by_part_acc(synth_ro
     from t2i.eval.generators import quick_eval
     from t2i.text.damsm import DAMSM, DAMSMConfig
     from t2i.training.gan import Trainer, load_run_config
+    from t2i.training.keep import score_of
 
     torch.manual_seed(0)
     vocab = CaptionDataset(synth_root, "train", 64).vocab
@@ -142,4 +143,4 @@ def test_quick_evals_score_with_the_judge_and_keep_the_best_by_part_acc(synth_ro
                                                abs=1e-3)
     best = json.loads((tmp_path / "run" / "best" / "config.json").read_text())["quick_eval"]
     assert best["eval/part_acc"] == r["eval/part_acc"]
-    assert Trainer.score_of({"eval/attr_acc": 0.7}) == 0.7 and Trainer.score_of(r) == r["eval/part_acc"]
+    assert score_of({"eval/attr_acc": 0.7}) == 0.7 and score_of(r) == r["eval/part_acc"]

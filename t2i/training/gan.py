@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 import tomllib
@@ -32,6 +31,7 @@ from t2i.models.registry import RETIRED_FIELDS, StepContext, get_family
 from t2i.nn.fit import JsonlLog, infinite
 from t2i.runtime import pick_device, rng_state, seed_everything, set_rng_state
 from t2i.training.common import EMA, StopRequest, bf16_autocast_ok
+from t2i.training.keep import copy_model, keep_best
 
 
 QuickEval = Callable[[Path, "TrainConfig", torch.device], dict]  # (model folder, run config, device) -> metrics
@@ -327,48 +327,6 @@ class Trainer:
                        "quick evals (python -m t2i train gan passes t2i.eval.generators.quick_eval)")
         return self.evaluator is not None
 
-    @staticmethod
-    def score_of(metrics: dict) -> float:
-        """What keep_best ranks by: the judge's PartAcc (mean of in-species and novel) when measured, else AttrAcc;
-        an unconditional generator's quick eval has FID only (lower is better: ranked by -FID)."""
-        if "eval/fid" in metrics and "eval/attr_acc" not in metrics:
-            return -metrics["eval/fid"]
-        return metrics.get("eval/part_acc", metrics.get("eval/attr_acc", -1.0))
-
-    def keep_best(self, step: int, metrics: dict) -> bool:
-        """Copy the model folder just written to <out>/best when its quick-eval AttrAcc beats the one there (GAN
-        scores swing between evals; ship the best with `python -m t2i ship <out>/best`). True when copied."""
-        best = self.out / "best"
-        prev = -math.inf
-        if (best / ckpt.CONFIG).is_file():
-            kept = json.loads((best / ckpt.CONFIG).read_text()).get("quick_eval", {})
-            # a best kept under the other score (AttrAcc before the judge existed) is replaced by the next eval
-            same = all((k in kept) == (k in metrics) for k in ("eval/part_acc", "eval/fid"))
-            prev = self.score_of(kept) if same else -math.inf
-        if self.score_of(metrics) <= prev:
-            return False
-        self.copy_model(best, step, metrics)
-        return True
-
-    def copy_model(self, dest: Path, step: int, metrics: dict) -> None:
-        """Atomically replace `dest` with a copy of the model folder just written, its quick eval in the config."""
-        import shutil
-
-        tmp, old = dest.with_name(dest.name + ".tmp"), dest.with_name(dest.name + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for name in (ckpt.WEIGHTS, ckpt.VOCAB):
-            if (self.out / name).is_file():
-                shutil.copyfile(self.out / name, tmp / name)
-        record = json.loads((self.out / ckpt.CONFIG).read_text())
-        record["quick_eval"] = {"step": step, **metrics}
-        (tmp / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.rename(old)
-        tmp.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-
     # --- loop ----------------------------------------------------------------------------------------------------
     def _context(self, batch, step: int) -> StepContext:
         real = batch["image"].to(self.device, non_blocking=True)
@@ -482,9 +440,9 @@ class Trainer:
                         self.save(step, wall)
                     metrics = self.quick_eval()
                     log.write(step=step, wall_s=round(wall, 2), **metrics)
-                    best = self.tc.keep_best and self.keep_best(step, metrics)
+                    best = self.tc.keep_best and keep_best(self.out, step, metrics)
                     if self.tc.keep_evals:
-                        self.copy_model(self.out / "evals" / f"step-{step:06d}", step, metrics)
+                        copy_model(self.out, self.out / "evals" / f"step-{step:06d}", step, metrics)
                     tqdm.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items())
                                + (f" (best so far -> {self.out / 'best'})" if best else ""))
                     t_last = time.time()  # the eval is not training time
