@@ -547,6 +547,34 @@ def test_encoder_snapshot_warm_starts_onto_a_newer_generator(cigan, cub_tiny, tm
         torch.testing.assert_close(got[k], want[k])
 
 
+def test_code_bank_build_stops_on_sigterm_with_its_codes_saved(cigan, cub_tiny, tmp_path, monkeypatch):
+    """A SIGTERM while the bank is built (a session's end, `kill`) finishes the batch under way, saves it and
+    returns; the same call then goes on from there instead of starting again."""
+    import os
+    import signal
+
+    import t2i.models.cigan as cigan_models
+    from t2i.training.cigan_codes import build_code_bank, read_code_bank
+
+    real_invert, calls = cigan_models.invert, []
+
+    def invert_then_term(*a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # arrives during the first batch
+        return real_invert(*a, **kw)
+
+    monkeypatch.setattr(cigan_models, "invert", invert_then_term)
+    bank, before = tmp_path / "codes.safetensors", signal.getsignal(signal.SIGTERM)
+    build_code_bank(str(cigan["s2"]), cub_tiny, bank, steps=1, batch=1, progress=False)
+    codes, idx, _ = read_code_bank(bank)
+    assert len(calls) == 1 and codes.shape[0] == 1  # stopped after the batch under way, which was kept
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    build_code_bank(str(cigan["s2"]), cub_tiny, bank, steps=1, batch=1, progress=False)
+    codes2, idx2, _ = read_code_bank(bank)
+    assert idx2[:1].tolist() == idx.tolist() and sorted(idx2.tolist()) == [0, 1, 2] and len(calls) == 3
+
+
 def test_code_bank_wplus_aligner_edits_and_generates(cigan, cub_tiny, tmp_path, capsys):
     """The refined-inversion recipe: `train cigan-codes` writes (and resumes) a bank of W+ codes; an aligner with
     invert_steps/wplus trains on it (rows without a code sit out); its EditPipeline inverts uploads the same way

@@ -27,16 +27,17 @@ from t2i.models.cigan import read_code_bank  # noqa: F401 - beside the model tha
 
 
 def build_code_bank(encoder, data_root, out, split: str = "train", limit: int | None = None, steps: int = 100,
-                    lr: float = 0.05, wplus: bool = True, batch: int = 32, seed: int = 0, save_every: int = 10,
+                    lr: float = 0.05, wplus: bool = True, batch: int = 32, seed: int = 0, save_every: int = 1,
                     device="cpu", amp: bool = True, progress: bool = True) -> Path:
     """Invert `limit` images (all when None) of `split` with the encoder folder's E and G, refine each code for
     `steps` Adam steps (t2i.models.cigan.invert, lam_enc = 0) and write/extend the bank at `out`. amp: bf16 autocast
-    where it pays (t2i.training.common.bf16_autocast_ok; 1.5-1.9x faster on this CPU, same codes to ~1e-5 in MSE)."""
+    where it pays (t2i.training.common.bf16_autocast_ok; 1.5-1.9x faster on this CPU, same codes to ~1e-5 in MSE).
+    SIGTERM / SIGINT: the batch under way is finished and saved, then it returns (rerun to go on)."""
     from t2i.data.captions import CaptionDataset
     from t2i.data.vocab import Vocabulary
     from t2i.models.cigan import invert, load_cigan
     from t2i import checkpoint as ckpt
-    from t2i.training.common import bf16_autocast_ok
+    from t2i.training.common import StopRequest, bf16_autocast_ok
 
     _, cfg, nets = load_cigan(encoder, device, need_stage=("encoder", "aligner"))
     E, G = nets["encoder"], nets["stylegan"]
@@ -63,16 +64,24 @@ def build_code_bank(encoder, data_root, out, split: str = "train", limit: int | 
         _atomic_write(out, lambda p: save_file(tensors, p, metadata={k: json.dumps(v) for k, v in meta.items()}))
 
     bar = tqdm(total=len(order), initial=len(order) - len(todo), desc="cigan codes", unit="img", disable=not progress)
-    for b, s in enumerate(range(0, len(todo), batch)):
-        idx = todo[s:s + batch]
-        x = torch.stack([data[i]["image"] for i in idx]).to(device)
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp and bf16_autocast_ok(device)):
-            w = invert(E, G, x, steps=steps, lr=lr, lam_enc=0.0, wplus=wplus)
-        codes.append(w.float().cpu())
-        done += idx
-        bar.update(len(idx))
-        if (b + 1) % save_every == 0:
-            save()
+    stop = StopRequest()
+    try:
+        for b, s in enumerate(range(0, len(todo), batch)):
+            idx = todo[s:s + batch]
+            x = torch.stack([data[i]["image"] for i in idx]).to(device)
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
+                                enabled=amp and bf16_autocast_ok(device)):
+                w = invert(E, G, x, steps=steps, lr=lr, lam_enc=0.0, wplus=wplus)
+            codes.append(w.float().cpu())
+            done += idx
+            bar.update(len(idx))
+            if (b + 1) % save_every == 0:
+                save()
+            if stop.requested(1, torch.device(device)):
+                bar.write(f"{stop.signame}: {len(done)} codes saved in {out}; rerun the same command to go on")
+                break
+    finally:
+        stop.restore()
     bar.close()
     save()
     return out
