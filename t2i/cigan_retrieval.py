@@ -116,12 +116,8 @@ class CodeBankIndex:
              shortlist: int = SHORTLIST) -> Tensor:
         """Bank rows [C, shortlist], best first, for each caption (see the module doc, step 1); glob: the bank's
         sentence_features."""
-        enc = [vocab.encode(c, max_words) for c in captions]
-        device = next(damsm.parameters()).device
-        ids = torch.tensor([e.ids for e in enc], device=device)
-        lengths = torch.tensor([e.length for e in enc], device=device)
-        words, sent, mask = damsm.encode_text(ids, lengths)
-        sim = F.normalize(sent, dim=1) @ glob.to(device).T  # [C, N]
+        words, sent, mask = damsm.encode_captions(vocab, captions, max_words)
+        sim = F.normalize(sent, dim=1) @ glob.to(sent.device).T  # [C, N]
         top = sim.topk(min(shortlist, len(self)), dim=1).indices  # [C, S]
         out = []
         for j in range(len(captions)):

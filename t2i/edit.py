@@ -230,11 +230,8 @@ class EditPipeline(Upsampling):
         k = max(len(g) for g in groups)
         flat = [g[j] if j < len(g) else g[0] for g in groups for j in range(k)]
         valid = torch.tensor([[j < len(g) for j in range(k)] for g in groups], device=self.device)
-        enc = [vocab.encode(c, self.max_words) for c in flat]
-        ids = torch.tensor([e.ids for e in enc], device=self.device)
-        lengths = torch.tensor([e.length for e in enc], device=self.device)
         with torch.no_grad():
-            words, sent, mask = model.encode_text(ids, lengths)
+            words, sent, mask = model.encode_captions(vocab, flat, self.max_words)
         return lambda img: weight * model.contrast_loss(img, words, sent, mask, valid)
 
     @torch.no_grad()

@@ -186,6 +186,13 @@ class DAMSM(nn.Module):
         mask = torch.arange(tokens.size(1), device=tokens.device)[None, :] >= lengths.clamp(min=1)[:, None]
         return words, sent, mask
 
+    def encode_captions(self, vocab, captions: list[str], max_words: int) -> tuple[Tensor, Tensor, Tensor]:
+        """encode_text of captions tokenised by `vocab` (vocab.encode(caption, max_words)), on the model's device."""
+        enc = [vocab.encode(c, max_words) for c in captions]
+        device = next(self.parameters()).device
+        return self.encode_text(torch.tensor([e.ids for e in enc], device=device),
+                                torch.tensor([e.length for e in enc], device=device))
+
     def word_similarity(self, words: Tensor, word_mask: Tensor, regions: Tensor) -> Tensor:
         """R(Q_i, D_j) for every image i and caption j at once: [N_img, N_cap] (gamma2-aggregated cosine of each
         word with its attended region context; the maths of attend_regions, batched over all pairs). The context

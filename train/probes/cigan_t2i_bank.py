@@ -67,8 +67,7 @@ def edit(pipe, judge, sets, a):
 
     @torch.no_grad()
     def match(images, caps):
-        enc = [vocab.encode(pipe.open_rewrite(c), pipe.max_words) for c in caps]
-        words, sent, mask = damsm.encode_text(torch.tensor([e.ids for e in enc]), torch.tensor([e.length for e in enc]))
+        words, sent, mask = damsm.encode_captions(vocab, [pipe.open_rewrite(c) for c in caps], pipe.max_words)
         return damsm.match(images, words, sent, mask)
 
     t0, res = time.time(), {}
