@@ -14,6 +14,15 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def bf16_autocast_ok(device) -> bool:
+    """Whether bf16 autocast pays on `device`: always on CUDA; on CPU only with native bf16 (AVX512-BF16/AMX)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
+        bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

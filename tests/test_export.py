@@ -60,8 +60,8 @@ def test_export_cli(studio_checkpoints, tmp_path, capsys):
 
 def test_optimize_for_inference_keeps_outputs(tiny_model):
     eager = TextToImagePipeline.from_pretrained(tiny_model)
-    fast = optimize_for_inference(TextToImagePipeline.from_pretrained(tiny_model))
-    assert fast.optimized and fast.generator is not eager.generator
+    fast = optimize_for_inference(TextToImagePipeline.from_pretrained(tiny_model), bf16=False)
+    assert fast.optimized and not fast.optimized_bf16 and fast.generator is not eager.generator
     for n, seed in ((1, 0), (2, 5)):  # batch 3 and 6: neither is the traced batch size
         a = eager(CAPTIONS, seed=seed, n=n, return_tensors=True)
         b = fast(CAPTIONS, seed=seed, n=n, return_tensors=True)
@@ -73,6 +73,23 @@ def test_optimize_for_inference_keeps_outputs(tiny_model):
             torch.testing.assert_close(torch.from_numpy(b.word_attn[k]), torch.from_numpy(a.word_attn[k]),
                                        atol=1e-5, rtol=0)
     assert sum(p.numel() for p in fast.generator.parameters()) == sum(p.numel() for p in eager.generator.parameters())
+
+
+def test_optimize_for_inference_in_bf16_stays_close_and_returns_float32(tiny_model):
+    """bf16 (auto on CPUs with native bf16; forced here, as autocast runs anywhere): traced under bf16 autocast,
+    images within BF16_ATOL of the fp32 generator's but not bit-equal, masks and attention float32 too."""
+    from t2i.export import BF16_ATOL
+
+    eager = TextToImagePipeline.from_pretrained(tiny_model)
+    fast = optimize_for_inference(TextToImagePipeline.from_pretrained(tiny_model), bf16=True)
+    assert fast.optimized and fast.optimized_bf16
+    a = eager(CAPTIONS, seed=2, n=2, return_tensors=True)
+    b = fast(CAPTIONS, seed=2, n=2, return_tensors=True)
+    x, y = b.tensors.images[-1], a.tensors.images[-1]
+    assert x.dtype == torch.float32 and x.shape == y.shape
+    diff = (x - y).abs()
+    assert 0 < float(diff.max()) <= BF16_ATOL
+    assert a.masks.keys() == b.masks.keys() and all(v.dtype == a.masks[k].dtype for k, v in b.masks.items())
 
 
 class _DataDependent(TextConditionalGenerator):

@@ -211,19 +211,27 @@ def test_bench_before_after_writes_json_and_table(studio_checkpoints, tmp_path):
     assert table.strip() in readme.read_text()
 
 
-def test_bench_netg_side_by_side_table(studio_checkpoints, tmp_path):
+def test_bench_netg_side_by_side_table(studio_checkpoints, tmp_path, monkeypatch):
+    import t2i.runtime
+
+    # the bf16 variant runs where the CPU has native bf16; forced here so that CI without it covers it too
+    monkeypatch.setattr(t2i.runtime, "bf16_autocast_ok", lambda device: True)
     assert main(["bench", "--repeats", "1", "--results", str(tmp_path), "--no-readme", "--tag", "netg",
                  "--netg", "32"]) == 0
     run = json.loads((tmp_path / "bench.json").read_text())["runs"]["netg"]
     assert not run["generators"] and not run["train"]  # --netg alone times only the side by side
     r = run["netg"]["32px"]
     assert r["ngf"] == 32 and r["fp32_matmul_gflops"] > 0 and set(r["batches"]) == {"1", "4", "16"}
+    assert r["bf16_matmul_gflops"] > 0
     for d in r["batches"].values():
-        assert set(d["ms"]) == {"plain eager", "ours eager", "ours eager, low-res form off", "ours optimized"}
+        assert set(d["ms"]) == {"plain eager", "ours eager", "ours eager, low-res form off", "ours optimized",
+                                "ours eager bf16"}
         assert all(v > 0 for v in d["ms"].values()) and d["x_plain"]["plain eager"] == 1.0
-        assert max(d["max_abs_diff"].values()) < 1e-4  # the same images from every variant
+        assert max(d["max_abs_diff"].values()) < 1e-4  # the same images from every fp32 variant
+        q = d["bf16"]  # bf16 images differ from the fp32 ones, measurably but by a few hundredths
+        assert 0 < q["mean_abs"] <= q["max_abs"] < 0.5 and 20 < q["psnr_db"] < 200 and q["share_of_bf16_peak"] > 0
     table = (tmp_path / "bench.md").read_text()
-    assert "**Generation side by side**" in table and "| netg | 32px | 16 |" in table
+    assert "**Generation side by side**" in table and "| netg | 32px | 16 |" in table and "**bf16 inference**" in table
 
 
 def test_bench_train_reports_images_per_second(cub_tiny, tiny_damsm):

@@ -97,6 +97,7 @@ def bench_generator(folder, repeats: int = 10, batches=(1, 16), latency_n: int =
         t0 = time.perf_counter()
         optimize_for_inference(pipe)
         res["optimized"] = bool(getattr(pipe, "optimized", False))
+        res["bf16"] = bool(getattr(pipe, "optimized_bf16", False))
         res["optimize_s"] = round(time.perf_counter() - t0, 3)
     cap = _usable_caption(pipe)
     for b in batches:  # rates from the median call: robust to a busy machine's spikes
@@ -284,6 +285,22 @@ def _netg_table(runs: dict, tags: list[str]) -> list[str]:
                             + " | ".join(f"{_f(ms[k])} (×{x[k]:.2f})" for k in NETG_VARIANTS)
                             + f" | {share['plain eager']:.0%} / {share['ours optimized']:.0%} | "
                             f"{max(d['max_abs_diff'].values()):.1e} |")
+    bf16_rows = []
+    for t in tags:
+        for size, r in sorted(runs[t].get("netg", {}).items(), key=lambda kv: int(kv[0].rstrip("px"))):
+            for b, d in sorted(r["batches"].items(), key=lambda kv: int(kv[0])):
+                if "bf16" in d:
+                    q, ms = d["bf16"], d["ms"]
+                    bf16_rows.append(f"| {t} | {size} | {b} | {r['threads']} | {_f(ms['ours eager'])} | "
+                                     f"{_f(ms['ours eager bf16'])} (×{ms['ours eager'] / ms['ours eager bf16']:.2f}) | "
+                                     f"{d['share_of_peak']['ours eager']:.0%} / {q['share_of_bf16_peak']:.0%} | "
+                                     f"{q['max_abs']:.3f} / {q['mean_abs']:.4f} | {q['psnr_db']:.1f} |")
+    if bf16_rows:
+        bf16_rows = ["", "**bf16 inference** (the same eager generator under bf16 autocast, timed in the same loop; "
+                     "shares of the measured fp32 / bf16 matmul peak; its images against the fp32 ones, in [-1, 1])",
+                     "", "| Tag | Size | Batch | Threads | ours eager fp32 ms | ours eager bf16 ms (×fp32) | "
+                     "peak share fp32 / bf16 | max / mean abs diff | PSNR (dB) |",
+                     "|---|---|---:|---:|---:|---:|---:|---:|---:|", *bf16_rows]
     if not rows:
         return []
     return ["**Generation side by side** (DF-GAN at ngf 32 against a plain eager NetG of the same weights, one "
@@ -292,7 +309,7 @@ def _netg_table(runs: dict, tags: list[str]) -> list[str]:
             "| Tag | Size | Batch | Threads | plain eager ms | " + " | ".join(NETG_VARIANTS)
             + " | peak share plain / optimized | max abs diff |",
             "|---|---|---:|---:|---:|" + "---:|" * (len(NETG_VARIANTS) + 2),
-            *rows, ""]
+            *rows, *bf16_rows, ""]
 
 
 def bench_table(bench: dict) -> str:
@@ -312,7 +329,7 @@ def bench_table(bench: dict) -> str:
                 r = runs[t].get("generators", {}).get(n)
                 if r is None:
                     continue
-                tag = t + (" (optimized)" if r.get("optimized") else "")
+                tag = t + (" (optimized, bf16)" if r.get("bf16") else " (optimized)" if r.get("optimized") else "")
                 vs = "–"
                 if before is not None and t != "before":
                     vs = " / ".join([_speedup(r.get("images_per_s_b1"), before.get("images_per_s_b1")),

@@ -10,6 +10,8 @@ can be copied from the project's DF-GAN generator (`from_project`), which makes 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -116,17 +118,28 @@ def _flops(fn) -> int:
     return fc.get_total_flops()
 
 
+def _vs_fp32(x: Tensor, ref: Tensor) -> dict:
+    """Max and mean absolute difference and PSNR (dB; images in [-1, 1], so a peak-to-peak range of 2) of x vs ref."""
+    d = (x.float() - ref).abs()
+    mse = float((d ** 2).mean())
+    return {"max_abs": float(d.max()), "mean_abs": float(d.mean()),
+            "psnr_db": float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)}
+
+
 @torch.inference_mode()
 def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats: int = 10, seed: int = 0) -> dict:
     """Milliseconds per generator call, measured in one process and interleaved call by call (so a busy machine
     slows every variant alike): the plain eager NetG, the project's DF-GAN generator eager (and with its low-res
     block form off: the 'before'), and through t2i.export's traced, frozen, channels-last path; the same weights,
-    so the same images. Ratios are plain / ours; each rate also as a share of the measured fp32 matmul peak."""
+    so the same images. Where the CPU has native bf16, also the eager generator under bf16 autocast, with its
+    difference from the fp32 images (max / mean absolute, PSNR). Ratios are plain / ours; each rate also as a share
+    of the measured fp32 (and bf16) matmul peak."""
     import copy
     import time
     import warnings
 
     from t2i.models import get_family
+    from t2i.runtime import bf16_autocast_ok
 
     fam = get_family("dfgan")
     torch.manual_seed(seed)
@@ -135,9 +148,12 @@ def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats:
         p.add_(torch.randn_like(p) * 0.02)  # non-trivial MLP outputs (their last layers start at zero)
     ref = PlainNetG.from_project(G).eval()
     blocks = [b for b in G.blocks if getattr(b, "low_res", False)]
+    bf16 = bf16_autocast_ok("cpu")
     peak = matmul_peak_gflops()
+    peak_bf16 = matmul_peak_gflops(dtype=torch.bfloat16) if bf16 else None
     out: dict = {"img_size": img_size, "ngf": ngf, "params": sum(p.numel() for p in ref.parameters()),
-                 "threads": torch.get_num_threads(), "fp32_matmul_gflops": round(peak, 1), "batches": {}}
+                 "threads": torch.get_num_threads(), "fp32_matmul_gflops": round(peak, 1),
+                 "bf16_matmul_gflops": round(peak_bf16, 1) if peak_bf16 else None, "batches": {}}
     for b in batches:
         z, s = torch.randn(b, G.z_dim), torch.randn(b, G.text_dim)
 
@@ -150,14 +166,20 @@ def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats:
                 for blk in blocks:
                     blk.low_res = True
 
+        def ours_bf16():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return G(z, s).images[-1]
+
         with warnings.catch_warnings():  # what t2i.export.optimize_for_inference does: channels-last, trace, freeze
             warnings.simplefilter("ignore")
             twin = _Images(copy.deepcopy(G).to(memory_format=torch.channels_last)).eval()
             fast = torch.jit.freeze(torch.jit.trace(twin, (z, s), check_trace=False))
         variants = {"plain eager": lambda: ref(z, s), "ours eager": lambda: G(z, s).images[-1],
                     "ours eager, low-res form off": ours_before, "ours optimized": lambda: fast(z, s)}
+        if bf16:
+            variants["ours eager bf16"] = ours_bf16
         want = ref(z, s)
-        diffs = {k: float((f() - want).abs().max()) for k, f in variants.items()}
+        diffs = {k: float((f().float() - want).abs().max()) for k, f in variants.items() if k != "ours eager bf16"}
         times = {k: [] for k in variants}
         for _ in range(repeats + 1):
             for k, f in variants.items():
@@ -171,4 +193,8 @@ def side_by_side(img_size: int = 64, ngf: int = 32, batches=(1, 4, 16), repeats:
             "x_plain": {k: round(ms["plain eager"] / v, 3) for k, v in ms.items()},
             "share_of_peak": {k: round(work / (v / 1000) / 1e9 / peak, 4) for k, v in ms.items()},
             "max_abs_diff": diffs, "gflop": round(work / 1e9, 3)}
+        if bf16:
+            out["batches"][str(b)]["bf16"] = {
+                **_vs_fp32(ours_bf16(), G(z, s).images[-1]),
+                "share_of_bf16_peak": round(work / (ms["ours eager bf16"] / 1000) / 1e9 / peak_bf16, 4)}
     return out

@@ -1,8 +1,8 @@
-"""Pieces every training loop shares: bf16 autocast check, EMA of weights, stop on SIGTERM / SIGINT.
+"""Pieces every training loop shares: EMA of weights, stop on SIGTERM / SIGINT.
 
-Device, seeding and RNG state live in t2i.runtime, the JSONL log and the resumable supervised loop `fit` in
-t2i.nn.fit (lower layers, so evaluation and inference use them without importing training); they are re-exported
-here under their old names."""
+Device, the bf16 autocast check, seeding and RNG state live in t2i.runtime, the JSONL log and the resumable
+supervised loop `fit` in t2i.nn.fit (lower layers, so evaluation and inference use them without importing
+training); they are re-exported here under their old names."""
 from __future__ import annotations
 
 import copy
@@ -14,16 +14,7 @@ import torch.distributed as dist
 from torch import nn
 
 from t2i.nn.fit import JsonlLog, fit, infinite  # noqa: F401
-from t2i.runtime import pick_device, rng_state, seed_everything, set_rng_state  # noqa: F401
-
-
-def bf16_autocast_ok(device) -> bool:
-    """Whether bf16 autocast pays on `device`: always on CUDA; on CPU only with native bf16 (AVX512-BF16/AMX)."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and bool(torch.backends.mkldnn.is_available()) and \
-        bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+from t2i.runtime import bf16_autocast_ok, pick_device, rng_state, seed_everything, set_rng_state  # noqa: F401
 
 
 class EMA:
