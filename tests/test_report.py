@@ -206,9 +206,22 @@ def test_bench_before_after_writes_json_and_table(studio_checkpoints, tmp_path):
     assert not before["optimized"] and after["optimized"]
     assert bench["runs"]["after"]["machine"]["threads"] == torch.get_num_threads()
     table = (tmp_path / "bench.md").read_text()
-    assert "| `dfgan-tiny` | before |" in table and "| `dfgan-tiny` | after (optimized) |" in table
-    assert "×" in table.split("after (optimized)")[1].splitlines()[0]  # the speed-up vs before
+    after_tag = "after (optimized, bf16)" if after["bf16"] else "after (optimized)"  # bf16 on CPUs with native bf16
+    assert "| `dfgan-tiny` | before |" in table and f"| `dfgan-tiny` | {after_tag} |" in table
+    assert "×" in table.split(after_tag)[1].splitlines()[0]  # the speed-up vs before
     assert table.strip() in readme.read_text()
+
+
+def test_bench_table_compares_each_machine_with_its_own_before():
+    from t2i.eval.bench import bench_table
+
+    gen = lambda b1, b16, p50: {"images_per_s_b1": b1, "images_per_s_b16": b16, "latency4_p50_ms": p50, "threads": 2}
+    runs = {"before": {"generators": {"m": gen(100.0, 400.0, 20.0)}},
+            "after-x": {"generators": {"m": {**gen(60.0, 300.0, 10.0), "optimized": True, "bf16": True}}},
+            "before-x": {"generators": {"m": gen(30.0, 100.0, 40.0)}}}
+    rows = [r for r in bench_table({"schema": 1, "runs": runs}).splitlines() if r.startswith("| `m`")]
+    assert [r.split(" | ")[1] for r in rows] == ["before", "before-x", "after-x (optimized, bf16)"]
+    assert rows[2].endswith("| ×2.00 / ×3.00 / ×4.00 |")  # against before-x (same machine), not before
 
 
 def test_bench_netg_side_by_side_table(studio_checkpoints, tmp_path, monkeypatch):
@@ -225,7 +238,7 @@ def test_bench_netg_side_by_side_table(studio_checkpoints, tmp_path, monkeypatch
     assert r["bf16_matmul_gflops"] > 0
     for d in r["batches"].values():
         assert set(d["ms"]) == {"plain eager", "ours eager", "ours eager, low-res form off", "ours optimized",
-                                "ours eager bf16"}
+                                "ours eager bf16", "ours optimized bf16"}
         assert all(v > 0 for v in d["ms"].values()) and d["x_plain"]["plain eager"] == 1.0
         assert max(d["max_abs_diff"].values()) < 1e-4  # the same images from every fp32 variant
         q = d["bf16"]  # bf16 images differ from the fp32 ones, measurably but by a few hundredths

@@ -36,6 +36,11 @@ SCHEMA = 1
 CAPTION = "this small bird has a red belly, black wings and a short orange beak"
 EDIT_TEXT = "this bird has a blue belly"
 TAG_ORDER = ("before", "after")
+
+
+def _baseline_tag(tag: str) -> str:
+    """The tag a row is compared with: 'before' for 'after', 'before-X' for 'after-X' (the same machine, X)."""
+    return "before" + tag[len("after"):] if tag.startswith("after") else "before"
 NETG_VARIANTS = ("ours eager, low-res form off", "ours eager", "ours optimized")
 
 
@@ -263,7 +268,9 @@ def load_bench(path: str | Path) -> dict:
 
 
 def _tags(runs: dict) -> list[str]:
-    return [t for t in TAG_ORDER if t in runs] + sorted(t for t in runs if t not in TAG_ORDER)
+    rest = sorted((t for t in runs if t not in TAG_ORDER),  # before-X next to after-X
+                  key=lambda t: (t.replace("before", "").replace("after", ""), not t.startswith("before"), t))
+    return [t for t in TAG_ORDER if t in runs] + rest
 
 
 def _f(v, fmt="{:.1f}") -> str:
@@ -289,18 +296,22 @@ def _netg_table(runs: dict, tags: list[str]) -> list[str]:
     for t in tags:
         for size, r in sorted(runs[t].get("netg", {}).items(), key=lambda kv: int(kv[0].rstrip("px"))):
             for b, d in sorted(r["batches"].items(), key=lambda kv: int(kv[0])):
-                if "bf16" in d:
-                    q, ms = d["bf16"], d["ms"]
-                    bf16_rows.append(f"| {t} | {size} | {b} | {r['threads']} | {_f(ms['ours eager'])} | "
-                                     f"{_f(ms['ours eager bf16'])} (×{ms['ours eager'] / ms['ours eager bf16']:.2f}) | "
-                                     f"{d['share_of_peak']['ours eager']:.0%} / {q['share_of_bf16_peak']:.0%} | "
-                                     f"{q['max_abs']:.3f} / {q['mean_abs']:.4f} | {q['psnr_db']:.1f} |")
+                if "ours optimized bf16" in d["ms"]:
+                    q, ms, x = d["bf16"], d["ms"], d["x_plain"]
+                    bf16_rows.append(
+                        f"| {t} | {size} | {b} | {r['threads']} | {_f(ms['plain eager'])} | {_f(ms['ours eager'])} | "
+                        f"{_f(ms['ours eager bf16'])} (×{ms['ours eager'] / ms['ours eager bf16']:.2f}) | "
+                        f"{_f(ms['ours optimized bf16'])} (×{x['ours optimized bf16']:.2f}) | "
+                        f"{d['share_of_peak']['ours optimized']:.0%} / {q['share_of_bf16_peak']:.0%} | "
+                        f"{q['max_abs']:.3f} / {q['mean_abs']:.4f} | {q['psnr_db']:.1f} |")
     if bf16_rows:
-        bf16_rows = ["", "**bf16 inference** (the same eager generator under bf16 autocast, timed in the same loop; "
-                     "shares of the measured fp32 / bf16 matmul peak; its images against the fp32 ones, in [-1, 1])",
-                     "", "| Tag | Size | Batch | Threads | ours eager fp32 ms | ours eager bf16 ms (×fp32) | "
-                     "peak share fp32 / bf16 | max / mean abs diff | PSNR (dB) |",
-                     "|---|---|---:|---:|---:|---:|---:|---:|---:|", *bf16_rows]
+        bf16_rows = ["", "**bf16 inference** (CPUs with native bf16: the generator under bf16 autocast, eager and traced "
+                     "as `optimize_for_inference` does, timed in the same loop; ×: over eager fp32, and over the plain "
+                     "one for the optimized; peak shares: fp32 optimized of the fp32 matmul peak / bf16 optimized of "
+                     "the bf16 peak; the bf16 trace's images against the fp32 ones, in [-1, 1])", "",
+                     "| Tag | Size | Batch | Threads | plain eager ms | ours eager fp32 ms | ours eager bf16 ms | "
+                     "ours optimized bf16 ms (×plain) | peak share fp32 / bf16 | max / mean abs diff | PSNR (dB) |",
+                     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", *bf16_rows]
     if not rows:
         return []
     return ["**Generation side by side** (DF-GAN at ngf 32 against a plain eager NetG of the same weights, one "
@@ -322,16 +333,16 @@ def bench_table(bench: dict) -> str:
         out += ["**Generation** (text features cached; images/s through the pipeline, and of the bare generator "
                 "forward)", "",
                 "| Model | Tag | Threads | img/s b1 | img/s b16 | forward img/s b16 | 4-image request p50 / p95 (ms) "
-                "| vs before (b1 / b16 / p50) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+                "| vs before, same machine (b1 / b16 / p50) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
         for n in names:
-            before = runs.get("before", {}).get("generators", {}).get(n)
             for t in tags:
                 r = runs[t].get("generators", {}).get(n)
                 if r is None:
                     continue
                 tag = t + (" (optimized, bf16)" if r.get("bf16") else " (optimized)" if r.get("optimized") else "")
                 vs = "–"
-                if before is not None and t != "before":
+                before = runs.get(_baseline_tag(t), {}).get("generators", {}).get(n)
+                if before is not None and not t.startswith("before"):
                     vs = " / ".join([_speedup(r.get("images_per_s_b1"), before.get("images_per_s_b1")),
                                      _speedup(r.get("images_per_s_b16"), before.get("images_per_s_b16")),
                                      _speedup(before.get("latency4_p50_ms"), r.get("latency4_p50_ms"))])
