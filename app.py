@@ -32,12 +32,13 @@ import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from t2i.studio import (BEST_OF, EDIT_GUIDANCE, EXAMPLES_DIR, MAX_EDIT_STEPS, MAX_IMAGES,  # noqa: E402
-                        Studio, example_images, read_prompts, upscale, user_message)
+                        NewestRequest, Studio, example_images, read_prompts, upscale, user_message)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 log = logging.getLogger("t2i.app")
 
 STUDIO = Studio(device=os.environ.get("T2I_DEVICE", "cpu"), parallel=CONCURRENCY)
+NEWEST = NewestRequest()  # per browser session: the on-load Generate must not overwrite a later one
 PROMPTS = read_prompts()
 EXAMPLE_IMAGES = [str(p) for p in example_images()]
 COMPARE_EXAMPLES = [["a small bird with a red belly and black wings", "a small bird with a blue belly and black wings"],
@@ -126,7 +127,24 @@ def _model_info(name):
 
 
 # --- handlers -------------------------------------------------------------------------------------------------
-def generate(caption, model, seed, n, truncation, best_of=1, upsampled=None):
+def generate(caption, model, seed, n, truncation, best_of=1, upsampled=None, request: gr.Request = None):
+    NEWEST.start(_session(request))
+    return _generate(caption, model, seed, n, truncation, best_of, upsampled)
+
+
+def generate_on_load(caption, model, seed, n, truncation, best_of=1, upsampled=None, request: gr.Request = None):
+    """The page's first images; dropped when the user asked for others while they were drawn."""
+    key = _session(request)
+    ticket = NEWEST.start(key)
+    out = _generate(caption, model, seed, n, truncation, best_of, upsampled)
+    return out if NEWEST.is_newest(key, ticket) else tuple(gr.skip() for _ in out)
+
+
+def _session(request) -> object:
+    return getattr(request, "session_hash", None) or id(request)
+
+
+def _generate(caption, model, seed, n, truncation, best_of=1, upsampled=None):
     try:
         g = STUDIO.generate(caption, model, seed, n, truncation, best_of, upsample=upsampled)
     except Exception as err:  # noqa: BLE001 - every failure becomes a visible message
@@ -490,7 +508,7 @@ with gr.Blocks(title="T2I Studio · text-to-image birds", delete_cache=(300, 600
 
     lat_model.change(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space")
     mc_model.change(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card")
-    demo.load(generate, gen_inputs, gen_outputs, api_name="generate_on_load")
+    demo.load(generate_on_load, gen_inputs, gen_outputs, api_name="generate_on_load")
     demo.load(latent_space, lat_model, [lat_gallery, lat_msg], api_name="latent_space_on_load")
     demo.load(model_card, mc_model, [mc_card, mc_metrics, mc_samples], api_name="model_card_on_load")
 

@@ -608,3 +608,17 @@ def test_gallery_as_fast_png_files(studio):
         assert np.array_equal(np.asarray(back.convert("RGB")), np.asarray(im.convert("RGB")))
     assert studio.as_files(g.gallery) == files  # the same images: the same files, written once
     assert not list(studio.out_dir.glob("*.tmp"))
+
+
+def test_newest_request_drops_a_slow_earlier_generate_of_the_same_session():
+    """The page's on-load Generate, still drawing when the user clicks Generate, must not overwrite the user's images."""
+    from t2i.studio import NewestRequest
+
+    newest = NewestRequest(max_sessions=2)
+    on_load = newest.start("tab-a")
+    other_tab = newest.start("tab-b")  # another browser tab's requests do not count
+    assert newest.is_newest("tab-a", on_load) and newest.is_newest("tab-b", other_tab)
+    click = newest.start("tab-a")
+    assert not newest.is_newest("tab-a", on_load) and newest.is_newest("tab-a", click)
+    newest.start("tab-c")  # only the last max_sessions sessions are remembered
+    assert newest.is_newest("tab-a", click) and newest.is_newest("tab-b", 12345)  # a forgotten session: nothing newer
