@@ -179,8 +179,8 @@ def extra_files(path) -> dict[str, str]:
 BF16_ATOL, BF16_MIN_PSNR = 0.25, 40.0
 
 
-def _psnr(a, b) -> float:
-    """PSNR (dB, peak-to-peak 2) of every output tensor of a against b together."""
+def psnr(a, b) -> float:
+    """PSNR (dB, peak-to-peak 2: images in [-1, 1]) of a tensor, or of every tensor of a tuple together, against b."""
     pairs = list(zip(a, b)) if isinstance(a, tuple) else [(a, b)]
     sq = sum(float(((x.float() - y.float()) ** 2).sum()) for x, y in pairs)
     n = sum(x.numel() for x, _ in pairs)
@@ -231,7 +231,8 @@ def _checked_trace(module: nn.Module, example: tuple, check: tuple, reference, f
             got = traced(*check)  # the profiling executor specialises on the first runs: check a later one
         got = _as_float(got)
         diff = _max_diff(got, reference) / max(1.0, _max_abs(reference))
-        if bf16 and _psnr(got, reference) < BF16_MIN_PSNR:
+        quality = psnr(got, reference) if bf16 else None
+        if bf16 and quality < BF16_MIN_PSNR:
             diff = float("inf")
     except Exception as e:  # noqa: BLE001 - the fast path is optional
         warnings.warn(f"optimize_for_inference: tracing failed ({type(e).__name__}: {e}); "
@@ -239,7 +240,7 @@ def _checked_trace(module: nn.Module, example: tuple, check: tuple, reference, f
         return None
     if not diff <= atol:
         warnings.warn(f"optimize_for_inference: the trace differs from the eager {what} by {diff:.2e} (relative"
-                      + (f"; PSNR {_psnr(got, reference):.1f} dB" if bf16 else "") + "); "
+                      + (f"; PSNR {quality:.1f} dB" if bf16 else "") + "); "
                       + ("tracing in float32 instead" if bf16 else f"keeping the eager {what}"))
         return None
     return traced

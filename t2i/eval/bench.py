@@ -36,12 +36,12 @@ SCHEMA = 1
 CAPTION = "this small bird has a red belly, black wings and a short orange beak"
 EDIT_TEXT = "this bird has a blue belly"
 TAG_ORDER = ("before", "after")
+NETG_VARIANTS = ("ours eager, low-res form off", "ours eager", "ours optimized")
 
 
 def _baseline_tag(tag: str) -> str:
     """The tag a row is compared with: 'before' for 'after', 'before-X' for 'after-X' (the same machine, X)."""
     return "before" + tag[len("after"):] if tag.startswith("after") else "before"
-NETG_VARIANTS = ("ours eager, low-res form off", "ours eager", "ours optimized")
 
 
 def _now() -> str:
@@ -283,7 +283,7 @@ def _speedup(new, old) -> str:
 
 def _netg_table(runs: dict, tags: list[str]) -> list[str]:
     """The side-by-side generation table (t2i.eval.netg_reference.side_by_side) of each tag that has one."""
-    rows = []
+    rows, bf16_rows = [], []
     for t in tags:
         for size, r in sorted(runs[t].get("netg", {}).items(), key=lambda kv: int(kv[0].rstrip("px"))):
             for b, d in sorted(r["batches"].items(), key=lambda kv: int(kv[0])):
@@ -292,23 +292,19 @@ def _netg_table(runs: dict, tags: list[str]) -> list[str]:
                             + " | ".join(f"{_f(ms[k])} (×{x[k]:.2f})" for k in NETG_VARIANTS)
                             + f" | {share['plain eager']:.0%} / {share['ours optimized']:.0%} | "
                             f"{max(d['max_abs_diff'].values()):.1e} |")
-    bf16_rows = []
-    for t in tags:
-        for size, r in sorted(runs[t].get("netg", {}).items(), key=lambda kv: int(kv[0].rstrip("px"))):
-            for b, d in sorted(r["batches"].items(), key=lambda kv: int(kv[0])):
-                if "ours optimized bf16" in d["ms"]:
-                    q, ms, x = d["bf16"], d["ms"], d["x_plain"]
+                if "ours optimized bf16" in ms:
+                    q = d["bf16"]
                     bf16_rows.append(
                         f"| {t} | {size} | {b} | {r['threads']} | {_f(ms['plain eager'])} | {_f(ms['ours eager'])} | "
                         f"{_f(ms['ours eager bf16'])} (×{ms['ours eager'] / ms['ours eager bf16']:.2f}) | "
                         f"{_f(ms['ours optimized bf16'])} (×{x['ours optimized bf16']:.2f}) | "
-                        f"{d['share_of_peak']['ours optimized']:.0%} / {q['share_of_bf16_peak']:.0%} | "
+                        f"{share['ours optimized']:.0%} / {q['share_of_bf16_peak']:.0%} | "
                         f"{q['max_abs']:.3f} / {q['mean_abs']:.4f} | {q['psnr_db']:.1f} |")
     if bf16_rows:
-        bf16_rows = ["", "**bf16 inference** (CPUs with native bf16: the generator under bf16 autocast, eager and traced "
-                     "as `optimize_for_inference` does, timed in the same loop; ×: over eager fp32, and over the plain "
-                     "one for the optimized; peak shares: fp32 optimized of the fp32 matmul peak / bf16 optimized of "
-                     "the bf16 peak; the bf16 trace's images against the fp32 ones, in [-1, 1])", "",
+        bf16_rows = ["", "**bf16 inference** (CPUs with native bf16: the generator under bf16 autocast, eager and "
+                     "traced as `optimize_for_inference` does, timed in the same loop; ×: over eager fp32, and "
+                     "over the plain one for the optimized; peak shares: fp32 optimized of the fp32 matmul peak / "
+                     "bf16 optimized of the bf16 peak; the bf16 trace's images against the fp32 ones, in [-1, 1])", "",
                      "| Tag | Size | Batch | Threads | plain eager ms | ours eager fp32 ms | ours eager bf16 ms | "
                      "ours optimized bf16 ms (×plain) | peak share fp32 / bf16 | max / mean abs diff | PSNR (dB) |",
                      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", *bf16_rows]

@@ -10,8 +10,6 @@ can be copied from the project's DF-GAN generator (`from_project`), which makes 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -119,11 +117,11 @@ def _flops(fn) -> int:
 
 
 def _vs_fp32(x: Tensor, ref: Tensor) -> dict:
-    """Max and mean absolute difference and PSNR (dB; images in [-1, 1], so a peak-to-peak range of 2) of x vs ref."""
+    """Max and mean absolute difference and PSNR (dB, t2i.export.psnr: images in [-1, 1]) of x vs ref."""
+    from t2i.export import psnr
+
     d = (x.float() - ref).abs()
-    mse = float((d ** 2).mean())
-    return {"max_abs": float(d.max()), "mean_abs": float(d.mean()),
-            "psnr_db": float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)}
+    return {"max_abs": float(d.max()), "mean_abs": float(d.mean()), "psnr_db": psnr(x, ref)}
 
 
 @torch.inference_mode()

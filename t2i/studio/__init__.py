@@ -28,8 +28,8 @@ from t2i.studio.sheets import (DISPLAY_SIDE, difference_map, font, labelled_grid
 
 __all__ = ["BEST_OF", "CAM_UNAVAILABLE", "CLASSIFIER_NAME", "DEFAULT_ORDER", "DISPLAY_SIDE", "EDIT_GUIDANCE",
            "EDIT_UNAVAILABLE", "EXAMPLES_DIR", "FAMILY_INFO", "KIND_ORDER", "MAX_EDIT_STEPS", "MAX_IMAGES",
-           "METRIC_LABELS", "NewestRequest", "PICKER_METRICS", "TSNE_FILES", "UPLOAD_WORK_SIDE", "Comparison", "EditOutput", "EditTabs",
-           "GenerateTabs", "Generation", "Inside", "ModelEntry", "Studio", "StudioError", "checkpoints_root",
-           "difference_map", "discover_models", "example_images", "font", "hub_model_ids", "labelled_grid",
-           "model_kind", "parse_flag", "read_prompts", "stack_sheets", "upscale", "user_message", "vocab_notes",
-           "word_attention_sheet"]
+           "METRIC_LABELS", "PICKER_METRICS", "TSNE_FILES", "UPLOAD_WORK_SIDE", "Comparison", "EditOutput", "EditTabs",
+           "GenerateTabs", "Generation", "Inside", "ModelEntry", "NewestRequest", "Studio", "StudioError",
+           "checkpoints_root", "difference_map", "discover_models", "example_images", "font", "hub_model_ids",
+           "labelled_grid", "model_kind", "parse_flag", "read_prompts", "stack_sheets", "upscale", "user_message",
+           "vocab_notes", "word_attention_sheet"]
