@@ -172,3 +172,26 @@ def test_compile_switch_compiles_g_for_the_loss_steps_and_keeps_the_saved_names(
     from t2i import checkpoint as ckpt
 
     assert not any("_orig_mod" in k for k in ckpt.read_weights(tmp_path / "run"))
+
+
+def test_freezing_d_in_the_g_step_keeps_the_step_and_builds_no_d_weight_graph(tmp_path, cub_tiny, tiny_damsm):
+    """freeze_d_in_g (issue 22): the G step runs D with requires_grad off for its weights (their gradients were
+    discarded by the next D step's zero_grad), so the weights after training are those of the unfrozen step."""
+    base = {"train.data": str(cub_tiny), "train.damsm": str(tiny_damsm), "train.batch_size": 2, "train.amp": False,
+            "train.log_every": 1, "train.sample_every": 1000, "train.save_every": 1000, "train.steps": 3,
+            "train.model": "dfgan"}
+    weights, seen = {}, {}
+    for freeze in (True, False):
+        tc = load_run_config(None, {**base, "train.out": str(tmp_path / f"f{freeze}"), "train.freeze_d_in_g": freeze})[0]
+        torch.manual_seed(0)
+        tr = Trainer(tc, dict(TINY, d="paper"))
+        states = []
+        tr.nets["D"].register_forward_hook(lambda m, *a: states.append(any(p.requires_grad for p in m.parameters())))
+        tr.train()
+        seen[freeze] = states
+        weights[freeze] = {k: v.detach().clone() for n in ("G", "D") for k, v in
+                           ((f"{n}.{k}", v) for k, v in tr.nets[n].state_dict().items())}
+        assert all(p.requires_grad for p in tr.nets["D"].parameters())  # back on after each G step
+    assert False in seen[True] and True in seen[True] and all(seen[False])
+    for k, v in weights[True].items():
+        assert torch.allclose(v, weights[False][k], atol=1e-5), k
