@@ -230,8 +230,11 @@ class CIGAN(Family):
     def _stylegan_d(cls, nets, ctx):
         cfg, real = ctx.cfg, ctx.real
         z = torch.randn(real.shape[0], cfg.z_dim, device=real.device)
-        with torch.no_grad():
-            fake = nets["G"](z, mix_prob=cfg.style_mixing)
+        if ctx.reuse_fake:  # one G forward per step (StepContext.reuse_fake): the G step reads these fakes
+            ctx.shared["g_fake"] = fake = nets["G"](z, mix_prob=cfg.style_mixing, update_w_avg=True)
+        else:
+            with torch.no_grad():
+                fake = nets["G"](z, mix_prob=cfg.style_mixing)
         return cls._d_real_fake(nets["D"], real, fake, cfg.r1_gamma, ctx)
 
     @classmethod
@@ -239,7 +242,8 @@ class CIGAN(Family):
         cfg, real = ctx.cfg, ctx.real
         n = real.shape[0]
         z = torch.randn(n, cfg.z_dim, device=real.device)
-        fake = nets["G"](z, mix_prob=cfg.style_mixing, update_w_avg=True)
+        fake = ctx.shared.pop("g_fake", None)
+        fake = nets["G"](z, mix_prob=cfg.style_mixing, update_w_avg=True) if fake is None else fake
         loss = nonsaturating_g(nets["D"](fake))
         logs = {"g_adv": loss.item()}
         if cfg.pl_weight > 0 and ctx.step % cfg.pl_every == 0:
