@@ -8,6 +8,7 @@ judge (PartAcc on the first N in-species test captions and N novel-combination c
            or the better of the two by the DAMSM match score ("best-of-2"); with the share where the edit won
 
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --bank 5000 --psi 1.0
+    PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --psi --ks 1 2 3 4   # the inversions only
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 100 --k 4
 
 Needs the SynthBirds 64 px root (--data) and the shipped cigan-synthbirds-64 with its code bank, judge and segmenter.
@@ -40,7 +41,7 @@ def sampled(pipe, judge, sets, a):
             caps = [pipe.open_rewrite(it.caption) for it in items]
             ranked = torch.cat([bank.rank(caps[s:s + 50], glob, pipe.synthesize, damsm, vocab, pipe.max_words)
                                 for s in range(0, len(caps), 50)])
-            for k in (1, 4):
+            for k in a.ks:
                 rows = bank.choose(ranked, 0, k)
                 with torch.no_grad():
                     imgs = torch.cat([pipe.synthesize(bank.codes[rows[s:s + 100]]) for s in range(0, len(rows), 100)])
@@ -90,7 +91,9 @@ def main():
     ap.add_argument("--data", default=os.path.expanduser("~/t2i-data/synthbirds-64"))
     ap.add_argument("--n", type=int, default=100, help="captions per set")
     ap.add_argument("--bank", type=int, default=5000, help="sampled codes (sampled)")
-    ap.add_argument("--psi", type=float, nargs="+", default=[1.0], help="truncation of the sampled codes (sampled)")
+    ap.add_argument("--psi", type=float, nargs="*", default=[1.0],
+                    help="truncation of the sampled codes (sampled; none: score the inversions only)")
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 4], help="seeded picks among the k best (sampled)")
     ap.add_argument("--k", type=int, default=4, help="the seed picks among this many best birds (edit)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
