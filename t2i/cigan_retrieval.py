@@ -1,5 +1,6 @@
 """CI-GAN text-to-image by retrieval, then CI-GAN's own edit (ours; issue 26). t2i.edit.EditPipeline uses it when
-the model folder holds a code bank (CODE_BANK) and the pipeline's t2i_mode is "retrieve"; t2i_mode="paper" keeps the
+the model folder holds a code bank (CODE_BANK) and the pipeline's t2i_mode is "retrieve" (or "retrieve-edit", with the
+edit of step 3); t2i_mode="paper" keeps the
 paper's text-to-image (w0 = mapping(z), Adam towards t = E_text(caption)).
 
 Why. The paper's mode ignores the caption here (part judge, 100 + 100 captions: PartAcc 0.230 in-species / 0.229
@@ -11,13 +12,15 @@ How, for a caption c and a seed:
   1. rank the bank's codes w'_i (In-Domain inversions of training birds, t2i.training.cigan_codes) by DAMSM of
      G(w'_i) against c: the sentence cosine over the whole bank (features cached per bank), then the sentence
      cosine + word-level R(Q, D) over the SHORTLIST best (t2i.text.damsm.DAMSM.match);
-  2. the seed picks one of the TOP_K best (seeds s, s+1, ... different birds: the diversity of the mode). TOP_K = 4:
-     on 640 banked birds the top-1 retrieval reads 0.539 / 0.372 (in-species / novel, 200 captions each), a seeded
-     pick among the 4 best 0.455 / 0.364, among 8 0.427 / 0.356; the diversity of the retrieved birds is 0.320 with
-     4, 0.369 with 8, real images' 0.322 (the target is half of that): 4 keeps the accuracy, with real diversity;
-  3. CI-GAN's edit (eq. 9) from that code with the part-masked settings (t2i.edit_config.EditConfig.masked):
-     the parts c names are recoloured towards c, the rest of the retrieved bird is kept. A caption that names no
-     part colour keeps the retrieved bird as it is.
+  2. the seed picks one of the TOP_K best (seeds s, s+1, ... different birds: the diversity of the mode). TOP_K = 2
+     (session 24, the 3,000-bird bank; part judge, 200 in-species / 200 novel captions, no edit): the best bird
+     0.594 / 0.432, a seeded pick among the 2 best 0.589 / 0.412, among 3 0.591 / 0.398, among 4 0.577 / 0.381;
+     the eval's diversity (16 captions x 8 seeds) 0.221 with 2, 0.298 with 4, real images' 0.322 (the target is
+     half of that): 2 keeps the accuracy of the best bird with diversity above the target;
+  3. in t2i_mode "retrieve-edit" only: CI-GAN's edit (eq. 9) from that code with the part-masked settings
+     (t2i.edit_config.EditConfig.masked): the parts c names are recoloured towards c, the rest of the retrieved bird
+     is kept; a caption that names no part colour keeps the retrieved bird as it is. Not the default: with 2 birds
+     to pick from (100 + 100 captions) the edit read 0.516 / 0.434 against 0.579 / 0.423 without it.
 """
 from __future__ import annotations
 
@@ -38,11 +41,16 @@ from t2i.partseg import text_parts
 
 CODE_BANK = ckpt.CODE_BANK  # the bank's file in a CI-GAN model folder
 FEATURES = ckpt.CODE_BANK_FEATURES  # beside it: the DAMSM features of its images (made on first use)
-TOP_K = 4  # the seed picks among this many best-ranked birds (1: always the best one; the module doc says why 4)
+TOP_K = 2  # the seed picks among this many best-ranked birds (1: always the best one; the module doc says why 2)
 SHORTLIST = 32  # birds re-ranked with DAMSM's word-level score after the sentence-level ranking
-RETRIEVE_NOTE = ("CI-GAN text-to-image by retrieval (ours): each image starts from a training bird that DAMSM finds "
-                 "for your caption, and CI-GAN's edit recolours the parts the caption names. Seeds s, s+1, … show "
-                 "the {k} best-matching birds in turn.")
+RETRIEVE_NOTE = ("CI-GAN text-to-image by retrieval (ours): each image is a training bird, inverted into the model, "
+                 "that DAMSM finds for your caption{edit}. Seeds s, s+1, … show the {k} best-matching birds in turn.")
+EDIT_CLAUSE = ", then recoloured by CI-GAN's edit in the parts the caption names"
+
+
+def retrieve_note(mode: str, k: int = TOP_K) -> str:
+    """What the reader is told about a "retrieve" or "retrieve-edit" image."""
+    return RETRIEVE_NOTE.format(k=k, edit=EDIT_CLAUSE if mode == "retrieve-edit" else "")
 FEATURE_BATCH = 100  # bank images synthesized at once when the sentence features are first computed
 
 

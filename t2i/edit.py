@@ -49,7 +49,7 @@ from PIL import Image
 from torch import Tensor
 
 from t2i import checkpoint as ckpt
-from t2i.cigan_retrieval import CODE_BANK, RETRIEVE_NOTE, TOP_K, CodeBankIndex, retrieve_and_edit
+from t2i.cigan_retrieval import CODE_BANK, CodeBankIndex, retrieve_and_edit, retrieve_note
 from t2i.data.vocab import MAX_WORDS, Vocabulary
 from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_float, _check_int
 from t2i.imageio import colour_note, prepare_upload
@@ -75,7 +75,8 @@ GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
 
 
-T2I_MODES = ("retrieve", "paper")  # text-to-image: ours (t2i.cigan_retrieval) or CI-GAN's (generate_from_text)
+T2I_MODES = ("retrieve", "retrieve-edit", "paper")  # text-to-image: ours (t2i.cigan_retrieval; the retrieved bird as
+# it is, or then CI-GAN's masked edit of the parts the caption names) or CI-GAN's own (generate_from_text)
 
 
 def _check_mode(mode: str | None, bank) -> str:
@@ -84,7 +85,7 @@ def _check_mode(mode: str | None, bank) -> str:
         return "retrieve" if bank is not None else "paper"
     if mode not in T2I_MODES:
         raise ValueError(f"unknown text-to-image mode {mode!r}; choose one of {', '.join(T2I_MODES)}")
-    if mode == "retrieve" and bank is None:
+    if mode.startswith("retrieve") and bank is None:
         raise ckpt.CheckpointError(f"text-to-image by retrieval needs the model's code bank ({CODE_BANK}); "
                                    "use t2i_mode='paper'")
     return mode
@@ -151,8 +152,9 @@ class EditPipeline(Upsampling):
     @classmethod
     def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
                         upsampler=None, segmenter: str | None = None, t2i_mode: str | None = None) -> "EditPipeline":
-        """t2i_mode: text-to-image by "retrieve" (ours, t2i.cigan_retrieval; needs the folder's code bank) or
-        "paper" (CI-GAN's); None: "retrieve" when the folder has a code bank, else "paper"."""
+        """t2i_mode: text-to-image by "retrieve" (ours, t2i.cigan_retrieval: a banked training bird; needs the
+        folder's code bank), "retrieve-edit" (the same, then CI-GAN's masked edit towards the caption) or "paper"
+        (CI-GAN's); None: "retrieve" when the folder has a code bank, else "paper"."""
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)
         bank = None
@@ -346,13 +348,19 @@ class EditPipeline(Upsampling):
         """The text as the model reads it: open-vocabulary words replaced ('crimson belly' -> 'red belly')."""
         return self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
 
+    def _retrieve_steps(self, steps: int) -> int:
+        """Edit steps after the retrieval: none in "retrieve" (the edit cost 0.06 in-species PartAcc for 0.01 on
+        novel combinations, train/README), `steps` in "retrieve-edit"."""
+        return steps if self.t2i_mode == "retrieve-edit" else 0
+
     def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
                          psi: float = GEN_PSI, progress=None) -> Tensor:
         """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" (ours,
         t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds; lr and psi unused) or "paper"
         (random starts drawn from `seed`, truncation psi, `steps` Adam steps at lr towards t)."""
-        if self.t2i_mode == "retrieve":
-            return retrieve_and_edit(self, texts, seed=seed, steps=steps, progress=progress)[1].clamp(-1, 1)
+        if self.t2i_mode.startswith("retrieve"):
+            return retrieve_and_edit(self, texts, seed=seed, steps=self._retrieve_steps(steps),
+                                     progress=progress)[1].clamp(-1, 1)
         t, _, _ = self.encode_text(texts)
         g = torch.Generator().manual_seed(int(seed))
         _, img = generate_from_text(self.G, None, t, steps=steps, lr=lr, psi=psi, generator=g, progress=progress)
@@ -437,8 +445,8 @@ class EditPipeline(Upsampling):
             c = check_caption(c)
             if seeds is None:
                 images += self.generate(c, seed=seed, n=n, steps=steps, progress=progress, psi=psi)
-            elif self.t2i_mode == "retrieve":  # one batch: each image's bird is its seed's alone
-                steps = _check_int("steps", steps, 0, MAX_STEPS)
+            elif self.t2i_mode.startswith("retrieve"):  # one batch: each image's bird is its seed's alone
+                steps = self._retrieve_steps(_check_int("steps", steps, 0, MAX_STEPS))
                 _, img = retrieve_and_edit(self, [c] * len(seeds), steps=steps, progress=progress,
                                            seeds=[_check_int("seed", v, -2 ** 63, 2 ** 63 - 1) for v in seeds])
                 images += to_pil(img.clamp(-1, 1))
@@ -450,7 +458,7 @@ class EditPipeline(Upsampling):
         per_seed = [int(v) for v in seeds] * len(captions) if seeds is not None else []
         res = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
                                mapped=mapped, seeds=per_seed,
-                               notes=[RETRIEVE_NOTE.format(k=TOP_K)] if self.t2i_mode == "retrieve" else [])
+                               notes=[retrieve_note(self.t2i_mode)] if self.t2i_mode.startswith("retrieve") else [])
         res = self.resized(res, out_size)
         res.seconds = time.perf_counter() - t0
         return res
