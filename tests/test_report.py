@@ -263,7 +263,7 @@ def test_bench_train_profile_breaks_a_step_into_the_labelled_regions(cub_tiny, t
 
     r = bench_train("dfgan", steps=3, batch_size=2, data=cub_tiny, damsm=tiny_damsm, profile=True,
                     overrides={**{f"model.{k}": v for k, v in {**TINY, "img_size": 32}.items()},
-                               "train.reuse_fake": False})
+                               "train.reuse_fake": False, "model.magp_every": 1})  # MA-GP on every step
     prof = r["profile_ms_per_step"]
     assert set(TOP_REGIONS) <= set(prof) and all(v >= 0 for v in prof.values())
     # nested regions sit inside the outer ones: G runs in both loss steps, MA-GP in the D step
