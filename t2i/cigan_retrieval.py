@@ -46,12 +46,12 @@ SHORTLIST = 32  # birds re-ranked with DAMSM's word-level score after the senten
 RETRIEVE_NOTE = ("CI-GAN text-to-image by retrieval (ours): each image is a training bird, inverted into the model, "
                  "that DAMSM finds for your caption{edit}. Seeds s, s+1, … show the {k} best-matching birds in turn.")
 EDIT_CLAUSE = ", then recoloured by CI-GAN's edit in the parts the caption names"
+FEATURE_BATCH = 100  # bank images synthesized at once when the sentence features are first computed
 
 
 def retrieve_note(mode: str, k: int = TOP_K) -> str:
     """What the reader is told about a "retrieve" or "retrieve-edit" image."""
     return RETRIEVE_NOTE.format(k=k, edit=EDIT_CLAUSE if mode == "retrieve-edit" else "")
-FEATURE_BATCH = 100  # bank images synthesized at once when the sentence features are first computed
 
 
 def digest(*items: Tensor | nn.Module) -> str:

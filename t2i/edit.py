@@ -348,6 +348,11 @@ class EditPipeline(Upsampling):
         """The text as the model reads it: open-vocabulary words replaced ('crimson belly' -> 'red belly')."""
         return self.vocab.open_map.rewrite(text) if self.vocab.open_map is not None else text
 
+    @property
+    def retrieves(self) -> bool:
+        """Whether text-to-image is by retrieval ("retrieve" or "retrieve-edit")."""
+        return self.t2i_mode.startswith("retrieve")
+
     def _retrieve_steps(self, steps: int) -> int:
         """Edit steps after the retrieval: none in "retrieve" (the edit cost 0.06 in-species PartAcc for 0.01 on
         novel combinations, train/README), `steps` in "retrieve-edit"."""
@@ -355,10 +360,11 @@ class EditPipeline(Upsampling):
 
     def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
                          psi: float = GEN_PSI, progress=None) -> Tensor:
-        """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" (ours,
-        t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds; lr and psi unused) or "paper"
+        """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" / "retrieve-edit" (ours,
+        t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds, `steps` edit steps in
+        "retrieve-edit" only; lr and psi unused) or "paper"
         (random starts drawn from `seed`, truncation psi, `steps` Adam steps at lr towards t)."""
-        if self.t2i_mode.startswith("retrieve"):
+        if self.retrieves:
             return retrieve_and_edit(self, texts, seed=seed, steps=self._retrieve_steps(steps),
                                      progress=progress)[1].clamp(-1, 1)
         t, _, _ = self.encode_text(texts)
@@ -445,7 +451,7 @@ class EditPipeline(Upsampling):
             c = check_caption(c)
             if seeds is None:
                 images += self.generate(c, seed=seed, n=n, steps=steps, progress=progress, psi=psi)
-            elif self.t2i_mode.startswith("retrieve"):  # one batch: each image's bird is its seed's alone
+            elif self.retrieves:  # one batch: each image's bird is its seed's alone
                 steps = self._retrieve_steps(_check_int("steps", steps, 0, MAX_STEPS))
                 _, img = retrieve_and_edit(self, [c] * len(seeds), steps=steps, progress=progress,
                                            seeds=[_check_int("seed", v, -2 ** 63, 2 ** 63 - 1) for v in seeds])
@@ -458,7 +464,7 @@ class EditPipeline(Upsampling):
         per_seed = [int(v) for v in seeds] * len(captions) if seeds is not None else []
         res = GenerationResult(captions=caps, images=images, stages=[images], words=read, unknown=unknown,
                                mapped=mapped, seeds=per_seed,
-                               notes=[retrieve_note(self.t2i_mode)] if self.t2i_mode.startswith("retrieve") else [])
+                               notes=[retrieve_note(self.t2i_mode)] if self.retrieves else [])
         res = self.resized(res, out_size)
         res.seconds = time.perf_counter() - t0
         return res

@@ -169,7 +169,6 @@ def test_stylegan_stage_losses_and_gradients():
     assert "r1" not in logs
 
 
-
 def test_stylegan_stage_reuses_the_d_steps_fakes_for_the_g_step():
     """reuse_fake (issue 22): one G forward per step; the D step's loss still sends no gradient to G."""
     cfg = tiny("stylegan")
@@ -183,6 +182,7 @@ def test_stylegan_stage_reuses_the_d_steps_fakes_for_the_g_step():
     loss, _ = CIGAN.g_loss(nets, ctx)
     loss.backward()
     assert calls == [1] and has_grad(nets["G"]) and not ctx.shared
+
 
 # --- stage 2 -------------------------------------------------------------------------------------------------------
 def test_encoder_stage_attach_losses_and_frozen_generator(stage1):

@@ -84,7 +84,6 @@ def test_generate_and_call_in_retrieve_mode(rpipe, pipe):  # noqa: F811
     assert paper[0].tobytes() != a[0].tobytes()
 
 
-
 def test_retrieve_mode_shows_the_retrieved_bird_and_retrieve_edit_edits_it(rpipe, pipe):  # noqa: F811
     """"retrieve" (the default with a bank) skips the edit whatever the steps; "retrieve-edit" runs it."""
     epipe = EditPipeline(pipe.cfg, {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}, pipe.vocab, pipe.record,
@@ -97,6 +96,7 @@ def test_retrieve_mode_shows_the_retrieved_bird_and_retrieve_edit_edits_it(rpipe
     with pytest.raises(ckpt.CheckpointError):
         EditPipeline(pipe.cfg, {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}, pipe.vocab, pipe.record,
                      t2i_mode="retrieve-edit")  # no bank
+
 
 def test_from_pretrained_finds_the_bank_and_refuses_bad_ones(cigan, bank_codes, tmp_path):  # noqa: F811
     import shutil
