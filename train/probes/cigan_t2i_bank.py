@@ -1,5 +1,6 @@
 """Probe (issue 26): two choices of CI-GAN's text-to-image by retrieval (ours, t2i.cigan_retrieval), on the part
-judge (PartAcc on the first N in-species test captions and N novel-combination captions):
+judge (PartAcc on the first N in-species test captions, N novel-combination captions and the first N of the 152
+free-style ones):
 
   sampled  what the bank holds: the shipped In-Domain inversions of training birds against a bank of codes sampled
            through the mapping network (w = mapping(z), truncation psi, repeated over the W+ layers); retrieval
@@ -22,7 +23,7 @@ import torch
 from t2i.cigan_retrieval import CodeBankIndex, retrieve_and_edit
 from t2i.data.captions import CaptionDataset
 from t2i.edit import EditPipeline
-from t2i.eval.captionsets import in_species, novel
+from t2i.eval.captionsets import freestyle, in_species, novel
 from t2i.eval.judge import load_judge, part_acc
 
 
@@ -100,7 +101,7 @@ def main():
     torch.set_num_threads(a.threads)
     pipe = EditPipeline.from_pretrained("cigan-synthbirds-64", t2i_mode="retrieve")
     data = CaptionDataset(a.data, "test", pipe.img_size, vocab=pipe.vocab, augment=False, limit=a.n)
-    sets = {"in": in_species(data, limit=a.n), "novel": novel(a.data, a.n)}
+    sets = {"in": in_species(data, limit=a.n), "novel": novel(a.data, a.n), "free": freestyle()[:a.n]}
     (sampled if a.what == "sampled" else edit)(pipe, load_judge(), sets, a)
 
 
