@@ -49,7 +49,7 @@ from PIL import Image
 from torch import Tensor
 
 from t2i import checkpoint as ckpt
-from t2i.cigan_retrieval import CODE_BANK, CodeBankIndex, retrieve_and_edit, retrieve_note
+from t2i.cigan_retrieval import AUTO_EDIT_BELOW, CODE_BANK, CodeBankIndex, retrieve_and_edit, retrieve_note
 from t2i.data.vocab import MAX_WORDS, Vocabulary
 from t2i.edit_config import MAX_STEPS, EditConfig, EditObjective, _check_float, _check_int
 from t2i.imageio import colour_note, prepare_upload
@@ -75,8 +75,9 @@ GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
 
 
-T2I_MODES = ("retrieve", "retrieve-edit", "paper")  # text-to-image: ours (t2i.cigan_retrieval; the retrieved bird as
-# it is, or then CI-GAN's masked edit of the parts the caption names) or CI-GAN's own (generate_from_text)
+T2I_MODES = ("retrieve", "retrieve-auto", "retrieve-edit", "paper")  # text-to-image: ours (t2i.cigan_retrieval; the
+# retrieved bird as it is, edited where it fits the caption poorly, or always then CI-GAN's masked edit of the parts the
+# caption names) or CI-GAN's own (generate_from_text)
 
 
 def _check_mode(mode: str | None, bank) -> str:
@@ -153,8 +154,9 @@ class EditPipeline(Upsampling):
     def from_pretrained(cls, name, device: str | torch.device = "cpu", size: int | None = None,
                         upsampler=None, segmenter: str | None = None, t2i_mode: str | None = None) -> "EditPipeline":
         """t2i_mode: text-to-image by "retrieve" (ours, t2i.cigan_retrieval: a banked training bird; needs the
-        folder's code bank), "retrieve-edit" (the same, then CI-GAN's masked edit towards the caption) or "paper"
-        (CI-GAN's); None: "retrieve" when the folder has a code bank, else "paper"."""
+        folder's code bank), "retrieve-auto" (the same, then CI-GAN's masked edit where the bird fits the caption
+        poorly), "retrieve-edit" (the same, then always the edit) or "paper" (CI-GAN's); None: "retrieve" when the
+        folder has a code bank, else "paper"."""
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)
         bank = None
@@ -350,23 +352,27 @@ class EditPipeline(Upsampling):
 
     @property
     def retrieves(self) -> bool:
-        """Whether text-to-image is by retrieval ("retrieve" or "retrieve-edit")."""
+        """Whether text-to-image is by retrieval ("retrieve", "retrieve-auto" or "retrieve-edit")."""
         return self.t2i_mode.startswith("retrieve")
 
-    def _retrieve_steps(self, steps: int) -> int:
-        """Edit steps after the retrieval: none in "retrieve" (the edit cost 0.06 in-species PartAcc for 0.01 on
-        novel combinations, train/README), `steps` in "retrieve-edit"."""
-        return steps if self.t2i_mode == "retrieve-edit" else 0
+    def _retrieve(self, texts: list[str], steps: int, progress=None, seed: int = 0,
+                  seeds: list[int] | None = None) -> Tensor:
+        """Images of the texts by retrieval (t2i.cigan_retrieval.retrieve_and_edit) in the pipeline's mode: no edit in
+        "retrieve" (editing every bird cost 0.06 in-species PartAcc for 0.01 on novel combinations, train/README),
+        `steps` edit steps where DAMSM's match is low in "retrieve-auto", on every bird in "retrieve-edit"."""
+        steps = 0 if self.t2i_mode == "retrieve" else steps
+        gate = AUTO_EDIT_BELOW if self.t2i_mode == "retrieve-auto" else None
+        return retrieve_and_edit(self, texts, seed=seed, steps=steps, progress=progress, seeds=seeds,
+                                 gate=gate)[1].clamp(-1, 1)
 
     def generate_tensors(self, texts: list[str], seed: int = 0, steps: int = GEN_STEPS, lr: float = GEN_LR,
                          psi: float = GEN_PSI, progress=None) -> Tensor:
-        """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" / "retrieve-edit" (ours,
-        t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds, `steps` edit steps in
-        "retrieve-edit" only; lr and psi unused) or "paper"
+        """One image per text [N, 3, S, S] in [-1, 1], by the pipeline's t2i_mode: "retrieve" / "-auto" / "-edit" (ours,
+        t2i.cigan_retrieval.retrieve_and_edit: the seed picks the retrieved birds, `steps` edit steps in "-auto" and
+        "-edit" (EditPipeline._retrieve); lr and psi unused) or "paper"
         (random starts drawn from `seed`, truncation psi, `steps` Adam steps at lr towards t)."""
         if self.retrieves:
-            return retrieve_and_edit(self, texts, seed=seed, steps=self._retrieve_steps(steps),
-                                     progress=progress)[1].clamp(-1, 1)
+            return self._retrieve(texts, steps, progress, seed=seed)
         t, _, _ = self.encode_text(texts)
         g = torch.Generator().manual_seed(int(seed))
         _, img = generate_from_text(self.G, None, t, steps=steps, lr=lr, psi=psi, generator=g, progress=progress)
@@ -452,10 +458,9 @@ class EditPipeline(Upsampling):
             if seeds is None:
                 images += self.generate(c, seed=seed, n=n, steps=steps, progress=progress, psi=psi)
             elif self.retrieves:  # one batch: each image's bird is its seed's alone
-                steps = self._retrieve_steps(_check_int("steps", steps, 0, MAX_STEPS))
-                _, img = retrieve_and_edit(self, [c] * len(seeds), steps=steps, progress=progress,
-                                           seeds=[_check_int("seed", v, -2 ** 63, 2 ** 63 - 1) for v in seeds])
-                images += to_pil(img.clamp(-1, 1))
+                img = self._retrieve([c] * len(seeds), _check_int("steps", steps, 0, MAX_STEPS), progress,
+                                     seeds=[_check_int("seed", v, -2 ** 63, 2 ** 63 - 1) for v in seeds])
+                images += to_pil(img)
             else:
                 images += [self.generate(c, seed=v, steps=steps, progress=progress, psi=psi)[0] for v in seeds]
             k = n if seeds is None else len(seeds)

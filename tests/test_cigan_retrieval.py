@@ -73,6 +73,23 @@ def test_retrieved_bird_is_edited_only_in_the_named_parts(rpipe):
     assert torch.allclose(same, rpipe.synthesize(rpipe.bank.codes[rows3]))
 
 
+def test_gated_edit_runs_below_the_gate_and_keeps_only_better_matches(rpipe):
+    """"retrieve-auto"'s step 3': gate -inf edits nothing; gate +inf edits every named caption but keeps an edited
+    bird only where DAMSM matches it to its caption better than the retrieved one."""
+    texts = [TEXT, "this bird has a blue crown and a yellow belly", "a small bird"]
+    rows, plain = retrieve_and_edit(rpipe, texts, seed=2, steps=0)
+    assert torch.allclose(retrieve_and_edit(rpipe, texts, seed=2, steps=3, gate=float("-inf"))[1], plain)
+    _, every = retrieve_and_edit(rpipe, texts, seed=2, steps=3)
+    rows2, auto = retrieve_and_edit(rpipe, texts, seed=2, steps=3, gate=float("inf"))
+    damsm, vocab = rpipe.damsm
+    words, sent, mask = damsm.encode_captions(vocab, texts, rpipe.max_words)
+    better = damsm.match(every, words, sent, mask) > damsm.match(plain, words, sent, mask)
+    assert torch.equal(rows, rows2)
+    for i in range(len(texts)):  # the last caption names no part: never edited
+        want = every[i] if bool(better[i]) and i < 2 else plain[i]
+        assert torch.allclose(auto[i], want, atol=1e-5), i
+
+
 def test_generate_and_call_in_retrieve_mode(rpipe, pipe):  # noqa: F811
     assert rpipe.t2i_mode == "retrieve" and pipe.t2i_mode == "paper"
     a = rpipe.generate(TEXT, seed=1, n=2, steps=1)
@@ -93,6 +110,11 @@ def test_retrieve_mode_shows_the_retrieved_bird_and_retrieve_edit_edits_it(rpipe
     edited = epipe.generate_tensors([TEXT], seed=3, steps=3)
     assert not torch.allclose(edited, plain.clamp(-1, 1))
     assert "edit" not in rpipe(TEXT, steps=1).notes[0] and "edit" in epipe(TEXT, steps=1).notes[0]
+    apipe = EditPipeline(pipe.cfg, {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}, pipe.vocab, pipe.record,
+                         bank=rpipe.bank, t2i_mode="retrieve-auto")
+    gated = apipe.generate_tensors([TEXT], seed=3, steps=3)  # edited or the retrieved bird, by the gate's rule
+    assert torch.allclose(gated, edited) or torch.allclose(gated, plain.clamp(-1, 1))
+    assert "poorly" in apipe(TEXT, steps=1).notes[0]
     with pytest.raises(ckpt.CheckpointError):
         EditPipeline(pipe.cfg, {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}, pipe.vocab, pipe.record,
                      t2i_mode="retrieve-edit")  # no bank

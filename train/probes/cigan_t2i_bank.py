@@ -11,6 +11,7 @@ free-style ones):
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --bank 5000 --psi 1.0
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --psi --ks 1 2 3 4   # the inversions only
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 100 --k 4
+    PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 152 --k 2 --sets free   # the free-style captions only
 
 Needs the SynthBirds 64 px root (--data) and the shipped cigan-synthbirds-64 with its code bank, judge and segmenter.
 """
@@ -96,12 +97,15 @@ def main():
                     help="truncation of the sampled codes (sampled; none: score the inversions only)")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4], help="seeded picks among the k best (sampled)")
     ap.add_argument("--k", type=int, default=4, help="the seed picks among this many best birds (edit)")
+    ap.add_argument("--sets", nargs="+", default=["in", "novel", "free"], choices=["in", "novel", "free"],
+                    help="caption sets to score")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     pipe = EditPipeline.from_pretrained("cigan-synthbirds-64", t2i_mode="retrieve")
     data = CaptionDataset(a.data, "test", pipe.img_size, vocab=pipe.vocab, augment=False, limit=a.n)
-    sets = {"in": in_species(data, limit=a.n), "novel": novel(a.data, a.n), "free": freestyle()[:a.n]}
+    make = {"in": lambda: in_species(data, limit=a.n), "novel": lambda: novel(a.data, a.n), "free": lambda: freestyle()[:a.n]}
+    sets = {key: make[key]() for key in a.sets}
     (sampled if a.what == "sampled" else edit)(pipe, load_judge(), sets, a)
 
 
