@@ -24,7 +24,7 @@ How, for a caption c and a seed:
   3'. in t2i_mode "retrieve-auto" (session 27): the edit of step 3 only where the retrieved bird fits c poorly
      (DAMSM match R(Q, D) below AUTO_EDIT_BELOW), and the edited bird kept only where its match is higher. Free-style
      captions are where retrieval misses (a colour pattern no training bird has) and the edit helps: 152 captions per
-     set, k = 2 (train/probes/cigan_t2i_bank.py, /gate): free-style 0.479 -> 0.530, in-species 0.567 -> 0.555,
+     set, k = 2 (train/probes/cigan_t2i_bank.py edit --gates): free-style 0.479 -> 0.530, in-species 0.567 -> 0.555,
      novel 0.427 -> 0.447, against 0.525 / 0.509 / 0.423 editing every bird.
 """
 from __future__ import annotations

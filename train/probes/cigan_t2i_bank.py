@@ -6,12 +6,15 @@ free-style ones):
            through the mapping network (w = mapping(z), truncation psi, repeated over the W+ layers); retrieval
            only, the best bird (@1) and the seeded pick among the 4 best (@4)
   edit     what follows the retrieval (seeded pick among the k best): nothing, CI-GAN's masked edit (the default),
-           or the better of the two by the DAMSM match score ("best-of-2"); with the share where the edit won
+           or the better of the two by the DAMSM match score ("best-of-2"); with the share where the edit won; and
+           "gate G": the edit only where the retrieved bird's match is below G, kept where it raised the match
+           (t2i_mode "retrieve-auto"), with the share of captions edited
 
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --bank 5000 --psi 1.0
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py sampled --n 200 --psi --ks 1 2 3 4   # the inversions only
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 100 --k 4
     PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 152 --k 2 --sets free   # the free-style captions only
+    PYTHONPATH=. python train/probes/cigan_t2i_bank.py edit --n 152 --k 2 --gates 1.3 1.35 1.4 1.45 1.5
 
 Needs the SynthBirds 64 px root (--data) and the shipped cigan-synthbirds-64 with its code bank, judge and segmenter.
 """
@@ -80,10 +83,15 @@ def edit(pipe, judge, sets, a):
                          for s in range(0, len(caps), 50)]).clamp(-1, 1)
         ed = torch.cat([retrieve_and_edit(pipe, caps[s:s + 50], seed=s, k=a.k)[1]
                         for s in range(0, len(caps), 50)]).clamp(-1, 1)
-        won = match(ed, caps) > match(raw, caps)
+        m_raw, m_ed = match(raw, caps), match(ed, caps)
+        won = m_ed > m_raw
         for name, im in (("none", raw), ("edit", ed), ("best-of-2", torch.where(won[:, None, None, None], ed, raw))):
             res[f"{key}/{name}"] = judged(judge, im, items)
         res[f"{key}/edit won"] = round(won.float().mean().item(), 2)
+        for g in a.gates:  # "retrieve-auto"'s rule: edit below the gate, keep the edit where it raised the match
+            use = (m_raw < g) & won
+            res[f"{key}/gate {g}"] = judged(judge, torch.where(use[:, None, None, None], ed, raw), items)
+            res[f"{key}/gate {g} ran"] = round((m_raw < g).float().mean().item(), 2)
     print("k", a.k, res, f"{time.time() - t0:.0f}s", flush=True)
 
 
@@ -97,6 +105,8 @@ def main():
                     help="truncation of the sampled codes (sampled; none: score the inversions only)")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4], help="seeded picks among the k best (sampled)")
     ap.add_argument("--k", type=int, default=4, help="the seed picks among this many best birds (edit)")
+    ap.add_argument("--gates", type=float, nargs="*", default=[1.4],
+                    help="DAMSM-match gates of the edit (edit: t2i_mode retrieve-auto's rule, t2i.cigan_retrieval)")
     ap.add_argument("--sets", nargs="+", default=["in", "novel", "free"], choices=["in", "novel", "free"],
                     help="caption sets to score")
     ap.add_argument("--threads", type=int, default=1)
