@@ -23,7 +23,8 @@ def load_pipeline(name, device="cpu", size=None, upsampler=None, t2i_mode=None):
     pipe(captions, seed=0, n=1) -> GenerationResult. size: the default output side (None / 64: the model's own
     images; 256: through the shared 4x upsampler, which is then loaded at once, the 64 px kept in result.originals);
     upsampler: its folder (None: checkpoints/upsampler-synthbirds-256) or an Upsampler. t2i_mode: CI-GAN's
-    text-to-image, "retrieve" (ours, the default with a code bank) or "paper" (t2i.edit.EditPipeline.from_pretrained);
+    text-to-image, "retrieve-auto" (ours, the default with a code bank), "retrieve", "retrieve-edit" or "paper"
+    (t2i.edit.EditPipeline.from_pretrained);
     ValueError for another model."""
     from t2i import checkpoint as ckpt
 

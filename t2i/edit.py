@@ -27,9 +27,10 @@ lam_per = lam * per_weight and lam_pix = lam * pix_weight, so that lam = 1 is th
 (t2i.edit_config holds the numbers and how they were chosen). lam = 0 is the pure text pull ||w - t||^2.
 
 Text-to-image has two modes (the pipeline's t2i_mode): "paper" starts from w0 = mapping(z) (truncation psi towards
-w_avg) and optimises ||w - t||^2 only (CI-GAN's text-to-image: t2i.models.cigan.generate_from_text); "retrieve" (ours,
-the default when the model folder has a code bank) finds a training bird for the caption by DAMSM and recolours the
-parts the caption names with the masked edit (t2i.cigan_retrieval: the paper's mode ignores the caption here).
+w_avg) and optimises ||w - t||^2 only (CI-GAN's text-to-image: t2i.models.cigan.generate_from_text); "retrieve" (ours)
+finds a training bird for the caption by DAMSM, "retrieve-auto" (ours, the default when the model folder has a code
+bank) then recolours the parts the caption names with the masked edit where that bird fits the caption poorly, and
+"retrieve-edit" always does (t2i.cigan_retrieval: the paper's mode ignores the caption here).
 
 The settings of one edit are an EditConfig, built from a preset: EditConfig.masked() (the part-masked edit, the
 app's and the CLI's default), EditConfig.whole() (the whole image, with DAMSM guidance) or EditConfig.paper()
@@ -75,15 +76,16 @@ GEN_LR = 0.01  # text-to-image Adam learning rate
 GEN_PSI = 0.7  # truncation of the random start w0 = mapping(z) in generate
 
 
+DEFAULT_T2I_MODE = "retrieve-auto"  # with a code bank (session 27: 1,000 captions per set, t2i.cigan_retrieval's doc)
 T2I_MODES = ("retrieve", "retrieve-auto", "retrieve-edit", "paper")  # text-to-image: ours (t2i.cigan_retrieval; the
 # retrieved bird as it is, edited where it fits the caption poorly, or always then CI-GAN's masked edit of the parts the
 # caption names) or CI-GAN's own (generate_from_text)
 
 
 def _check_mode(mode: str | None, bank) -> str:
-    """The text-to-image mode of a pipeline (None: "retrieve" when it has a code bank); ValueError otherwise."""
+    """The text-to-image mode of a pipeline (None: DEFAULT_T2I_MODE when it has a code bank); ValueError otherwise."""
     if mode is None:
-        return "retrieve" if bank is not None else "paper"
+        return DEFAULT_T2I_MODE if bank is not None else "paper"
     if mode not in T2I_MODES:
         raise ValueError(f"unknown text-to-image mode {mode!r}; choose one of {', '.join(T2I_MODES)}")
     if mode.startswith("retrieve") and bank is None:
@@ -155,7 +157,7 @@ class EditPipeline(Upsampling):
                         upsampler=None, segmenter: str | None = None, t2i_mode: str | None = None) -> "EditPipeline":
         """t2i_mode: text-to-image by "retrieve" (ours, t2i.cigan_retrieval: a banked training bird; needs the
         folder's code bank), "retrieve-auto" (the same, then CI-GAN's masked edit where the bird fits the caption
-        poorly), "retrieve-edit" (the same, then always the edit) or "paper" (CI-GAN's); None: "retrieve" when the
+        poorly), "retrieve-edit" (the same, then always the edit) or "paper" (CI-GAN's); None: "retrieve-auto" when the
         folder has a code bank, else "paper"."""
         record, cfg, nets = load_cigan(name, device, need_stage="aligner")
         folder = ckpt.resolve(name)

@@ -26,7 +26,7 @@ def bank_codes(pipe):  # noqa: F811
 @pytest.fixture(scope="module")
 def rpipe(pipe, bank_codes):  # noqa: F811
     nets = {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}
-    return EditPipeline(pipe.cfg, nets, pipe.vocab, pipe.record, bank=CodeBankIndex(bank_codes))
+    return EditPipeline(pipe.cfg, nets, pipe.vocab, pipe.record, bank=CodeBankIndex(bank_codes), t2i_mode="retrieve")
 
 
 def _damsm_match(p, caption, rows):
@@ -102,7 +102,7 @@ def test_generate_and_call_in_retrieve_mode(rpipe, pipe):  # noqa: F811
 
 
 def test_retrieve_mode_shows_the_retrieved_bird_and_retrieve_edit_edits_it(rpipe, pipe):  # noqa: F811
-    """"retrieve" (the default with a bank) skips the edit whatever the steps; "retrieve-edit" runs it."""
+    """"retrieve" skips the edit whatever the steps; "retrieve-edit" runs it; "retrieve-auto" runs it by its gate."""
     epipe = EditPipeline(pipe.cfg, {"stylegan": pipe.G, "encoder": pipe.E, "text": pipe.T}, pipe.vocab, pipe.record,
                          bank=rpipe.bank, t2i_mode="retrieve-edit")
     rows, plain = retrieve_and_edit(rpipe, [TEXT], seed=3, steps=0)
@@ -130,7 +130,7 @@ def test_from_pretrained_finds_the_bank_and_refuses_bad_ones(cigan, bank_codes, 
         EditPipeline.from_pretrained(folder, t2i_mode="retrieve")
     save_file({"codes": bank_codes.half(), "indices": torch.arange(N_BANK)}, str(folder / CODE_BANK))
     p = EditPipeline.from_pretrained(folder)
-    assert p.t2i_mode == "retrieve" and len(p.bank) == N_BANK
+    assert p.t2i_mode == "retrieve-auto" and len(p.bank) == N_BANK  # the default with a bank
     # the bank's DAMSM features are made on first use and kept beside it; a later pipeline reads them back
     feats = folder / "code_bank_features.safetensors"
     cold, warm = [], []

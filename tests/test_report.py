@@ -97,6 +97,13 @@ def test_aligner_cache_key_follows_the_edit_defaults(monkeypatch):
     before = report.inference_defaults(aligner)
     monkeypatch.setattr(edit_config, "GUIDANCE", edit_config.GUIDANCE + 1.0)
     assert report.inference_defaults(aligner) != before
+    from t2i import cigan_retrieval, edit  # the text-to-image defaults too (mode, picks, the edit's gate)
+
+    for module, name, value in ((edit, "DEFAULT_T2I_MODE", "retrieve"), (cigan_retrieval, "TOP_K", 4),
+                                (cigan_retrieval, "AUTO_EDIT_BELOW", 1.2)):
+        before = report.inference_defaults(aligner)
+        monkeypatch.setattr(module, name, value)
+        assert report.inference_defaults(aligner) != before, name
 
 
 def test_a_retrained_part_segmenter_under_the_same_name_re_evaluates_the_editor(tmp_path, monkeypatch):

@@ -335,9 +335,9 @@ def _add_generate(sub):
                         "(checkpoints/upsampler-synthbirds-256), 64 = the model's own images; default 256 when the "
                         "upsampler is shipped, else 64 (with a note)")
     s.add_argument("--t2i-mode", choices=("retrieve", "retrieve-auto", "retrieve-edit", "paper"), default=None,
-                   help="CI-GAN only: 'retrieve' (ours: a training bird found for the caption; the default when the "
-                        "model has a code bank), 'retrieve-auto' (the same, its named parts recoloured by CI-GAN's "
-                        "edit where the bird fits the caption poorly), 'retrieve-edit' (always edited) or 'paper' "
+                   help="CI-GAN only: 'retrieve' (ours: a training bird found for the caption), 'retrieve-auto' (the same, "
+                        "its named parts recoloured by CI-GAN's edit where the bird fits the caption poorly; the "
+                        "default when the model has a code bank), 'retrieve-edit' (always edited) or 'paper' "
                         "(CI-GAN's optimisation from a random code)")
     s.add_argument("--device", default="cpu")
 

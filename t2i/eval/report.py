@@ -90,7 +90,7 @@ def inference_defaults(record: dict) -> dict:
     others."""
     if record.get("model_type") != "cigan" or record.get("config", {}).get("stage") != "aligner":
         return {}
-    from t2i import edit, edit_config as ec
+    from t2i import cigan_retrieval as cr, edit, edit_config as ec
     from t2i.eval.edits import EDIT_PART_MASK
 
     return {"edit_steps": ec.DEFAULT_STEPS, "edit_lr": ec.DEFAULT_LR, "guidance": ec.GUIDANCE,
@@ -98,7 +98,8 @@ def inference_defaults(record: dict) -> dict:
             "gen_steps": edit.GEN_STEPS, "gen_lr": edit.GEN_LR, "gen_psi": edit.GEN_PSI,
             "part_mask": EDIT_PART_MASK, "masked_guidance": ec.MASKED_GUIDANCE, "masked_lr": ec.MASKED_LR, "masked_lam": ec.MASKED_LAM,
             "mask_dilate": edit.MASK_DILATE, "part_segmenter": _weights_or_name(edit.PART_SEGMENTER),
-            "edit_judge": EDIT_JUDGE}
+            "edit_judge": EDIT_JUDGE, "t2i_mode": edit.DEFAULT_T2I_MODE, "retrieve_k": cr.TOP_K,
+            "retrieve_shortlist": cr.SHORTLIST, "auto_edit_below": cr.AUTO_EDIT_BELOW}
 
 
 def _weights_or_name(name: str) -> str:
