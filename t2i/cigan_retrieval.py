@@ -173,14 +173,16 @@ def retrieve_and_edit(pipe, texts: list[str], seed: int = 0, steps: int = 50, k:
     rows = pipe.bank.choose(ranked, seed, k, seeds)
     w0 = pipe.bank.codes[rows].to(pipe.device)
     x = pipe.synthesize(w0)
-    todo = torch.tensor([bool(text_parts(c)) for c in seen])
-    if gate is not None and steps > 0 and todo.any():
+    todo = torch.tensor([bool(text_parts(c)) for c in seen])  # a caption naming no part keeps its bird
+    if steps <= 0 or not todo.any():
+        return rows, x
+    if gate is not None:  # step 3': only the birds DAMSM matches poorly
         with torch.no_grad():
             words, sent, mask = damsm.encode_captions(vocab, seen, pipe.max_words)
             match = damsm.match(x, words, sent, mask).cpu()
         todo &= match < gate
-    if steps <= 0 or not todo.any():
-        return rows, x
+        if not todo.any():
+            return rows, x
     idx = todo.nonzero()[:, 0]
     sub = [seen[i] for i in idx]
     config = EditConfig.masked(steps=steps)

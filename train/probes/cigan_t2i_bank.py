@@ -114,7 +114,8 @@ def main():
     torch.set_num_threads(a.threads)
     pipe = EditPipeline.from_pretrained("cigan-synthbirds-64", t2i_mode="retrieve")
     data = CaptionDataset(a.data, "test", pipe.img_size, vocab=pipe.vocab, augment=False, limit=a.n)
-    make = {"in": lambda: in_species(data, limit=a.n), "novel": lambda: novel(a.data, a.n), "free": lambda: freestyle()[:a.n]}
+    make = {"in": lambda: in_species(data, limit=a.n), "novel": lambda: novel(a.data, a.n),
+            "free": lambda: freestyle()[:a.n]}
     sets = {key: make[key]() for key in a.sets}
     (sampled if a.what == "sampled" else edit)(pipe, load_judge(), sets, a)
 
