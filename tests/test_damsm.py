@@ -49,6 +49,17 @@ def test_loss_is_differentiable_wrt_images():
     assert imgs.grad is not None and imgs.grad.abs().sum() > 0
 
 
+def test_larger_images_are_resized_under_bf16_autocast():
+    # the 256 px recipes train under bf16 autocast; antialiased resizing has no bf16 kernel on CPU
+    m = _tiny().eval()
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    ref, _ = m.image_encoder(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        regions, glob = m.image_encoder(x.bfloat16())
+    assert regions.shape == ref.shape and glob.shape == (2, 16)
+    assert torch.allclose(regions.float(), ref, atol=0.1 * ref.abs().max().item())
+
+
 def test_r_precision_moves():
     g = torch.Generator().manual_seed(0)
     sent = torch.randn(200, 8, generator=g)

@@ -166,7 +166,7 @@ def test_snapshot_warm_start_continues_step_weights_and_log(tmp_path, cub_tiny, 
     g_ref = ckpt.load_train_state(tmp_path / "run")["ema"]
     for k, v in t2.ema.module.state_dict().items():
         if v.is_floating_point():
-            assert torch.allclose(v, g_ref[k].float(), atol=1e-2, rtol=1e-2)  # fp16 copy of the same EMA
+            assert torch.allclose(v.cpu(), g_ref[k].float(), atol=1e-2, rtol=1e-2)  # fp16 copy of the same EMA
     Trainer(tc2, dict(TINY)).train()
     steps = [json.loads(l)["step"] for l in (tmp_path / "elsewhere" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
@@ -397,7 +397,7 @@ def test_ffgan_per_stage_ds_warm_start_from_the_single_d_snapshot(tmp_path, cub_
     assert t.resume()[0] == 2 and sorted(k for k in t.nets if k.startswith("D")) == ["D0", "D1", "D2"]
     ref = ckpt.load_train_state(tmp_path / "run")["nets"]["G"]
     got = t.nets["G"].state_dict()
-    assert all(torch.allclose(got[k].float(), v.float(), atol=1e-2) for k, v in ref.items() if v.is_floating_point())
+    assert all(torch.allclose(got[k].float().cpu(), v.float(), atol=1e-2) for k, v in ref.items() if v.is_floating_point())
     assert any(k.startswith("stage_rgb.") for k in got) and not any(k.startswith("stage_rgb.") for k in ref)
     t.train()  # a step with the per-stage Ds
     from safetensors import safe_open

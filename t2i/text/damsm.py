@@ -112,8 +112,9 @@ class ImageEncoder(nn.Module):
     def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Trunk features of the "cnn" backbones: (8x8 region map, flattened 4x4 tail) before the projections."""
         if images.size(-1) != self.input_size:
-            images = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
-                                   align_corners=False, antialias=images.size(-1) > self.input_size)
+            # in float32: antialiased resizing has no bf16 kernel on CPU (a 256 px recipe under bf16 autocast)
+            images = F.interpolate(images.float(), size=(self.input_size, self.input_size), mode="bilinear",
+                                   align_corners=False, antialias=images.size(-1) > self.input_size).to(images.dtype)
         h = self.trunk(images)
         return h, self.tail(h).flatten(1)
 
@@ -133,8 +134,9 @@ class ImageEncoder(nn.Module):
             h, flat = self.features(images)
             return self.region(h), self.glob(flat)
         if images.size(-1) != self.input_size:
-            images = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
-                                   align_corners=False, antialias=images.size(-1) > self.input_size)
+            # in float32: antialiased resizing has no bf16 kernel on CPU (a 256 px recipe under bf16 autocast)
+            images = F.interpolate(images.float(), size=(self.input_size, self.input_size), mode="bilinear",
+                                   align_corners=False, antialias=images.size(-1) > self.input_size).to(images.dtype)
         net = self.trunk
         x = ((images + 1) / 2 - self.mean) / self.std
         x = net._swish(net._bn0(net._conv_stem(x)))
