@@ -117,6 +117,24 @@ def test_diversity_is_zero_for_a_generator_that_ignores_its_noise():
     assert generator_diversity(_Pipe(False), ["a", "b"], 4, net) > 0.01
 
 
+def test_bird_only_diversity_ignores_a_background_that_moves_with_the_noise():
+    """The same bird (a centre square) on a new random background per seed: the whole image varies, the bird does
+    not; the bird mask of FeatureNet (ours) shows the difference, and a bird that changes with the seed still counts."""
+    from t2i.eval.diversity import FeatureNet, group_diversity
+
+    inside = torch.zeros(1, 1, 64, 64)
+    inside[..., 16:48, 16:48] = 1
+    g = torch.Generator().manual_seed(0)
+    bird = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
+    backs = torch.rand(4, 3, 64, 64, generator=g) * 2 - 1
+    same_bird = inside * bird + (1 - inside) * backs
+    new_birds = inside * (torch.rand(4, 3, 64, 64, generator=g) * 2 - 1) + (1 - inside) * backs
+    whole, only = FeatureNet(), FeatureNet(bird_mask=lambda x: inside.expand(len(x), -1, -1, -1))
+    assert group_diversity(whole(same_bird)[None]) > 0.01
+    assert group_diversity(only(same_bird)[None]) < 1e-4
+    assert group_diversity(only(new_birds)[None]) > 0.01
+
+
 def test_quick_evals_score_with_the_judge_and_keep_the_best_by_part_acc(synth_root, tmp_path):
     """On SynthBirds the trainer's quick evals report PartAcc on in-species and novel captions and rank by it."""
     from t2i.data.captions import CaptionDataset

@@ -15,25 +15,38 @@ from torch import Tensor
 
 
 class FeatureNet(torch.nn.Module):
-    """Frozen EfficientNet-Lite0 -> L2-normalised pooled features [N, 1280]; images in [-1, 1] (Lite0's own range)."""
+    """Frozen EfficientNet-Lite0 -> L2-normalised pooled features [N, 1280]; images in [-1, 1] (Lite0's own range).
+    bird_mask (ours, session 28): images -> [N, 1, H, W] bird probability (e.g. `segmenter_bird_mask(seg)`); the
+    features then see the bird alone on mid-grey, so that a generator whose noise moves only the background scores ~0."""
 
-    def __init__(self, size: int = 128):
+    def __init__(self, size: int = 128, bird_mask=None):
         super().__init__()
         from t2i.nn.pretrained import efficientnet_lite0
 
         self.net = efficientnet_lite0(frozen=True)
         self.size = size
+        self.bird_mask = bird_mask
 
     @torch.no_grad()
     def forward(self, images: Tensor, batch: int = 64) -> Tensor:
         out = []
         for s in range(0, len(images), batch):
             x = images[s:s + batch].float()
+            if self.bird_mask is not None:
+                x = x * self.bird_mask(x).to(x)  # mid-grey (0 in [-1, 1]) wherever there is no bird
             if x.shape[-1] != self.size:
                 x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
             f = self.net.extract_features(x).mean((2, 3))
             out.append(F.normalize(f, dim=1))
         return torch.cat(out)
+
+
+def segmenter_bird_mask(seg):
+    """A bird_mask for FeatureNet from the SynthBirds part segmenter (t2i.partseg): 1 - P(background) per pixel."""
+    @torch.no_grad()
+    def mask(images: Tensor) -> Tensor:
+        return 1 - seg.probabilities(images.to(next(seg.parameters()).device))[:, :1]
+    return mask
 
 
 def group_diversity(feats: Tensor) -> float:
