@@ -109,12 +109,17 @@ class ImageEncoder(nn.Module):
             return [self.trunk]
         return [self.trunk, self.tail] if self.backbone == "cnn-pretrained" else []
 
+    def _at_input_size(self, images: Tensor) -> Tensor:
+        """Images resized to the trunk's input side (antialiased when shrinking), in their own dtype."""
+        if images.size(-1) == self.input_size:
+            return images
+        # in float32: antialiased resizing has no bf16 kernel on CPU (a 256 px recipe under bf16 autocast)
+        return F.interpolate(images.float(), size=(self.input_size, self.input_size), mode="bilinear",
+                             align_corners=False, antialias=images.size(-1) > self.input_size).to(images.dtype)
+
     def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Trunk features of the "cnn" backbones: (8x8 region map, flattened 4x4 tail) before the projections."""
-        if images.size(-1) != self.input_size:
-            # in float32: antialiased resizing has no bf16 kernel on CPU (a 256 px recipe under bf16 autocast)
-            images = F.interpolate(images.float(), size=(self.input_size, self.input_size), mode="bilinear",
-                                   align_corners=False, antialias=images.size(-1) > self.input_size).to(images.dtype)
+        images = self._at_input_size(images)
         h = self.trunk(images)
         return h, self.tail(h).flatten(1)
 
@@ -133,10 +138,7 @@ class ImageEncoder(nn.Module):
         if self.backbone != "efficientnet-lite0":
             h, flat = self.features(images)
             return self.region(h), self.glob(flat)
-        if images.size(-1) != self.input_size:
-            # in float32: antialiased resizing has no bf16 kernel on CPU (a 256 px recipe under bf16 autocast)
-            images = F.interpolate(images.float(), size=(self.input_size, self.input_size), mode="bilinear",
-                                   align_corners=False, antialias=images.size(-1) > self.input_size).to(images.dtype)
+        images = self._at_input_size(images)
         net = self.trunk
         x = ((images + 1) / 2 - self.mean) / self.std
         x = net._swish(net._bn0(net._conv_stem(x)))
