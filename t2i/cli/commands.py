@@ -155,7 +155,10 @@ def cmd_train(a) -> int:
         tc, model_cfg = load_run_config(a.config, {k: v for k, v in over.items() if k.startswith("train.")})
         model_cfg.update({k.split(".", 1)[1]: v for k, v in model_over.items()})
         trainer = Trainer(tc, model_cfg, evaluator=quick_eval)  # the quick evals of train.eval_every
-        logs = trainer.train()
+        try:
+            logs = trainer.train()
+        finally:
+            trainer.close()
         if trainer.stopped is not None:  # exit status 128 + the signal's number, as a shell reports a killed job
             sig, step = trainer.stopped
             print(f"{tc.model}: stopped by {sig} at step {step} of {tc.steps}; the checkpoint is in {tc.out}. "

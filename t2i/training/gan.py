@@ -389,6 +389,11 @@ class Trainer:
     def amp_on(self) -> bool:
         return self.tc.amp and bf16_autocast_ok(self.device)
 
+    def close(self) -> None:
+        """Leave the process group (torchrun): a gloo group still open at interpreter exit can abort the process."""
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
     def train(self, stop_after: int | None = None) -> dict:
         """Run to tc.steps (or `stop_after` more steps); returns the last logged losses."""
         if self.rank == 0:
