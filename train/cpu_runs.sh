@@ -20,9 +20,10 @@ fi
 for name in "$@"; do
   cfg="train/${name}_synthbirds64.toml"
   [ -f "$cfg" ] || { echo "no config $cfg" >&2; exit 2; }
-  out="$runs/$(echo "$name" | tr _ -)-synthbirds-64"
+  run="$(echo "$name" | tr _ -)-synthbirds-64"
+  out="$runs/$run" log="$runs/logs/$run.log"
   if pgrep -f -- "--out $out( |$)" > /dev/null; then echo "$name is already training ($out)"; continue; fi
   OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nohup python -m t2i train gan --config "$cfg" --out "$out" \
-    --set train.keep_evals=true --set "train.data=$data" >> "$runs/logs/$(basename "$out").log" 2>&1 &
-  echo "started $name (pid $!) -> $out, log $runs/logs/$(basename "$out").log"
+    --set train.keep_evals=true --set "train.data=$data" >> "$log" 2>&1 &
+  echo "started $name (pid $!) -> $out, log $log"
 done
