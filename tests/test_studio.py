@@ -345,8 +345,13 @@ def test_look_inside_dfgan_and_no_classifier(studio_checkpoints, tmp_path):
         s.cam(r.image, None)
 
 
-def test_multi_stage_model_shows_every_stage(studio_checkpoints, tmp_path):
-    """An (untrained) tiny ECAGAN folder written directly: three stages, gates and word attention."""
+@pytest.mark.parametrize("family, stages, note", [
+    ("ecagan", ["stage 1 · 8 px", "stage 2 · 16 px", "stage 3 · 32 px"], "3 stages"),
+    ("ffgan", ["stage 1 · 32 px"], "one picture: its 3 feature stages fuse before the image"),
+])
+def test_multi_stage_model_shows_every_stage(studio_checkpoints, tmp_path, family, stages, note):
+    """An (untrained) tiny ECAGAN / FF-GAN folder written directly: ECAGAN paints a picture per stage; FF-GAN fuses its
+    three feature stages into one picture, and the notes say so rather than "1 stage"."""
     import dataclasses
 
     from t2i.models import get_family
@@ -354,21 +359,22 @@ def test_multi_stage_model_shows_every_stage(studio_checkpoints, tmp_path):
 
     src = json.loads((studio_checkpoints / "swfgan-tiny" / "config.json").read_text())
     tcfg = src["text_encoder_config"]
-    fam = get_family("ecagan")
-    cfg = fam.config_from_dict(dict(img_size=32, ngf=8, ndf=8, z_dim=8, text_dim=16, c_dim=8, carafe_c_mid=8))
+    fam = get_family(family)
+    extra = dict(carafe_c_mid=8) if family == "ecagan" else {}
+    cfg = fam.config_from_dict(dict(img_size=32, ngf=8, ndf=8, z_dim=8, text_dim=16, c_dim=8, **extra))
     torch.manual_seed(0)
     root = _root(tmp_path, studio_checkpoints, ())
     te = TextEncoder(tcfg["vocab_size"], tcfg["emb_dim"], tcfg["text_dim"], tcfg["dropout"])
     from t2i.data.vocab import Vocabulary
 
     vocab = Vocabulary.load(studio_checkpoints / "swfgan-tiny" / "vocab.json")
-    ckpt.save_model_folder(root / "ecagan-tiny", "ecagan", dataclasses.asdict(cfg),
+    ckpt.save_model_folder(root / f"{family}-tiny", family, dataclasses.asdict(cfg),
                            {"generator": fam.build_generator(cfg), "text_encoder": te}, vocab=vocab,
                            text_encoder_config=tcfg, resolution=32)
     s = Studio(root, extra_models=[], out_dir=tmp_path / "o")
-    r = s.look_inside(CAPTION, "ecagan-tiny", seed=1, n=2, index=2)
-    assert [c for _, c in r.stages] == ["stage 1 · 8 px", "stage 2 · 16 px", "stage 3 · 32 px"]
-    assert r.word_attn and r.masks
+    r = s.look_inside(CAPTION, f"{family}-tiny", seed=1, n=2, index=2)
+    assert [c for _, c in r.stages] == stages
+    assert r.word_attn and r.masks and note in r.info
 
 
 def test_compare_rows_difference_and_word_changes(studio):

@@ -207,7 +207,11 @@ class GenerateTabs:
         fam = self.entry(model).family_name
         where = f"Image #{i + 1} of {len(res.images)} from" if len(res.images) > 1 else "From"
         notes = [f"{where} `{model}` ({fam}) · seed {self.seeds(res, seed)[i]}"]
-        notes.append(f"{n_st} stage{'s' if n_st != 1 else ''} · {len(masks)} mask{'s' if len(masks) != 1 else ''} · "
+        n_feat = self.entry(model).record.get("config", {}).get("n_stages", n_st)
+        stage_note = (f"one picture: its {n_feat} feature stages fuse before the image (no picture per stage)"
+                      if n_st == 1 and isinstance(n_feat, int) and n_feat > 1 else
+                      f"{n_st} stage{'s' if n_st != 1 else ''}")
+        notes.append(f"{stage_note} · {len(masks)} mask{'s' if len(masks) != 1 else ''} · "
                      + (f"word attention in {len(attn)} layer{'s' if len(attn) != 1 else ''}" if attn
                         else "no word attention (this model fuses the sentence only)"))
         sheet = stack_sheets(attn) if attn else None
