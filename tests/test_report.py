@@ -71,6 +71,7 @@ def test_cache_key_changes_with_weights_and_config_not_metrics(eval_setup, tmp_p
     assert k0 == report.model_key(src)
     rec = json.loads((folder / ckpt.CONFIG).read_text())
     rec["metrics"] = {"attr_acc": 0.5}  # recording metrics in the card keeps the key
+    rec["data_root"] = "/elsewhere/synthbirds-64"  # so does where the training data lived
     (folder / ckpt.CONFIG).write_text(json.dumps(rec, indent=1))
     assert report.model_key(folder) == k0
     w = load_file(folder / ckpt.WEIGHTS)

@@ -61,10 +61,11 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def config_sha256(folder: str | Path) -> str:
-    """SHA-256 of config.json as canonical JSON without its "metrics" field (so recording metrics in the model
-    card does not invalidate the cache)."""
+    """SHA-256 of config.json as canonical JSON without its "metrics" and "data_root" fields: recording metrics in
+    the model card, or moving the training data (the path the trainer wrote), does not invalidate the cache."""
     record = ckpt.read_config(folder)
     record.pop("metrics", None)
+    record.pop("data_root", None)
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
