@@ -204,10 +204,11 @@ class GenerateTabs:
             cam_img, cam_info, attribute = self.cam(final, attribute, res.captions[i])
         else:
             attribute = None
-        fam = self.entry(model).family_name
+        entry = self.entry(model)
+        fam = entry.family_name
         where = f"Image #{i + 1} of {len(res.images)} from" if len(res.images) > 1 else "From"
         notes = [f"{where} `{model}` ({fam}) · seed {self.seeds(res, seed)[i]}"]
-        n_feat = self.entry(model).record.get("config", {}).get("n_stages", n_st)
+        n_feat = entry.record.get("config", {}).get("n_stages", n_st)
         stage_note = (f"one picture: its {n_feat} feature stages fuse before the image (no picture per stage)"
                       if n_st == 1 and isinstance(n_feat, int) and n_feat > 1 else
                       f"{n_st} stage{'s' if n_st != 1 else ''}")
