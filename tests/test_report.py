@@ -414,3 +414,12 @@ def test_card_shows_training_wall_time_in_seconds_and_hours():
     assert _wall(12860.4) == "12,860 s (3.6 h)"
     assert _wall(59.0) == "59 s"
     assert _wall(None) == "?"
+
+
+def test_images_per_second_note_names_the_threads_each_row_was_measured_with():
+    row = {"model_type": "dfgan", "metrics": {"attr_acc": 0.5, "gen_images_per_s": 10.0}}
+    same = {"models": {"dfgan-a": {**row, "threads": 2}, "dfgan-b": {**row, "threads": 2}}, "threads": 1}
+    assert "(batch 50, 2 torch threads)" in report.results_table(same)
+    mixed = {"models": {"dfgan-a": {**row, "threads": 2}, "dfgan-b": {**row, "threads": 1}}, "threads": 1}
+    t = report.results_table(mixed)
+    assert "1 torch thread: dfgan-b; 2 torch threads: dfgan-a" in t
