@@ -252,7 +252,7 @@ def evaluate_all(checkpoints: str | Path | None = None, data: str | Path | None 
                                        f"{classifier!r}; pass --damsm / --classifier): {e}") from None
     old = load_results(out_dir / RESULTS_FILE)
     results = {"schema": SCHEMA, "updated": None, "checkpoints": str(root.resolve()), "protocol": proto or {},
-               "threads": torch.get_num_threads(), "models": {}, "skipped": {}}
+               "models": {}, "skipped": {}}  # threads: per model (each row's images/s), not per run
     for i, rec in enumerate(listing, 1):
         name, folder = rec["name"], Path(rec["path"])
         fn, why = evaluator_for(rec)

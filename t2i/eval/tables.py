@@ -17,6 +17,7 @@ def _threads_note(models) -> str:
     return "; ".join(f"{t} torch thread{'s' if t != 1 else ''}: " + ", ".join(n for n, c in per.items() if c == t)
                      for t in counts)
 
+
 def _num(v, fmt: str) -> str:
     return fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else "–"
 
