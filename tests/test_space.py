@@ -109,6 +109,31 @@ def test_model_cards_carry_the_hub_header(studio_checkpoints, tmp_path):
     assert "| training CPU time | " in text and "| training wall time | " in text  # the trainer keeps both
 
 
+def test_ship_records_the_repositorys_path_for_a_machine_copy_of_the_default_set(studio_checkpoints, synth_root,
+                                                                                 tmp_path):
+    """A run trained on ~/t2i-data/synthbirds-64 (train/cpu_runs.sh) ships with data/synthbirds-64, which eval finds
+    or renders in any checkout; a set that is not the default one (other size, count or seed) keeps its path."""
+    import json
+    import shutil
+
+    from t2i import checkpoint as ckpt
+    from t2i.eval.card import ship
+
+    copy = tmp_path / "t2i-data" / "synthbirds-64"
+    copy.mkdir(parents=True)
+    meta = json.loads((synth_root / "synthbirds.json").read_text())  # the fixture set: 120 images
+    (copy / "synthbirds.json").write_text(json.dumps({**meta, "n": 11788}))  # as the default render records it
+    for root, want in ((copy, "data/synthbirds-64"), (synth_root, str(synth_root))):
+        run = tmp_path / "run"
+        shutil.rmtree(run, ignore_errors=True)
+        shutil.copytree(studio_checkpoints / "dfgan-tiny", run)
+        rec = json.loads((run / ckpt.CONFIG).read_text())
+        (run / ckpt.CONFIG).write_text(json.dumps({**rec, "data_root": str(root)}))
+        dest = ship(run, "dfgan-x", tmp_path / "shipped")
+        assert json.loads((dest / ckpt.CONFIG).read_text())["data_root"] == want
+        assert json.loads((run / ckpt.CONFIG).read_text())["data_root"] == str(root)  # the run keeps its record
+
+
 def test_a_model_loads_by_hub_id_from_a_local_hub_cache_offline(studio_checkpoints, tmp_path, monkeypatch):
     """A model folder as the Hub cache lays it out (models--user--name/snapshots/<rev>/...), loaded by its id with
     the network off: what a Space or a user gets after one download."""

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from t2i import checkpoint as ckpt
+from t2i.data.synthbirds import DEFAULT_DATA, is_default_render
 from t2i.models.info import FAMILY_INFO
 
 SAMPLE_CAPTIONS = [
@@ -176,6 +177,17 @@ def _copy_word_map(run: Path, dest: Path) -> None:
         shutil.copy2(src / ckpt.WORD_MAP, dest / ckpt.WORD_MAP)
 
 
+def _portable_data_root(dest: Path) -> None:
+    """A run trained on a machine's copy of the default SynthBirds set (train/cpu_runs.sh: ~/t2i-data/synthbirds-64)
+    ships with the repository's path of that set, which eval finds or renders anywhere; other sets keep theirs."""
+    record = ckpt.read_config(dest)
+    root = record.get("data_root")
+    if not root or Path(root).resolve() == DEFAULT_DATA or not is_default_render(root):
+        return
+    record["data_root"] = DEFAULT_DATA.relative_to(ckpt.REPO_ROOT).as_posix()
+    (dest / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
 def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None,
          note: str | None = None) -> Path:
     """Copy a run's model files into checkpoints/NAME and write its card (`note`: a status line for the card)."""
@@ -187,6 +199,7 @@ def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metric
         if (run / f).is_file():
             shutil.copy2(run / f, dest / f)
     _copy_word_map(run, dest)
+    _portable_data_root(dest)
     write_samples(dest)
     write_card(dest, metrics, note=note)
     return dest

@@ -19,6 +19,7 @@ Public API (all importable from t2i.data.synthbirds):
     parse_caption(text) -> {attr: value}                   reads mentioned attributes from free text
     write_synthbirds(out, size=64, n=11788, seed=0, workers=2) -> Path
     ensure_synthbirds(root=None, size=64) -> Path          DEFAULT_DATA (data/synthbirds-64), rendered when missing
+    is_default_render(root) -> bool                        a copy of the default set (what ship records as data/synthbirds-64)
     contact_sheet(root, out_png, rows=8, cols=8) -> Path
     python -m t2i.data.synthbirds OUT [--size 64] [--n 11788] [--seed 0] [--workers 2]
 
@@ -27,8 +28,8 @@ does not depend on the number of workers.
 """
 from .captions import make_caption, make_captions, parse_caption
 from .dataset import (
-    CUB_TEST_SHARE, DEFAULT_DATA, contact_sheet, ensure_synthbirds, per_class_counts, per_class_test_counts,
-    write_synthbirds,
+    CUB_TEST_SHARE, DEFAULT_DATA, contact_sheet, ensure_synthbirds, is_default_render, per_class_counts,
+    per_class_test_counts, write_synthbirds,
 )
 from .render import render_bird
 from .schema import (
@@ -41,7 +42,8 @@ from .species import make_species, vary_attributes
 __all__ = [
     "ATTRIBUTES", "ATTR_PART", "ATTR_REGIONS", "BACKGROUNDS", "BILL_COLORS", "BILL_LENGTHS", "COLORS",
     "CUB_TEST_SHARE", "DEFAULT_DATA", "EYE_COLORS", "LEG_COLORS", "PALETTE", "PART_COLOUR_ATTRS", "PART_LABELS", "SIZES", "VERSION",
-    "WING_PATTERNS", "attribute_pairs", "complete_attributes", "contact_sheet", "ensure_synthbirds", "make_caption",
+    "WING_PATTERNS", "attribute_pairs", "complete_attributes", "contact_sheet", "ensure_synthbirds", "is_default_render",
+    "make_caption",
     "make_captions", "make_species", "parse_caption", "per_class_counts", "per_class_test_counts",
     "primary_color", "render_bird", "vary_attributes", "write_synthbirds",
 ]

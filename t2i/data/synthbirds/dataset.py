@@ -73,6 +73,17 @@ def ensure_synthbirds(root: str | Path | None = None, size: int = 64, seed: int 
     return root
 
 
+def is_default_render(root: str | Path) -> bool:
+    """Whether `root` holds SynthBirds as `ensure_synthbirds()` renders it into DEFAULT_DATA (same seed, size, count,
+    classes and version; not independent, no photo-like images): a machine copy of the default set."""
+    try:
+        meta = json.loads((Path(root) / "synthbirds.json").read_text())
+    except (OSError, ValueError):
+        return False
+    want = {"seed": 0, "size": 64, "n": 11788, "n_classes": 200, "version": VERSION, "independent": False, "photo": 0.0}
+    return all(meta.get(k) == v for k, v in want.items())
+
+
 def write_synthbirds(out, size: int = 64, n: int = 11788, seed: int = 0, workers: int = 2,
                      progress: bool = True, n_classes: int = 200, independent: bool = False, photo: float = 0.0) -> Path:
     """Render the SynthBirds dataset into `out` in the CUB-200-2011 / AttnGAN layout; returns out.
