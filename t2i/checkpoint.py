@@ -110,9 +110,18 @@ def save_model_folder(folder: str | Path, model_type: str, config: dict, modules
         files[folder / VOCAB] = lambda p: vocab.save(p)
     for name, write in (extra_files or {}).items():
         files[folder / name] = write
-    files[folder / CONFIG] = lambda p: Path(p).write_text(json.dumps(record, indent=2, sort_keys=True))
+    files[folder / CONFIG] = lambda p: _write_record(p, record)
     _atomic_write_set(files)
     return folder
+
+
+def _write_record(path, record: dict) -> None:
+    Path(path).write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def write_config(folder: str | Path, record: dict) -> None:
+    """Replace a model folder's config.json with `record` (the same canonical JSON as save_model_folder), atomically."""
+    _atomic_write(Path(folder) / CONFIG, lambda p: _write_record(p, record))
 
 
 def resolve(name: str | Path) -> Path:

@@ -86,7 +86,7 @@ def write_card(folder: str | Path, metrics: dict | None = None, samples: bool = 
             record["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) or v is None}
         if note is not None:
             record["status_note"] = note.strip() or None
-        (folder / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+        ckpt.write_config(folder, record)
     name, paper, adds = FAMILY_INFO.get(record["model_type"], (record["model_type"], "", ""))
     lines = hub_header(record) + [f"# {folder.name}", "", f"**{name}** — {paper}", "", adds, "",
              "| | |", "|---|---|",
@@ -181,11 +181,9 @@ def _portable_data_root(dest: Path) -> None:
     """A run trained on a machine's copy of the default SynthBirds set (train/cpu_runs.sh: ~/t2i-data/synthbirds-64)
     ships with the repository's path of that set, which eval finds or renders anywhere; other sets keep theirs."""
     record = ckpt.read_config(dest)
-    root = record.get("data_root")
-    if not root or Path(root).resolve() == DEFAULT_DATA or not is_default_render(root):
-        return
-    record["data_root"] = DEFAULT_DATA.relative_to(ckpt.REPO_ROOT).as_posix()
-    (dest / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+    root, portable = record.get("data_root"), DEFAULT_DATA.relative_to(ckpt.REPO_ROOT).as_posix()
+    if root and root != portable and is_default_render(root):
+        ckpt.write_config(dest, {**record, "data_root": portable})
 
 
 def ship(run: str | Path, name: str, dest_root: str | Path | None = None, metrics: dict | None = None,

@@ -30,7 +30,7 @@ def copy_model(src: Path, dest: Path, step: int, metrics: dict) -> None:
             shutil.copyfile(src / name, tmp / name)
     record = json.loads((src / ckpt.CONFIG).read_text())
     record["quick_eval"] = {"step": step, **metrics}
-    (tmp / ckpt.CONFIG).write_text(json.dumps(record, indent=2, sort_keys=True))
+    ckpt.write_config(tmp, record)
     shutil.rmtree(old, ignore_errors=True)
     if dest.exists():
         dest.rename(old)
